@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what loadpart needs beyond the Rust toolchain, into ./.loadpart (idempotent, registries only):
+#   .loadpart/lib/libonnxruntime.so   ONNX Runtime's shared library, from the pinned PyPI wheel `onnxruntime`
+#   .loadpart/models/light/*.onnx     the model-zoo test models (and reference outputs) shipped in the PyPI wheel `onnx`
+# No pip install into the system: wheels are downloaded (no dependencies) and unpacked.
+set -euo pipefail
+ORT_VERSION="${LOADPART_ORT_VERSION:-1.31.1}"
+ONNX_VERSION="${LOADPART_ONNX_VERSION:-1.23.2}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+home="${LOADPART_HOME:-$root/.loadpart}"
+mkdir -p "$home/wheels" "$home/lib" "$home/models/light"
+py="$(command -v python3 || command -v python)"
+
+fetch_wheel() { # package version -> path of the wheel
+  local pkg="$1" ver="$2" whl
+  whl=$(ls "$home/wheels/${pkg}-${ver}-"*.whl 2>/dev/null | head -n1 || true)
+  if [ -z "$whl" ]; then
+    "$py" -m pip download --quiet --no-deps --only-binary=:all: -d "$home/wheels" "${pkg}==${ver}" >&2
+    whl=$(ls "$home/wheels/${pkg}-${ver}-"*.whl | head -n1)
+  fi
+  echo "$whl"
+}
+
+if [ ! -e "$home/lib/libonnxruntime.so" ] || [ "$(cat "$home/lib/VERSION" 2>/dev/null)" != "$ORT_VERSION" ]; then
+  whl=$(fetch_wheel onnxruntime "$ORT_VERSION")
+  "$py" - "$whl" "$home/lib" <<'PY'
+import sys, zipfile, os, shutil
+whl, dest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(whl) as z:
+    for n in z.namelist():
+        base = os.path.basename(n)
+        if n.startswith("onnxruntime/capi/") and base.startswith("libonnxruntime") and ".so" in base:
+            with z.open(n) as src, open(os.path.join(dest, base), "wb") as out:
+                shutil.copyfileobj(src, out)
+PY
+  real=$(ls "$home/lib"/libonnxruntime.so.* | head -n1)
+  ln -sf "$(basename "$real")" "$home/lib/libonnxruntime.so"
+  echo "$ORT_VERSION" > "$home/lib/VERSION"
+fi
+
+if [ ! -e "$home/models/light/light_resnet50.onnx" ]; then
+  whl=$(fetch_wheel onnx "$ONNX_VERSION")
+  "$py" - "$whl" "$home/models/light" <<'PY'
+import sys, zipfile, os, shutil
+whl, dest = sys.argv[1], sys.argv[2]
+prefix = "onnx/backend/test/data/light/"
+with zipfile.ZipFile(whl) as z:
+    for n in z.namelist():
+        if n.startswith(prefix) and not n.endswith("/"):
+            with z.open(n) as src, open(os.path.join(dest, os.path.basename(n)), "wb") as out:
+                shutil.copyfileobj(src, out)
+PY
+fi
+echo "loadpart setup: ONNX Runtime $ORT_VERSION in $home/lib, $(ls "$home/models/light"/*.onnx | wc -l) light models in $home/models/light" >&2
