@@ -1,0 +1,255 @@
+//! Small generated models with real random weights: the shapes that partitioning must handle
+//! (chain, residual block, inception block, dense block, two inputs and two outputs), used by
+//! tests and by the demo so that nothing has to be downloaded.
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use crate::consts::tensor_from_f32;
+use crate::onnx::{
+    AttributeProto, DataType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto,
+    TypeProto, ValueInfoProto, attribute_proto::AttributeType, tensor_shape_proto::Dimension,
+    tensor_shape_proto::dimension, type_proto,
+};
+use crate::{BATCH_DIM, GraphError, OnnxModel};
+
+/// Names of the generated models, for the CLI.
+pub const MODELS: &[&str] = &["chain", "residual", "inception", "dense", "two-io"];
+
+/// Builds a generated model by name (see [`MODELS`]).
+pub fn generate(name: &str) -> Result<OnnxModel, GraphError> {
+    let proto = match name {
+        "chain" => chain(),
+        "residual" => residual(),
+        "inception" => inception(),
+        "dense" => dense(),
+        "two-io" => two_io(),
+        other => {
+            return Err(GraphError::Malformed(format!(
+                "unknown generated model '{other}' (known: {})",
+                MODELS.join(", ")
+            )));
+        }
+    };
+    OnnxModel::from_proto(proto)
+}
+
+/// conv-relu, conv-relu, maxpool, conv-relu, global pool, flatten, gemm: 7 stages in a line.
+pub fn chain() -> ModelProto {
+    let mut b = Builder::new("chain", 1);
+    let x = b.input("x", &[3, 32, 32]);
+    let x = b.conv_relu(&x, 3, 8, 3, 1);
+    let x = b.conv_relu(&x, 8, 16, 3, 2);
+    let x = b.maxpool(&x, 2, 2, 0);
+    let x = b.conv_relu(&x, 16, 16, 3, 1);
+    let y = b.head(&x, 16, 10);
+    b.finish(&[y])
+}
+
+/// A stem, one residual block (two convs on the main path, identity skip), then a classifier.
+pub fn residual() -> ModelProto {
+    let mut b = Builder::new("residual", 2);
+    let x = b.input("x", &[3, 32, 32]);
+    let s = b.conv_relu(&x, 3, 16, 3, 1);
+    let m = b.conv_relu(&s, 16, 16, 3, 1);
+    let m = b.conv(&m, 16, 16, 3, 1);
+    let sum = b.op("Add", &[&m, &s], vec![]);
+    let r = b.op("Relu", &[&sum], vec![]);
+    let y = b.head(&r, 16, 10);
+    b.finish(&[y])
+}
+
+/// A stem, one 4-branch inception block (1x1; 1x1->3x3; 1x1->5x5; maxpool->1x1), concat, classifier.
+pub fn inception() -> ModelProto {
+    let mut b = Builder::new("inception", 3);
+    let x = b.input("x", &[3, 32, 32]);
+    let s = b.conv_relu(&x, 3, 16, 3, 1);
+    let b1 = b.conv_relu(&s, 16, 8, 1, 1);
+    let b2 = b.conv_relu(&s, 16, 8, 1, 1);
+    let b2 = b.conv_relu(&b2, 8, 8, 3, 1);
+    let b3 = b.conv_relu(&s, 16, 4, 1, 1);
+    let b3 = b.conv_relu(&b3, 4, 8, 5, 1);
+    let b4 = b.maxpool(&s, 3, 1, 1);
+    let b4 = b.conv_relu(&b4, 16, 8, 1, 1);
+    let cat = b.op("Concat", &[&b1, &b2, &b3, &b4], vec![int_attr("axis", 1)]);
+    let y = b.head(&cat, 32, 10);
+    b.finish(&[y])
+}
+
+/// A stem and a 3-layer dense block: each layer (BN, relu, conv) reads the concatenation of the
+/// stem and all earlier layers, as in DenseNet.
+pub fn dense() -> ModelProto {
+    let mut b = Builder::new("dense", 4);
+    let x = b.input("x", &[3, 16, 16]);
+    let s = b.conv_relu(&x, 3, 8, 3, 1);
+    let mut feats = vec![s];
+    let mut channels = 8;
+    for _ in 0..3 {
+        let cat = if feats.len() == 1 {
+            feats[0].clone()
+        } else {
+            let refs: Vec<&str> = feats.iter().map(String::as_str).collect();
+            b.op("Concat", &refs, vec![int_attr("axis", 1)])
+        };
+        let h = b.batchnorm(&cat, channels);
+        let h = b.op("Relu", &[&h], vec![]);
+        let y = b.conv(&h, channels, 4, 3, 1);
+        feats.push(y);
+        channels += 4;
+    }
+    let refs: Vec<&str> = feats.iter().map(String::as_str).collect();
+    let cat = b.op("Concat", &refs, vec![int_attr("axis", 1)]);
+    let y = b.head(&cat, channels, 10);
+    b.finish(&[y])
+}
+
+/// Two inputs and two outputs: `a` and `b` go through their own conv, are summed, and the sum
+/// feeds output `y1`; `b`'s branch also feeds output `y2` directly.
+pub fn two_io() -> ModelProto {
+    let mut b = Builder::new("two_io", 5);
+    let a = b.input("a", &[3, 16, 16]);
+    let c = b.input("b", &[3, 16, 16]);
+    let ya = b.conv_relu(&a, 3, 8, 3, 1);
+    let yb = b.conv_relu(&c, 3, 8, 3, 1);
+    let s = b.op("Add", &[&ya, &yb], vec![]);
+    let s = b.conv_relu(&s, 8, 8, 3, 1);
+    let y1 = b.head(&s, 8, 10);
+    let p = b.op("GlobalAveragePool", &[&yb], vec![]);
+    let y2 = b.op("Flatten", &[&p], vec![int_attr("axis", 1)]);
+    b.finish(&[y1, y2])
+}
+
+/// A tiny ONNX graph builder with seeded He-scaled weights.
+struct Builder {
+    name: String,
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+    inputs: Vec<ValueInfoProto>,
+    rng: StdRng,
+    next: usize,
+}
+
+impl Builder {
+    fn new(name: &str, seed: u64) -> Self {
+        Self { name: name.into(), nodes: vec![], inits: vec![], inputs: vec![], rng: StdRng::seed_from_u64(seed), next: 0 }
+    }
+
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.next += 1;
+        format!("{prefix}_{}", self.next)
+    }
+
+    fn input(&mut self, name: &str, dims: &[usize]) -> String {
+        self.inputs.push(value_info(name, dims));
+        name.into()
+    }
+
+    fn weight(&mut self, dims: &[usize], fan_in: usize) -> String {
+        let name = self.fresh("w");
+        let a = (6.0 / fan_in as f32).sqrt();
+        let n = dims.iter().product();
+        let data: Vec<f32> = (0..n).map(|_| self.rng.random_range(-a..a)).collect();
+        self.inits.push(tensor_from_f32(&name, dims, &data));
+        name
+    }
+
+    fn filled(&mut self, dims: &[usize], lo: f32, hi: f32) -> String {
+        let name = self.fresh("p");
+        let n = dims.iter().product();
+        let data: Vec<f32> = (0..n).map(|_| self.rng.random_range(lo..hi)).collect();
+        self.inits.push(tensor_from_f32(&name, dims, &data));
+        name
+    }
+
+    fn op(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> String {
+        let out = self.fresh(&op.to_lowercase());
+        self.nodes.push(NodeProto {
+            name: Some(format!("{out}_node")),
+            op_type: Some(op.into()),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![out.clone()],
+            attribute: attrs,
+            ..Default::default()
+        });
+        out
+    }
+
+    fn conv(&mut self, x: &str, cin: usize, cout: usize, k: usize, stride: usize) -> String {
+        let w = self.weight(&[cout, cin, k, k], cin * k * k);
+        let bias = self.filled(&[cout], -0.1, 0.1);
+        let p = (k / 2) as i64;
+        self.op(
+            "Conv",
+            &[x, &w, &bias],
+            vec![ints_attr("kernel_shape", &[k as i64, k as i64]), ints_attr("strides", &[stride as i64; 2]), ints_attr("pads", &[p; 4])],
+        )
+    }
+
+    fn conv_relu(&mut self, x: &str, cin: usize, cout: usize, k: usize, stride: usize) -> String {
+        let c = self.conv(x, cin, cout, k, stride);
+        self.op("Relu", &[&c], vec![])
+    }
+
+    fn batchnorm(&mut self, x: &str, c: usize) -> String {
+        let scale = self.filled(&[c], 0.8, 1.2);
+        let bias = self.filled(&[c], -0.1, 0.1);
+        let mean = self.filled(&[c], -0.1, 0.1);
+        let var = self.filled(&[c], 0.8, 1.2);
+        self.op("BatchNormalization", &[x, &scale, &bias, &mean, &var], vec![])
+    }
+
+    fn maxpool(&mut self, x: &str, k: i64, stride: i64, pad: i64) -> String {
+        self.op("MaxPool", &[x], vec![ints_attr("kernel_shape", &[k, k]), ints_attr("strides", &[stride; 2]), ints_attr("pads", &[pad; 4])])
+    }
+
+    /// Global average pool, flatten, fully connected layer to `classes` logits.
+    fn head(&mut self, x: &str, channels: usize, classes: usize) -> String {
+        let p = self.op("GlobalAveragePool", &[x], vec![]);
+        let f = self.op("Flatten", &[&p], vec![int_attr("axis", 1)]);
+        let w = self.weight(&[channels, classes], channels);
+        let bias = self.filled(&[classes], -0.1, 0.1);
+        self.op("Gemm", &[&f, &w, &bias], vec![])
+    }
+
+    fn finish(self, outputs: &[String]) -> ModelProto {
+        ModelProto {
+            ir_version: Some(8),
+            opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(13) }],
+            producer_name: Some("loadpart-zoo".into()),
+            graph: Some(GraphProto {
+                name: Some(self.name),
+                node: self.nodes,
+                initializer: self.inits,
+                input: self.inputs,
+                output: outputs.iter().map(|o| ValueInfoProto { name: Some(o.clone()), ..Default::default() }).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
+    let dim = std::iter::once(dimension::Value::DimParam(BATCH_DIM.into()))
+        .chain(dims.iter().map(|d| dimension::Value::DimValue(*d as i64)))
+        .map(|v| Dimension { value: Some(v), denotation: None })
+        .collect();
+    ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(DataType::Float as i32),
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            denotation: None,
+        }),
+        ..Default::default()
+    }
+}
+
+fn int_attr(name: &str, v: i64) -> AttributeProto {
+    AttributeProto { name: Some(name.into()), r#type: Some(AttributeType::Int as i32), i: Some(v), ..Default::default() }
+}
+
+fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto { name: Some(name.into()), r#type: Some(AttributeType::Ints as i32), ints: v.to_vec(), ..Default::default() }
+}
