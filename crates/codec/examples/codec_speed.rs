@@ -1,0 +1,95 @@
+//! Codec throughput in CPU time of one thread, robust to other processes sharing the cores
+//! (criterion's wall-clock numbers are not, on a busy 2-core machine).
+//!
+//! `cargo run --release -p loadpart-codec --example codec_speed [REPEATS]`
+//!
+//! Prints one line per shape and mode: ratio (f32 bytes / wire bytes) and mean encode and
+//! decode MB/s of f32 (10^6 bytes per second), decode including validation and checksum.
+//! CPU time comes from /proc/thread-self/schedstat (Linux); elsewhere it falls back to wall time.
+
+use std::time::Instant;
+
+use loadpart_codec::{
+    Compression, DecodeLimits, Decoder, EncodeOptions, Encoder, Granularity, Precision,
+    synthetic_activations, validate,
+};
+
+/// Nanoseconds this thread has run on a CPU, or wall-clock nanoseconds if unavailable.
+fn cpu_ns(start: Instant) -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| start.elapsed().as_nanos() as u64)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let repeats: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(30);
+    let u8r = Precision::U8(Granularity::PerRow);
+    let o = |precision, compression| EncodeOptions {
+        precision,
+        compression,
+        min_ratio: 1.0,
+    };
+    let modes = [
+        ("u8+zstd1", o(u8r, Compression::Zstd { level: 1 })),
+        ("u8+lz4", o(u8r, Compression::Lz4)),
+        ("u8 raw", o(u8r, Compression::None)),
+        (
+            "u8/ch+zstd1",
+            o(
+                Precision::U8(Granularity::PerChannel),
+                Compression::Zstd { level: 1 },
+            ),
+        ),
+        ("f16 raw", o(Precision::F16, Compression::None)),
+        (
+            "f16+zstd1",
+            o(Precision::F16, Compression::Zstd { level: 1 }),
+        ),
+        (
+            "f32+zstd1",
+            o(Precision::F32, Compression::Zstd { level: 1 }),
+        ),
+    ];
+    let limits = DecodeLimits::default();
+    let t0 = Instant::now();
+    println!("shape        mode          ratio   encode MB/s   decode MB/s");
+    for shape in [[1usize, 256, 56, 56], [1, 832, 7, 7], [8, 256, 28, 28]] {
+        let data = synthetic_activations(&shape, 7);
+        let mb = data.len() as f64 * 4.0 / 1e6;
+        for (name, opts) in modes {
+            let mut enc = Encoder::new(opts)?;
+            let mut dec = Decoder::new();
+            let mut out = vec![0.0f32; data.len()];
+            let e = enc.encode(&data, &shape)?;
+            let wire = e.wire_len();
+            // Totals over all repeats: schedstat advances at scheduler ticks, so single
+            // iterations would be quantised.
+            let a = cpu_ns(t0);
+            for _ in 0..repeats {
+                std::hint::black_box(enc.encode(&data, &shape)?);
+            }
+            let b = cpu_ns(t0);
+            for _ in 0..repeats {
+                let t = validate(&e.header, &e.payload, &limits)?;
+                dec.decode_into(&t, &mut out)?;
+            }
+            let c = cpu_ns(t0);
+            let (te, td) = ((b - a) / repeats as u64, (c - b) / repeats as u64);
+            let rate = |ns: u64| mb / (ns as f64 * 1e-9);
+            println!(
+                "{:<12} {:<12} {:>6.2} {:>13.0} {:>13.0}",
+                shape.map(|d| d.to_string()).join("x"),
+                name,
+                data.len() as f64 * 4.0 / wire as f64,
+                rate(te),
+                rate(td),
+            );
+        }
+    }
+    Ok(())
+}

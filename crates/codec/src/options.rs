@@ -1,0 +1,252 @@
+//! Wire enums (dtype, granularity, codec) and the encoder's and decoder's settings.
+//!
+//! Each wire enum has a one-byte code for the binary header and a lowercase name for protocol
+//! parameters; unknown codes and names are typed errors, never defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::CodecError;
+
+/// Most dimensions a tensor may have, on both sides of the wire.
+pub const MAX_RANK: usize = 16;
+
+/// Element type of the payload before compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dtype {
+    /// Affine uint8 with per-group [`crate::QuantParam`]s.
+    U8,
+    /// IEEE half precision, little-endian.
+    F16,
+    /// IEEE single precision, little-endian, lossless.
+    F32,
+}
+
+impl Dtype {
+    /// Bytes per element on the wire (before compression).
+    pub fn size(self) -> u64 {
+        match self {
+            Dtype::U8 => 1,
+            Dtype::F16 => 2,
+            Dtype::F32 => 4,
+        }
+    }
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Dtype::U8 => 1,
+            Dtype::F16 => 2,
+            Dtype::F32 => 3,
+        }
+    }
+    pub(crate) fn from_code(c: u8) -> Result<Self, CodecError> {
+        match c {
+            1 => Ok(Dtype::U8),
+            2 => Ok(Dtype::F16),
+            3 => Ok(Dtype::F32),
+            _ => Err(CodecError::UnknownDtype(format!("code {c}"))),
+        }
+    }
+    /// Name in protocol parameters.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::U8 => "uint8",
+            Dtype::F16 => "float16",
+            Dtype::F32 => "float32",
+        }
+    }
+    pub(crate) fn from_name(s: &str) -> Result<Self, CodecError> {
+        [Dtype::U8, Dtype::F16, Dtype::F32]
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| CodecError::UnknownDtype(s.to_owned()))
+    }
+}
+
+/// Which elements share one uint8 scale and zero point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    /// One group per index of dimension 0 (per sample of the batch). For a scalar, one group.
+    PerRow,
+    /// One group per index of dimensions 0 and 1 (per sample and channel, NCHW). Falls back to
+    /// per-row for rank-1 tensors. Costs 5 header bytes per group.
+    PerChannel,
+}
+
+impl Granularity {
+    /// Number of leading dimensions that index groups.
+    pub(crate) fn axes(self) -> usize {
+        match self {
+            Granularity::PerRow => 1,
+            Granularity::PerChannel => 2,
+        }
+    }
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Granularity::PerRow => 1,
+            Granularity::PerChannel => 2,
+        }
+    }
+    pub(crate) fn from_code(c: u8) -> Result<Self, CodecError> {
+        match c {
+            1 => Ok(Granularity::PerRow),
+            2 => Ok(Granularity::PerChannel),
+            _ => Err(CodecError::UnknownGranularity(format!("code {c}"))),
+        }
+    }
+    /// Name in protocol parameters.
+    pub fn name(self) -> &'static str {
+        match self {
+            Granularity::PerRow => "per_row",
+            Granularity::PerChannel => "per_channel",
+        }
+    }
+    pub(crate) fn from_name(s: &str) -> Result<Self, CodecError> {
+        [Granularity::PerRow, Granularity::PerChannel]
+            .into_iter()
+            .find(|g| g.name() == s)
+            .ok_or_else(|| CodecError::UnknownGranularity(s.to_owned()))
+    }
+}
+
+/// Compression applied to the payload, as recorded in the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Codec {
+    /// The payload is the raw element bytes.
+    None,
+    /// One or more zstd frames.
+    Zstd,
+    /// One lz4 block (no frame).
+    Lz4,
+}
+
+impl Codec {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Codec::None => 0,
+            Codec::Zstd => 1,
+            Codec::Lz4 => 2,
+        }
+    }
+    pub(crate) fn from_code(c: u8) -> Result<Self, CodecError> {
+        match c {
+            0 => Ok(Codec::None),
+            1 => Ok(Codec::Zstd),
+            2 => Ok(Codec::Lz4),
+            _ => Err(CodecError::UnknownCodec(format!("code {c}"))),
+        }
+    }
+    /// Name in protocol parameters.
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::None => "none",
+            Codec::Zstd => "zstd",
+            Codec::Lz4 => "lz4",
+        }
+    }
+    pub(crate) fn from_name(s: &str) -> Result<Self, CodecError> {
+        [Codec::None, Codec::Zstd, Codec::Lz4]
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| CodecError::UnknownCodec(s.to_owned()))
+    }
+}
+
+/// How the encoder represents elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// Affine uint8, 4x smaller, error <= scale / 2.
+    U8(Granularity),
+    /// Half precision, 2x smaller, relative error <= 2^-11, |x| <= 65504.
+    F16,
+    /// Lossless.
+    F32,
+}
+
+impl Precision {
+    pub(crate) fn dtype(self) -> Dtype {
+        match self {
+            Precision::U8(_) => Dtype::U8,
+            Precision::F16 => Dtype::F16,
+            Precision::F32 => Dtype::F32,
+        }
+    }
+}
+
+/// Which compressor the encoder tries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Send the element bytes as they are.
+    None,
+    /// zstd at `level` (1 is the default: ~0.5 GB/s per core of input, the best ratio for the
+    /// time on quantized activations). Valid levels: -7..=22.
+    Zstd { level: i32 },
+    /// lz4 block: faster than zstd-1, lower ratio.
+    Lz4,
+}
+
+/// Encoder settings.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EncodeOptions {
+    pub precision: Precision,
+    pub compression: Compression,
+    /// Compressed payloads are kept only when `raw / compressed > min_ratio`; otherwise the raw
+    /// bytes are sent with [`Codec::None`]. At least 1.0 (compression must shrink the payload);
+    /// use [`crate::break_even_ratio`] to make compression pay for its time at the current
+    /// bandwidth.
+    pub min_ratio: f64,
+}
+
+impl Default for EncodeOptions {
+    /// uint8 per row, zstd level 1, kept when it shrinks the payload at all.
+    fn default() -> Self {
+        Self {
+            precision: Precision::U8(Granularity::PerRow),
+            compression: Compression::Zstd { level: 1 },
+            min_ratio: 1.0,
+        }
+    }
+}
+
+impl EncodeOptions {
+    /// Errors on a zstd level outside -7..=22 or a `min_ratio` below 1 or NaN.
+    pub fn validate(&self) -> Result<(), CodecError> {
+        if let Compression::Zstd { level } = self.compression
+            && !(-7..=22).contains(&level)
+        {
+            return Err(CodecError::InvalidOption(format!(
+                "zstd level {level} is outside -7..=22"
+            )));
+        }
+        if self.min_ratio.is_nan() || self.min_ratio < 1.0 {
+            return Err(CodecError::InvalidOption(format!(
+                "min_ratio {} must be >= 1.0",
+                self.min_ratio
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What the decoder accepts from untrusted input. Checked before any allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecodeLimits {
+    /// Most elements in one tensor (also bounds the number of quantization groups).
+    pub max_elements: u64,
+    /// Most bytes of payload, both as received and after decompression.
+    pub max_bytes: u64,
+}
+
+impl Default for DecodeLimits {
+    /// 64 Mi elements (256 MiB of f32) and 256 MiB of payload: well above the largest cut
+    /// tensor of the served CNNs at batch 8 (ResNet-50's 1x64x112x112 is 0.8 Mi elements).
+    fn default() -> Self {
+        Self {
+            max_elements: 64 << 20,
+            max_bytes: 256 << 20,
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The codec profile the planner reads.
+
+use loadpart_codec::{CodecStats, EncodeOptions, compression_pays, measure, synthetic_activations};
+
+#[test]
+fn measure_reports_sizes_times_and_error() {
+    let shape = [1, 32, 14, 14];
+    let data = synthetic_activations(&shape, 5);
+    let s = measure(&data, &shape, &EncodeOptions::default(), 3).unwrap();
+    assert_eq!(s.raw_bytes, data.len() as u64 * 4);
+    assert_eq!(s.element_bytes, data.len() as u64);
+    assert!(s.encoded_bytes < s.element_bytes);
+    assert!(s.ratio > 4.0, "{s:?}");
+    assert!(s.compression_ratio > 1.0);
+    assert!(s.encode_s_per_byte > 0.0 && s.decode_s_per_byte > 0.0);
+    assert!(s.max_abs_error > 0.0 && s.max_abs_error < 0.05);
+    // At 10 Mbit/s compression of activations pays.
+    assert!(compression_pays(
+        s.compression_ratio,
+        s.compress_s_per_byte,
+        s.decompress_s_per_byte,
+        1.25e6
+    ));
+    let json = serde_json::to_string(&s).unwrap();
+    let back: CodecStats = serde_json::from_str(&json).unwrap();
+    // serde_json's default float parsing may differ in the last ulp.
+    assert_eq!(back.encoded_bytes, s.encoded_bytes);
+    assert_eq!(back.options, s.options);
+    assert!((back.compress_s_per_byte / s.compress_s_per_byte - 1.0).abs() < 1e-12);
+}
