@@ -1,1 +1,34 @@
-//! placeholder
+//! The planner: which part of a model runs on the device and which on the edge server.
+//!
+//! Given a model's stage DAG ([`loadpart_cuts::Dag`]), device and server cost profiles
+//! ([`ModelProfile`]) and the current network and server state ([`Estimate`]), it returns the cut
+//! with the least predicted end-to-end latency
+//!
+//! `T(c) = D(c) + E(c) + RTT + S(c)/B_up + W + f·R(c, k) + X(c) + O/B_down`
+//!
+//! with its predicted [`Breakdown`]. The search is exact over every cut of the DAG, multi-tensor
+//! cuts across parallel branches included ([`Planner`]), and fast enough to run per request:
+//! everything that does not depend on the request's conditions is precomputed.
+//!
+//! Pure: no I/O, no async, no clock other than timing the decision itself.
+#![forbid(unsafe_code)]
+
+mod conditions;
+mod decision;
+mod error;
+pub mod policy;
+mod profile;
+mod solver;
+mod sweep;
+pub mod synth;
+mod tables;
+
+pub use conditions::{Conditions, Estimate};
+pub use decision::{Breakdown, CutPosition, Decision};
+pub use error::PlanError;
+pub use policy::{Policy, PolicyKind};
+pub use profile::{
+    ModelProfile, NodeCost, ProfileValidation, TensorCodec, TensorInfo, ValidationSample,
+};
+pub use solver::{CandidateCost, Planner, PlannerOptions};
+pub use sweep::{SweepPoint, geometric_bandwidths, sweep_bandwidth};

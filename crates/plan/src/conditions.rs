@@ -1,0 +1,228 @@
+//! What a decision depends on: the current network and server estimates.
+
+use serde::{Deserialize, Serialize};
+
+/// The network and load state a decision is made for.
+///
+/// Units: bytes per second, microseconds, plain factors. Values out of range are sanitized, never
+/// propagated as NaN: a NaN or non-positive bandwidth, a NaN or infinite RTT, queue wait or
+/// slowdown all make offloading look prohibitively slow (so the decision falls back to local),
+/// negative times count as zero, a batch below 1 counts as 1, and a device slowdown that is NaN or
+/// not positive counts as 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Device-to-server bandwidth, bytes/s.
+    pub uplink_bytes_per_s: f64,
+    /// Server-to-device bandwidth, bytes/s.
+    pub downlink_bytes_per_s: f64,
+    /// Round-trip time, µs.
+    pub rtt_us: f64,
+    /// Expected queueing wait at the server (W), µs.
+    pub queue_us: f64,
+    /// Server slowdown factor (f): measured / profiled time for the batches actually run.
+    pub server_slowdown: f64,
+    /// Batch size the server reports it is forming (k); may be fractional (a mean).
+    pub server_batch: f64,
+    /// Factor on every device time (1 = as profiled).
+    pub device_slowdown: f64,
+}
+
+impl Estimate {
+    /// An idle server, symmetric link of `bytes_per_s`, zero RTT, device as profiled.
+    pub fn idle(bytes_per_s: f64) -> Self {
+        Self {
+            uplink_bytes_per_s: bytes_per_s,
+            downlink_bytes_per_s: bytes_per_s,
+            rtt_us: 0.0,
+            queue_us: 0.0,
+            server_slowdown: 1.0,
+            server_batch: 1.0,
+            device_slowdown: 1.0,
+        }
+    }
+
+    /// The same link and device with an idle server (W = 0, f = 1, k = 1): what a load-unaware
+    /// policy assumes.
+    pub fn with_idle_server(self) -> Self {
+        Self {
+            queue_us: 0.0,
+            server_slowdown: 1.0,
+            server_batch: 1.0,
+            ..self
+        }
+    }
+}
+
+/// The input of [`crate::Policy::decide`]: the estimates, and the true values when known (only an
+/// evaluation harness knows them; the `oracle` policy decides on them).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Conditions {
+    /// What the client currently estimates.
+    pub estimate: Estimate,
+    /// What is actually true, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth: Option<Estimate>,
+}
+
+impl From<Estimate> for Conditions {
+    fn from(estimate: Estimate) -> Self {
+        Self {
+            estimate,
+            truth: None,
+        }
+    }
+}
+
+/// A time that makes any offload lose: ~31 years, in µs. Finite so that `0 * HUGE` stays 0.
+pub(crate) const HUGE_US: f64 = 1e15;
+/// µs per byte on a link that is down.
+const HUGE_US_PER_BYTE: f64 = 1e12;
+/// Slowdown factor for a NaN or infinite estimate.
+const HUGE_FACTOR: f64 = 1e9;
+
+/// Per-decision coefficients derived from an [`Estimate`], sanitized (finite, non-negative).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rates {
+    pub dev_scale: f64,
+    /// µs per byte up.
+    pub up_us_per_byte: f64,
+    /// µs per byte down.
+    pub down_us_per_byte: f64,
+    pub rtt_us: f64,
+    pub queue_us: f64,
+    /// Per-request server time = `f * (w_lo * batch_time[lo] + w_hi * batch_time[hi])`.
+    pub slowdown: f64,
+    pub lo: usize,
+    pub hi: usize,
+    pub w_lo: f64,
+    pub w_hi: f64,
+}
+
+fn time(x: f64) -> f64 {
+    if x.is_nan() || x == f64::INFINITY {
+        HUGE_US
+    } else {
+        x.max(0.0)
+    }
+}
+
+fn per_byte(bytes_per_s: f64) -> f64 {
+    if bytes_per_s > 0.0 {
+        (1e6 / bytes_per_s).min(HUGE_US_PER_BYTE)
+    } else {
+        HUGE_US_PER_BYTE
+    }
+}
+
+fn factor(x: f64) -> f64 {
+    if x.is_finite() {
+        x.max(0.0)
+    } else {
+        HUGE_FACTOR
+    }
+}
+
+impl Rates {
+    /// Coefficients for `e` against a server profiled at `batch_sizes` (strictly increasing).
+    pub fn new(e: &Estimate, batch_sizes: &[f64]) -> Self {
+        let k = if e.server_batch >= 1.0 {
+            e.server_batch
+        } else {
+            1.0
+        };
+        let (lo, hi, w_lo, w_hi) = interpolation(batch_sizes, k);
+        let dev_scale = if e.device_slowdown > 0.0 {
+            factor(e.device_slowdown)
+        } else {
+            1.0
+        };
+        Self {
+            dev_scale,
+            up_us_per_byte: per_byte(e.uplink_bytes_per_s),
+            down_us_per_byte: per_byte(e.downlink_bytes_per_s),
+            rtt_us: time(e.rtt_us),
+            queue_us: time(e.queue_us),
+            slowdown: factor(e.server_slowdown),
+            lo,
+            hi,
+            w_lo,
+            w_hi,
+        }
+    }
+
+    /// Per-request server time of a part whose whole-batch times at the two bracketing batch
+    /// sizes are `at_lo` and `at_hi`, including the slowdown.
+    #[inline]
+    pub fn server(&self, at_lo: f64, at_hi: f64) -> f64 {
+        self.slowdown * (self.w_lo * at_lo + self.w_hi * at_hi)
+    }
+}
+
+/// Per-request weights for batch size `k`: the batch time is interpolated linearly between the
+/// bracketing profiled sizes (clamped outside them) and divided by `k` (also clamped). Returns
+/// `(lo, hi, w_lo, w_hi)` with per-request time `w_lo * t[lo] + w_hi * t[hi]`.
+pub(crate) fn interpolation(sizes: &[f64], k: f64) -> (usize, usize, f64, f64) {
+    let last = sizes.len() - 1;
+    if k <= sizes[0] {
+        return (0, 0, 1.0 / sizes[0], 0.0);
+    }
+    if k >= sizes[last] {
+        return (last, last, 1.0 / sizes[last], 0.0);
+    }
+    let hi = sizes.partition_point(|&b| b <= k);
+    let lo = hi - 1;
+    let a = (k - sizes[lo]) / (sizes[hi] - sizes[lo]);
+    (lo, hi, (1.0 - a) / k, a / k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_is_linear_and_clamped() {
+        let sizes = [1.0, 2.0, 4.0, 8.0];
+        let t = [10.0, 12.0, 16.0, 30.0];
+        let per = |k: f64| {
+            let (lo, hi, a, b) = interpolation(&sizes, k);
+            a * t[lo] + b * t[hi]
+        };
+        assert_eq!(per(1.0), 10.0);
+        assert_eq!(per(0.5), 10.0);
+        assert_eq!(per(2.0), 6.0);
+        assert!((per(3.0) - 14.0 / 3.0).abs() < 1e-12);
+        assert_eq!(per(8.0), 30.0 / 8.0);
+        assert_eq!(per(100.0), 30.0 / 8.0);
+        let (lo, hi, a, b) = interpolation(&[4.0], 1.0);
+        assert_eq!((lo, hi, a, b), (0, 0, 0.25, 0.0));
+    }
+
+    #[test]
+    fn garbage_estimates_are_sanitized() {
+        let e = Estimate {
+            uplink_bytes_per_s: f64::NAN,
+            downlink_bytes_per_s: 0.0,
+            rtt_us: f64::NAN,
+            queue_us: -5.0,
+            server_slowdown: f64::INFINITY,
+            server_batch: f64::NAN,
+            device_slowdown: -1.0,
+        };
+        let r = Rates::new(&e, &[1.0, 2.0]);
+        for v in [
+            r.dev_scale,
+            r.up_us_per_byte,
+            r.down_us_per_byte,
+            r.rtt_us,
+            r.queue_us,
+            r.slowdown,
+            r.w_lo,
+            r.w_hi,
+        ] {
+            assert!(v.is_finite() && v >= 0.0);
+        }
+        assert_eq!(r.queue_us, 0.0);
+        assert_eq!(r.dev_scale, 1.0);
+        assert_eq!(r.w_lo, 1.0);
+    }
+}

@@ -1,0 +1,186 @@
+//! Partition policies behind one trait, all using the same profiles.
+//!
+//! | name | decides with |
+//! | --- | --- |
+//! | `local` | nothing: everything on the device |
+//! | `server` | nothing: the inputs are sent (full offload) |
+//! | `neurosurgeon` | the full model with an idle server (W = 0, f = 1, k = 1): bandwidth-aware, load-unaware |
+//! | `loadpart-original` | the original LoADPart rule: f × batch-size-1 server time, no RTT, no download, and the queue wait W added after the argmin over offload cuts, so it only decides offload vs local |
+//! | `loadpart` | the full model on the estimates |
+//! | `oracle` | the full model on the true values ([`Conditions::truth`]; the estimates when absent) |
+//! | `fixed:<cut>` | a given cut, evaluated under the full model |
+//!
+//! The original searched parallel branches with a per-branch heuristic; here every policy that
+//! searches uses the exact solver, so `loadpart-original` differs from `loadpart` only in its cost
+//! model.
+
+use crate::{Conditions, Decision, PlanError, Planner};
+use loadpart_cuts::NodeSet;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A partition policy: conditions in, decision out. Pure and cheap; call it per request.
+pub trait Policy: Send + Sync + fmt::Debug {
+    /// The policy's name, as [`PolicyKind`] parses it.
+    fn name(&self) -> String;
+    /// Picks a cut for one request.
+    fn decide(&self, conditions: &Conditions) -> Decision;
+}
+
+/// A policy name, parsed from `local`, `server`, `neurosurgeon`, `loadpart-original`, `loadpart`,
+/// `oracle` or `fixed:<cut id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// Full local.
+    Local,
+    /// Full offload.
+    Server,
+    /// Bandwidth-aware, load-unaware.
+    Neurosurgeon,
+    /// The original LoADPart rule.
+    LoadpartOriginal,
+    /// The full model.
+    Loadpart,
+    /// The full model on the true values.
+    Oracle,
+    /// A fixed cut, by canonical id (comma-separated tensor names).
+    Fixed(String),
+}
+
+impl FromStr for PolicyKind {
+    type Err = PlanError;
+    fn from_str(s: &str) -> Result<Self, PlanError> {
+        Ok(match s {
+            "local" => Self::Local,
+            "server" => Self::Server,
+            "neurosurgeon" => Self::Neurosurgeon,
+            "loadpart-original" => Self::LoadpartOriginal,
+            "loadpart" => Self::Loadpart,
+            "oracle" => Self::Oracle,
+            _ => match s.strip_prefix("fixed:") {
+                Some(cut) if !cut.is_empty() => Self::Fixed(cut.to_string()),
+                _ => return Err(PlanError::UnknownPolicy(s.to_string())),
+            },
+        })
+    }
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local => f.write_str("local"),
+            Self::Server => f.write_str("server"),
+            Self::Neurosurgeon => f.write_str("neurosurgeon"),
+            Self::LoadpartOriginal => f.write_str("loadpart-original"),
+            Self::Loadpart => f.write_str("loadpart"),
+            Self::Oracle => f.write_str("oracle"),
+            Self::Fixed(c) => write!(f, "fixed:{c}"),
+        }
+    }
+}
+
+impl PolicyKind {
+    /// Every policy name but `fixed:<cut>`.
+    pub const SEARCHING: [PolicyKind; 6] = [
+        Self::Local,
+        Self::Server,
+        Self::Neurosurgeon,
+        Self::LoadpartOriginal,
+        Self::Loadpart,
+        Self::Oracle,
+    ];
+
+    /// The policy over `planner`. Errors only for a `fixed:` cut that is not a cut of the model;
+    /// a redundant (non-minimal) cut is accepted and runs as the canonical cut of its head.
+    pub fn build(&self, planner: Arc<Planner>) -> Result<Box<dyn Policy>, PlanError> {
+        let head = match self {
+            Self::Local => Some(planner.full_local().head.clone()),
+            Self::Server => Some(planner.full_offload().head.clone()),
+            Self::Fixed(id) => {
+                let names: Vec<&str> = id.split(',').map(str::trim).collect();
+                let valid = planner.dag().validate_cut_names(&names).map_err(|source| {
+                    PlanError::BadFixedCut {
+                        cut: id.clone(),
+                        source,
+                    }
+                })?;
+                Some(valid.head)
+            }
+            _ => None,
+        };
+        Ok(match head {
+            Some(head) => Box::new(Fixed {
+                kind: self.clone(),
+                planner,
+                head,
+            }),
+            None => Box::new(Searching {
+                kind: self.clone(),
+                planner,
+            }),
+        })
+    }
+}
+
+/// `local`, `server` and `fixed:<cut>`: one head, evaluated under the full model.
+#[derive(Debug)]
+struct Fixed {
+    kind: PolicyKind,
+    planner: Arc<Planner>,
+    head: NodeSet,
+}
+
+impl Policy for Fixed {
+    fn name(&self) -> String {
+        self.kind.to_string()
+    }
+
+    fn decide(&self, c: &Conditions) -> Decision {
+        let start = Instant::now();
+        let r = self.planner.rates(&c.estimate);
+        self.planner.fixed(&self.head, &r, start)
+    }
+}
+
+/// The policies that search: `neurosurgeon`, `loadpart-original`, `loadpart`, `oracle`.
+#[derive(Debug)]
+struct Searching {
+    kind: PolicyKind,
+    planner: Arc<Planner>,
+}
+
+impl Policy for Searching {
+    fn name(&self) -> String {
+        self.kind.to_string()
+    }
+
+    fn decide(&self, c: &Conditions) -> Decision {
+        match self.kind {
+            PolicyKind::Neurosurgeon => self.planner.decide(&c.estimate.with_idle_server()),
+            PolicyKind::LoadpartOriginal => self.planner.decide_original(&c.estimate),
+            PolicyKind::Oracle => self.planner.decide(&c.truth.unwrap_or(c.estimate)),
+            _ => self.planner.decide(&c.estimate),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in PolicyKind::SEARCHING {
+            assert_eq!(k.to_string().parse::<PolicyKind>().unwrap(), k);
+        }
+        assert_eq!(
+            "fixed:a,b".parse::<PolicyKind>().unwrap(),
+            PolicyKind::Fixed("a,b".into())
+        );
+        assert!("fixed:".parse::<PolicyKind>().is_err());
+        let err = "greedy".parse::<PolicyKind>().unwrap_err();
+        assert!(err.to_string().contains("loadpart-original"));
+    }
+}

@@ -1,0 +1,108 @@
+//! Measured costs of one model on one engine and host, as saved to JSON by `loadpart profile`.
+//!
+//! Node names match [`loadpart_cuts::Dag`] node names and tensor names match its tensor names.
+//! Times are microseconds, sizes bytes, codec costs nanoseconds per byte.
+
+use serde::{Deserialize, Serialize};
+
+/// Costs of one model on one engine and host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelProfile {
+    /// Content hash of the model file; device and server profiles must agree.
+    pub model_hash: String,
+    /// Engine that ran the model (`ort`, `tract`, ...).
+    pub engine: String,
+    /// Host the profile was measured on.
+    pub host: String,
+    /// Batch sizes measured, strictly increasing. A device profile usually holds just `[1]`.
+    pub batch_sizes: Vec<usize>,
+    /// Per-node (per-stage) times.
+    pub nodes: Vec<NodeCost>,
+    /// Per-tensor sizes and codec costs.
+    pub tensors: Vec<TensorInfo>,
+    /// How well summed node times predicted measured head and tail times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ProfileValidation>,
+}
+
+/// Time of one stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeCost {
+    /// The DAG node name.
+    pub name: String,
+    /// For each entry of [`ModelProfile::batch_sizes`]: the time for the whole batch, µs.
+    pub time_us: Vec<f64>,
+}
+
+/// Size and codec costs of one activation tensor, per sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TensorInfo {
+    /// The DAG tensor name.
+    pub name: String,
+    /// Size as f32, bytes per sample (what is downloaded for an output, and sent when not quantized).
+    pub bytes_per_sample: u64,
+    /// Number of elements per sample (one byte each once quantized to uint8).
+    pub elements_per_sample: u64,
+    /// Quantization and compression costs; `None` sends the tensor as raw f32 at no codec cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<TensorCodec>,
+}
+
+/// Measured codec costs of one tensor on the profiled host.
+///
+/// The device profile's entry gives the ratio, header and device-side (encode, compress) costs;
+/// the server profile's entry, where present, gives the server-side (decode, decompress) costs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TensorCodec {
+    /// Quantized bytes divided by compressed bytes (> 1 when compression shrinks the data).
+    pub ratio: f64,
+    /// Quantization header bytes per sample (scales, zero points): the quantized size is
+    /// `elements_per_sample + header_bytes`.
+    #[serde(default)]
+    pub header_bytes: u64,
+    /// Quantization time per f32 input byte, ns.
+    pub encode_ns_per_byte: f64,
+    /// Dequantization time per f32 output byte, ns.
+    pub decode_ns_per_byte: f64,
+    /// Compression time per quantized byte, ns.
+    pub compress_ns_per_byte: f64,
+    /// Decompression time per quantized byte, ns.
+    pub decompress_ns_per_byte: f64,
+}
+
+/// Predicted (sum of node times) against measured head and tail times over a sample of cuts.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProfileValidation {
+    /// Mean absolute relative error, percent.
+    pub mean_error_pct: f64,
+    /// Largest absolute relative error, percent.
+    pub max_error_pct: f64,
+    /// The individual checks.
+    #[serde(default)]
+    pub samples: Vec<ValidationSample>,
+}
+
+/// One predicted-vs-measured check of a head or tail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationSample {
+    /// Canonical cut id.
+    pub cut: String,
+    /// `"head"` or `"tail"`.
+    pub part: String,
+    /// Batch size of the run.
+    pub batch_size: usize,
+    /// Sum of the profiled node times, µs.
+    pub predicted_us: f64,
+    /// Measured time of the extracted part, µs.
+    pub measured_us: f64,
+}
+
+impl ModelProfile {
+    /// Time of node `name` for the whole batch at each profiled batch size, if present.
+    pub fn node_times(&self, name: &str) -> Option<&[f64]> {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.time_us.as_slice())
+    }
+}

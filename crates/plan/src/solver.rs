@@ -1,0 +1,393 @@
+//! The exact solver: the minimum of the latency model over every cut of the DAG.
+//!
+//! The cut space is split at articulation tensors ([`CutSpace`]): every cut is a boundary (full
+//! offload, an articulation cut, full local) or lies inside exactly one block. Boundaries cost
+//! O(1) each from prefix/suffix sums. Listed blocks keep per-cut block-local sums and are scanned;
+//! blocks too large to list are solved per decision by a min s-t cut ([`mincut`]). The per-request
+//! work is therefore: one transfer cost per tensor, one scan over the boundaries, one short scan
+//! per listed block, one max-flow per large block.
+
+mod flow;
+mod listed;
+mod mincut;
+
+use crate::conditions::Rates;
+use crate::tables::CostTables;
+use crate::{Breakdown, CutPosition, Decision, Estimate, ModelProfile, PlanError};
+use listed::ListedBlock;
+use loadpart_cuts::{BlockCuts, Candidate, Cut, CutSpace, Dag, NodeSet};
+use mincut::FlowBlock;
+use std::time::Instant;
+
+/// How a [`Planner`] prepares its search.
+#[derive(Debug, Clone, Copy)]
+pub struct PlannerOptions {
+    /// Blocks with more inner cuts than this are searched by min-cut per decision instead of
+    /// listed. Listing costs memory and a scan per decision; min-cut a max-flow per decision.
+    pub max_cuts_per_block: usize,
+    /// Drop listed cuts that another cut of the same block beats for every parameter value.
+    pub prune_dominated: bool,
+}
+
+impl Default for PlannerOptions {
+    fn default() -> Self {
+        Self {
+            max_cuts_per_block: 256,
+            prune_dominated: true,
+        }
+    }
+}
+
+/// Prefix/suffix sums at one boundary.
+#[derive(Debug, Clone)]
+struct BoundarySums {
+    /// Device time of the boundary's head, µs (unscaled).
+    device: f64,
+    /// Whole-batch server time of the nodes outside the head, per server batch size, µs.
+    server: Vec<f64>,
+    /// f32 bytes of model outputs written outside the head.
+    download: f64,
+    /// Tensors the boundary cut sends.
+    sent: Vec<u32>,
+    /// Index in candidate order.
+    position: usize,
+}
+
+#[derive(Debug, Clone)]
+enum BlockSearch {
+    Listed(ListedBlock),
+    MinCut(Box<FlowBlock>),
+}
+
+/// Where the optimum was found.
+#[derive(Debug, Clone)]
+enum Found {
+    Boundary(usize),
+    Listed { block: usize, cut: usize },
+    MinCut(NodeSet),
+}
+
+/// The latency model of one model on one device/server pair, with everything that does not
+/// depend on the request's conditions precomputed. Cheap to share between threads (`&self`).
+#[derive(Debug, Clone)]
+pub struct Planner {
+    dag: Dag,
+    space: CutSpace,
+    tables: CostTables,
+    sums: Vec<BoundarySums>,
+    blocks: Vec<BlockSearch>,
+    /// Tensors that some cut can send: the ones whose transfer cost each decision needs.
+    sendable: Vec<u32>,
+}
+
+/// One candidate cut with its predicted latency.
+#[derive(Debug, Clone)]
+pub struct CandidateCost<'a> {
+    /// Index in [`Planner::candidates`] order.
+    pub index: usize,
+    /// The candidate.
+    pub candidate: Candidate<'a>,
+    /// Its predicted latency under the full model.
+    pub predicted: Breakdown,
+}
+
+impl Planner {
+    /// Resolves the profiles against `dag` and precomputes the search.
+    ///
+    /// Errors: profiles of different models, bad batch sizes, a node or sendable tensor missing from
+    /// a profile, or a negative/NaN cost (see [`PlanError`]).
+    pub fn new(
+        dag: Dag,
+        device: &ModelProfile,
+        server: &ModelProfile,
+        options: PlannerOptions,
+    ) -> Result<Self, PlanError> {
+        let tables = CostTables::new(&dag, device, server)?;
+        let space = CutSpace::analyze(&dag, options.max_cuts_per_block);
+        let mut sums = Vec::new();
+        let mut position = 0;
+        for (i, b) in space.boundaries().iter().enumerate() {
+            sums.push(boundary_sums(&dag, &tables, &b.cut, position));
+            position += 1;
+            if let Some(BlockCuts::Enumerated(c)) = space.blocks().get(i).map(|bl| &bl.cuts) {
+                position += c.len();
+            }
+        }
+        let blocks = space
+            .blocks()
+            .iter()
+            .map(|bl| match &bl.cuts {
+                BlockCuts::Enumerated(cuts) => BlockSearch::Listed(ListedBlock::new(
+                    &dag,
+                    &tables,
+                    &bl.nodes,
+                    cuts,
+                    options.prune_dominated,
+                )),
+                BlockCuts::TooMany { .. } => BlockSearch::MinCut(Box::new(FlowBlock::new(
+                    &dag,
+                    &tables,
+                    &space.boundaries()[bl.start].cut.head,
+                    &bl.nodes,
+                ))),
+            })
+            .collect();
+        let sendable = (0..dag.tensors().len() as u32)
+            .filter(|&t| !dag.tensors()[t as usize].consumers.is_empty())
+            .collect();
+        Ok(Self {
+            dag,
+            space,
+            tables,
+            sums,
+            blocks,
+            sendable,
+        })
+    }
+
+    /// The DAG the planner was built for.
+    pub fn dag(&self) -> &Dag {
+        &self.dag
+    }
+
+    /// The cut space (boundaries, blocks, listed cuts).
+    pub fn space(&self) -> &CutSpace {
+        &self.space
+    }
+
+    /// Every listed candidate cut, in model order (full offload first, full local last).
+    pub fn candidates(&self) -> impl Iterator<Item = Candidate<'_>> + '_ {
+        self.space.all_candidate_cuts()
+    }
+
+    /// The full-local cut (every node on the device).
+    pub fn full_local(&self) -> &Cut {
+        &self
+            .space
+            .boundaries()
+            .last()
+            .expect("at least two boundaries")
+            .cut
+    }
+
+    /// The full-offload cut (the inputs are sent).
+    pub fn full_offload(&self) -> &Cut {
+        &self.space.boundaries()[0].cut
+    }
+
+    /// The predicted latency of the cut with head `head` (a downset of [`Planner::dag`]) under the
+    /// full model.
+    pub fn predict(&self, head: &NodeSet, e: &Estimate) -> Breakdown {
+        self.tables.evaluate(&self.dag, head, &self.rates(e))
+    }
+
+    /// Every listed candidate with its predicted latency, in candidate order (for reports and
+    /// plots; not the per-request path).
+    pub fn evaluate_candidates(&self, e: &Estimate) -> Vec<CandidateCost<'_>> {
+        let r = self.rates(e);
+        self.candidates()
+            .enumerate()
+            .map(|(index, candidate)| CandidateCost {
+                index,
+                candidate,
+                predicted: self.tables.evaluate(&self.dag, &candidate.cut.head, &r),
+            })
+            .collect()
+    }
+
+    /// The cut with the least predicted latency under the full model, exactly, over every cut.
+    pub fn decide(&self, e: &Estimate) -> Decision {
+        let start = Instant::now();
+        let r = self.rates(e);
+        let (objective, found) = self.optimum(&r, true);
+        self.finish(found, &r, objective, Breakdown::default(), start)
+    }
+
+    pub(crate) fn rates(&self, e: &Estimate) -> Rates {
+        Rates::new(e, &self.tables.batch_sizes)
+    }
+
+    /// The decision for a fixed head, evaluated under `r`.
+    pub(crate) fn fixed(&self, head: &NodeSet, r: &Rates, start: Instant) -> Decision {
+        let predicted = self.tables.evaluate(&self.dag, head, r);
+        let cut = self.dag.cut_of(head.clone());
+        Decision {
+            position: self.position_of(&cut, None),
+            cut,
+            objective_us: predicted.total(),
+            predicted,
+            decision_ns: start.elapsed().as_nanos() as u64,
+        }
+    }
+
+    /// The minimum over every cut (over every cut but full local when `!allow_local`) of the model
+    /// with rates `r`, and where it is.
+    fn optimum(&self, r: &Rates, allow_local: bool) -> (f64, Found) {
+        let mut tc = vec![0.0; self.dag.tensors().len()];
+        for &t in &self.sendable {
+            tc[t as usize] = self.tables.tensors[t as usize].cost(r).total();
+        }
+        let last = self.sums.len() - 1;
+        let mut best = (f64::INFINITY, Found::Boundary(last));
+        let offload = r.rtt_us + r.queue_us;
+        for (i, s) in self.sums.iter().enumerate() {
+            let v = if i == last {
+                if !allow_local {
+                    continue;
+                }
+                r.dev_scale * s.device
+            } else {
+                let sent: f64 = s.sent.iter().map(|&t| tc[t as usize]).sum();
+                offload
+                    + r.dev_scale * s.device
+                    + sent
+                    + r.server(s.server[r.lo], s.server[r.hi])
+                    + s.download * r.down_us_per_byte
+            };
+            if v < best.0 {
+                best = (v, Found::Boundary(i));
+            }
+        }
+        for (j, block) in self.blocks.iter().enumerate() {
+            let (lo, hi) = (&self.sums[j], &self.sums[j + 1]);
+            let common = offload
+                + r.dev_scale * lo.device
+                + r.server(hi.server[r.lo], hi.server[r.hi])
+                + hi.download * r.down_us_per_byte;
+            match block {
+                BlockSearch::Listed(l) => {
+                    if let Some((v, c)) = l.scan(r, &tc)
+                        && common + v < best.0
+                    {
+                        best = (
+                            common + v,
+                            Found::Listed {
+                                block: j,
+                                cut: l.index[c] as usize,
+                            },
+                        );
+                    }
+                }
+                BlockSearch::MinCut(f) => {
+                    let (v, head) = f.solve(&self.tables, r, &tc);
+                    // The min-cut may return the block's upper boundary; when that is full local
+                    // the offload formula overstates it, and the boundary scan has it exactly.
+                    let full = head.len() == self.dag.node_count();
+                    if common + v < best.0 && !full {
+                        best = (common + v, Found::MinCut(head));
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    fn found_cut(&self, found: Found) -> Cut {
+        match found {
+            Found::Boundary(i) => self.space.boundaries()[i].cut.clone(),
+            Found::Listed { block, cut } => match &self.space.blocks()[block].cuts {
+                BlockCuts::Enumerated(c) => c[cut].clone(),
+                BlockCuts::TooMany { .. } => unreachable!("listed blocks are enumerated"),
+            },
+            Found::MinCut(head) => self.dag.cut_of(head),
+        }
+    }
+
+    fn position_of(&self, cut: &Cut, found: Option<&Found>) -> CutPosition {
+        let head_fraction = cut.head.len() as f64 / self.dag.node_count() as f64;
+        let candidate_index = match found {
+            Some(Found::Boundary(i)) => Some(self.sums[*i].position),
+            Some(Found::Listed { block, cut }) => Some(self.sums[*block].position + 1 + cut),
+            _ => self.candidates().position(|c| c.cut.head == cut.head),
+        };
+        CutPosition {
+            candidate_index,
+            head_fraction,
+        }
+    }
+
+    /// Builds the decision for `found`; `extra` is added to the predicted breakdown (the queue of
+    /// `loadpart-original`).
+    fn finish(
+        &self,
+        found: Found,
+        r: &Rates,
+        objective: f64,
+        extra: Breakdown,
+        start: Instant,
+    ) -> Decision {
+        let position_hint = match &found {
+            Found::MinCut(_) => None,
+            f => Some(f.clone()),
+        };
+        let cut = self.found_cut(found);
+        let mut predicted = self.tables.evaluate(&self.dag, &cut.head, r);
+        predicted.queue += extra.queue;
+        let position = match &position_hint {
+            Some(f) => self.position_of(&cut, Some(f)),
+            None => self.position_of(&cut, None),
+        };
+        Decision {
+            cut,
+            position,
+            predicted,
+            objective_us: objective,
+            decision_ns: start.elapsed().as_nanos() as u64,
+        }
+    }
+
+    /// `loadpart-original`'s rule; see [`crate::policy`].
+    pub(crate) fn decide_original(&self, e: &Estimate) -> Decision {
+        let start = Instant::now();
+        let belief = Estimate {
+            rtt_us: 0.0,
+            queue_us: 0.0,
+            downlink_bytes_per_s: f64::INFINITY,
+            server_batch: 1.0,
+            ..*e
+        };
+        let r = self.rates(&belief);
+        let queue = self.rates(e).queue_us;
+        let (v, found) = self.optimum(&r, false);
+        let local = r.dev_scale * self.sums.last().expect("boundaries").device;
+        if local < v + queue {
+            let last = self.sums.len() - 1;
+            self.finish(
+                Found::Boundary(last),
+                &r,
+                local,
+                Breakdown::default(),
+                start,
+            )
+        } else {
+            let extra = Breakdown {
+                queue,
+                ..Breakdown::default()
+            };
+            self.finish(found, &r, v + queue, extra, start)
+        }
+    }
+}
+
+fn boundary_sums(dag: &Dag, t: &CostTables, cut: &Cut, position: usize) -> BoundarySums {
+    let mut s = BoundarySums {
+        device: 0.0,
+        server: vec![0.0; t.batch_sizes.len()],
+        download: 0.0,
+        sent: cut.sent_tensors(dag).map(|x| x.0).collect(),
+        position,
+    };
+    for (i, node) in dag.nodes().iter().enumerate() {
+        if cut.head.contains(loadpart_cuts::NodeId(i as u32)) {
+            s.device += t.device_us[i];
+        } else {
+            for (b, v) in s.server.iter_mut().enumerate() {
+                *v += t.server_us[b][i];
+            }
+            for &o in &node.outputs {
+                s.download += t.download_bytes[o.index()];
+            }
+        }
+    }
+    s
+}

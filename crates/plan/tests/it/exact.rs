@@ -1,0 +1,86 @@
+//! Exactness: the solver's optimum equals brute force over every downset, on random DAGs.
+
+use crate::problem::{PlanProblem, Style};
+use proptest::prelude::*;
+
+fn style() -> impl Strategy<Value = Style> {
+    prop_oneof![Just(Style::Structured), Just(Style::Random)]
+}
+
+fn problem(max_cuts: impl Strategy<Value = usize>) -> impl Strategy<Value = PlanProblem> {
+    (
+        any::<u64>(),
+        2usize..=40,
+        style(),
+        any::<u64>(),
+        max_cuts,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(dag_seed, max_nodes, style, cost_seed, max_cuts_per_block, prune)| PlanProblem {
+                dag_seed,
+                max_nodes,
+                style,
+                cost_seed,
+                max_cuts_per_block,
+                prune,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Listing (default cap) agrees with brute force.
+    #[test]
+    fn solver_matches_brute_force(p in problem(Just(256usize))) {
+        prop_assert_eq!(p.check(), Ok(()));
+    }
+
+    /// Min-cut on (almost) every block agrees with brute force.
+    #[test]
+    fn min_cut_matches_brute_force(p in problem(0usize..3)) {
+        prop_assert_eq!(p.check(), Ok(()));
+    }
+}
+
+/// The generated cases exercise what matters: optima strictly inside blocks (multi-tensor cuts),
+/// through min-cut too, and few cases too large for brute force.
+#[test]
+fn cases_cover_inner_multi_tensor_optima() {
+    let (mut total, mut skipped, mut inner, mut multi, mut local, mut offload) = (0, 0, 0, 0, 0, 0);
+    for seed in 0..400u64 {
+        for (style, max_cuts) in [(Style::Structured, 256), (Style::Random, 0)] {
+            let p = PlanProblem {
+                dag_seed: seed,
+                max_nodes: 40,
+                style,
+                cost_seed: seed.wrapping_mul(31),
+                max_cuts_per_block: max_cuts,
+                prune: true,
+            };
+            assert_eq!(p.check(), Ok(()), "{p:?}");
+            let b = p.build();
+            total += 1;
+            if p.reference(&b).is_none() {
+                skipped += 1;
+                continue;
+            }
+            let planner = p.planner(&b);
+            let d = planner.decide(&b.estimate);
+            let space = planner.space();
+            let boundary = space.boundaries().iter().any(|x| x.cut.head == d.cut.head);
+            inner += usize::from(!boundary);
+            multi += usize::from(d.cut.tensors.len() > 1 && !d.cut.is_full_local());
+            local += usize::from(d.cut.is_full_local());
+            offload += usize::from(d.cut.is_full_offload());
+        }
+    }
+    println!(
+        "{total} cases: {skipped} too large, optimum inside a block {inner}, multi-tensor {multi}, \
+         full local {local}, full offload {offload}"
+    );
+    assert!(skipped * 20 <= total);
+    assert!(inner * 20 >= total, "too few inner optima: {inner}/{total}");
+    assert!(local > 0 && offload > 0);
+}
