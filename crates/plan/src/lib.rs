@@ -22,6 +22,7 @@ mod solver;
 mod sweep;
 pub mod synth;
 mod tables;
+pub mod verify;
 
 pub use conditions::{Conditions, Estimate};
 pub use decision::{Breakdown, CutPosition, Decision};

@@ -223,63 +223,91 @@ impl Planner {
     /// The minimum over every cut (over every cut but full local when `!allow_local`) of the model
     /// with rates `r`, and where it is.
     fn optimum(&self, r: &Rates, allow_local: bool) -> (f64, Found) {
-        let mut tc = vec![0.0; self.dag.tensors().len()];
-        for &t in &self.sendable {
-            tc[t as usize] = self.tables.tensors[t as usize].cost(r).total();
-        }
+        let tc = self.tensor_costs(r);
         let last = self.sums.len() - 1;
         let mut best = (f64::INFINITY, Found::Boundary(last));
-        let offload = r.rtt_us + r.queue_us;
-        for (i, s) in self.sums.iter().enumerate() {
-            let v = if i == last {
-                if !allow_local {
-                    continue;
-                }
-                r.dev_scale * s.device
-            } else {
-                let sent: f64 = s.sent.iter().map(|&t| tc[t as usize]).sum();
-                offload
-                    + r.dev_scale * s.device
-                    + sent
-                    + r.server(s.server[r.lo], s.server[r.hi])
-                    + s.download * r.down_us_per_byte
-            };
+        for i in 0..self.sums.len() {
+            if i == last && !allow_local {
+                continue;
+            }
+            let v = self.boundary_value(i, r, &tc);
             if v < best.0 {
                 best = (v, Found::Boundary(i));
             }
         }
-        for (j, block) in self.blocks.iter().enumerate() {
-            let (lo, hi) = (&self.sums[j], &self.sums[j + 1]);
-            let common = offload
-                + r.dev_scale * lo.device
-                + r.server(hi.server[r.lo], hi.server[r.hi])
-                + hi.download * r.down_us_per_byte;
-            match block {
-                BlockSearch::Listed(l) => {
-                    if let Some((v, c)) = l.scan(r, &tc)
-                        && common + v < best.0
-                    {
-                        best = (
-                            common + v,
-                            Found::Listed {
-                                block: j,
-                                cut: l.index[c] as usize,
-                            },
-                        );
-                    }
-                }
-                BlockSearch::MinCut(f) => {
-                    let (v, head) = f.solve(&self.tables, r, &tc);
-                    // The min-cut may return the block's upper boundary; when that is full local
-                    // the offload formula overstates it, and the boundary scan has it exactly.
-                    let full = head.len() == self.dag.node_count();
-                    if common + v < best.0 && !full {
-                        best = (common + v, Found::MinCut(head));
-                    }
-                }
+        for j in 0..self.blocks.len() {
+            if let Some((v, found)) = self.inner_optimum(j, r, &tc)
+                && v < best.0
+            {
+                best = (v, found);
             }
         }
         best
+    }
+
+    /// Each tensor's transfer cost (encode + upload + decode, µs) at these rates; 0 for tensors
+    /// no cut sends.
+    fn tensor_costs(&self, r: &Rates) -> Vec<f64> {
+        let mut tc = vec![0.0; self.dag.tensors().len()];
+        for &t in &self.sendable {
+            tc[t as usize] = self.tables.tensors[t as usize].cost(r).total();
+        }
+        tc
+    }
+
+    /// Latency of boundary `i` from prefix/suffix sums (full local for the last one).
+    fn boundary_value(&self, i: usize, r: &Rates, tc: &[f64]) -> f64 {
+        let s = &self.sums[i];
+        if i == self.sums.len() - 1 {
+            return r.dev_scale * s.device;
+        }
+        let sent: f64 = s.sent.iter().map(|&t| tc[t as usize]).sum();
+        r.rtt_us
+            + r.queue_us
+            + r.dev_scale * s.device
+            + sent
+            + r.server(s.server[r.lo], s.server[r.hi])
+            + s.download * r.down_us_per_byte
+    }
+
+    /// The best cut strictly inside block `j` (it may also return one of the block's boundaries
+    /// when that is no worse; never full local), or `None` when the block has no inner cut left.
+    fn inner_optimum(&self, j: usize, r: &Rates, tc: &[f64]) -> Option<(f64, Found)> {
+        let (lo, hi) = (&self.sums[j], &self.sums[j + 1]);
+        let common = r.rtt_us
+            + r.queue_us
+            + r.dev_scale * lo.device
+            + r.server(hi.server[r.lo], hi.server[r.hi])
+            + hi.download * r.down_us_per_byte;
+        match &self.blocks[j] {
+            BlockSearch::Listed(l) => l.scan(r, tc).map(|(v, c)| {
+                let cut = l.index[c] as usize;
+                (common + v, Found::Listed { block: j, cut })
+            }),
+            BlockSearch::MinCut(f) => {
+                let (v, head) = f.solve(&self.tables, r, tc);
+                // The min-cut may return the block's upper boundary; when that is full local the
+                // offload formula overstates it, and the boundary scan has it exactly. Every inner
+                // cut then costs at least as much as full local, so dropping it stays exact.
+                (head.len() < self.dag.node_count()).then_some((common + v, Found::MinCut(head)))
+            }
+        }
+    }
+
+    /// For each block: the solver's optimum over the block's cuts, both boundaries included, µs
+    /// (for [`crate::verify`]).
+    pub(crate) fn block_optima(&self, e: &Estimate) -> Vec<f64> {
+        let r = self.rates(e);
+        let tc = self.tensor_costs(&r);
+        (0..self.blocks.len())
+            .map(|j| {
+                let ends = self
+                    .boundary_value(j, &r, &tc)
+                    .min(self.boundary_value(j + 1, &r, &tc));
+                self.inner_optimum(j, &r, &tc)
+                    .map_or(ends, |(v, _)| v.min(ends))
+            })
+            .collect()
     }
 
     fn found_cut(&self, found: Found) -> Cut {

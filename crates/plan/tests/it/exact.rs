@@ -84,3 +84,34 @@ fn cases_cover_inner_multi_tensor_optima() {
     assert!(inner * 20 >= total, "too few inner optima: {inner}/{total}");
     assert!(local > 0 && offload > 0);
 }
+
+/// The block-by-block check the CLI can run on real models agrees on synthetic CNN shapes, on
+/// both search paths.
+#[test]
+fn block_brute_force_on_cnn_shapes() {
+    use loadpart_plan::synth::{self, SplitMix64};
+    use loadpart_plan::{Planner, PlannerOptions, verify};
+    let shapes = [
+        synth::resnet50_like(),
+        synth::inception_v1_like(),
+        synth::densenet121_like(),
+        synth::densenet121_all_concat_like(),
+    ];
+    let mut rng = SplitMix64::new(99);
+    for dag in shapes {
+        for cap in [256, 0] {
+            let (d, s) = synth::random_profiles(&dag, &mut rng, &[1, 4, 8]);
+            let options = PlannerOptions {
+                max_cuts_per_block: cap,
+                ..PlannerOptions::default()
+            };
+            let p = Planner::new(dag.clone(), &d, &s, options).unwrap();
+            for _ in 0..5 {
+                let e = synth::random_estimate(&mut rng);
+                for c in verify::brute_force_blocks(&p, &e, 100_000) {
+                    assert!(c.downsets.is_some() && c.agrees(), "{c:?} cap {cap}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! How decisions move with the conditions.
+
+use crate::fixtures::planner;
+use loadpart_plan::synth;
+use loadpart_plan::{Conditions, Estimate, PolicyKind, geometric_bandwidths, sweep_bandwidth};
+
+fn base() -> Estimate {
+    Estimate {
+        rtt_us: 2_000.0,
+        ..Estimate::idle(1e7)
+    }
+}
+
+fn head_fraction(kind: &PolicyKind, e: Estimate) -> f64 {
+    let p = planner(synth::resnet50_like(), false);
+    kind.build(p)
+        .unwrap()
+        .decide(&e.into())
+        .position
+        .head_fraction
+}
+
+/// Non-decreasing within a tolerance of nothing: each step may only stay or grow.
+fn assert_non_decreasing(v: &[f64], what: &str) {
+    for w in v.windows(2) {
+        assert!(w[0] <= w[1], "{what} not monotone: {v:?}");
+    }
+}
+
+#[test]
+fn falling_bandwidth_moves_the_cut_toward_local() {
+    let p = planner(synth::resnet50_like(), false);
+    let policy = PolicyKind::Loadpart.build(p).unwrap();
+    let mut bws = geometric_bandwidths(1e4, 1e10, 40);
+    bws.reverse();
+    let points = sweep_bandwidth(policy.as_ref(), &base().into(), &bws);
+    let heads: Vec<f64> = points.iter().map(|p| p.position.head_fraction).collect();
+    assert_non_decreasing(&heads, "head fraction as bandwidth falls");
+    assert_eq!(heads[0], 0.0, "fast link: full offload");
+    assert_eq!(*heads.last().unwrap(), 1.0, "slow link: full local");
+    assert!(
+        heads.iter().any(|&h| h > 0.0 && h < 1.0),
+        "a split in between: {heads:?}"
+    );
+    let idx: Vec<usize> = points
+        .iter()
+        .map(|p| p.position.candidate_index.unwrap())
+        .collect();
+    assert!(idx.windows(2).all(|w| w[0] <= w[1]), "{idx:?}");
+}
+
+#[test]
+fn rising_queue_wait_moves_the_cut_toward_local() {
+    let heads: Vec<f64> = [0.0, 1e3, 1e4, 3e4, 6e4, 1e5, 1e6]
+        .iter()
+        .map(|&w| {
+            head_fraction(
+                &PolicyKind::Loadpart,
+                Estimate {
+                    queue_us: w,
+                    uplink_bytes_per_s: 1e8,
+                    ..base()
+                },
+            )
+        })
+        .collect();
+    assert_non_decreasing(&heads, "head fraction as W rises");
+    assert!(heads[0] < 1.0 && *heads.last().unwrap() == 1.0, "{heads:?}");
+}
+
+#[test]
+fn rising_slowdown_moves_the_cut_toward_local() {
+    let heads: Vec<f64> = [0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 20.0]
+        .iter()
+        .map(|&f| {
+            head_fraction(
+                &PolicyKind::Loadpart,
+                Estimate {
+                    server_slowdown: f,
+                    uplink_bytes_per_s: 3e6,
+                    ..base()
+                },
+            )
+        })
+        .collect();
+    assert_non_decreasing(&heads, "head fraction as f rises");
+    assert!(heads[0] < 1.0 && *heads.last().unwrap() == 1.0, "{heads:?}");
+    assert!(heads.iter().any(|&h| h > 0.0 && h < 1.0), "{heads:?}");
+}
+
+#[test]
+fn neurosurgeon_ignores_load_and_loadpart_does_not() {
+    let idle = Estimate {
+        uplink_bytes_per_s: 1e8,
+        ..base()
+    };
+    let loaded = Estimate {
+        queue_us: 200_000.0,
+        server_slowdown: 5.0,
+        server_batch: 8.0,
+        ..idle
+    };
+    let p = planner(synth::inception_v1_like(), true);
+    let ns = PolicyKind::Neurosurgeon.build(p.clone()).unwrap();
+    let lp = PolicyKind::Loadpart.build(p).unwrap();
+    let (a, b) = (ns.decide(&idle.into()), ns.decide(&loaded.into()));
+    assert_eq!(a.cut, b.cut);
+    assert_eq!(a.predicted, b.predicted);
+    assert_eq!(b.predicted.queue, 0.0);
+    let (c, d) = (lp.decide(&idle.into()), lp.decide(&loaded.into()));
+    assert_eq!(c.cut, a.cut, "on an idle server both agree");
+    assert!(
+        d.cut.is_full_local(),
+        "a loaded server keeps the work local"
+    );
+    assert!(!c.cut.is_full_local());
+}
+
+#[test]
+fn batch_size_changes_the_per_request_server_time() {
+    let p = planner(synth::resnet50_like(), false);
+    let offload = p.full_offload().head.clone();
+    let at = |k: f64| {
+        p.predict(
+            &offload,
+            &Estimate {
+                server_batch: k,
+                ..base()
+            },
+        )
+        .server
+    };
+    // Batch time at k is 100 * (1 + 0.5 (k - 1)) per stage; per request it is that over k.
+    let stages = p.dag().node_count() as f64;
+    assert!((at(1.0) - 100.0 * stages).abs() < 1e-6);
+    assert!((at(4.0) - 100.0 * 2.5 / 4.0 * stages).abs() < 1e-6);
+    assert!((at(3.0) - 100.0 * 2.0 / 3.0 * stages).abs() < 1e-6);
+    assert_eq!(at(64.0), at(8.0));
+}
+
+#[test]
+fn compression_is_used_only_where_it_pays() {
+    let p = planner(synth::resnet50_like(), true);
+    let offload = p.full_offload().head.clone();
+    let slow = p.predict(&offload, &Estimate::idle(1e5));
+    let fast = p.predict(&offload, &Estimate::idle(1e10));
+    // The input: 1e6 elements; quantized 1e6 + 8 bytes, compressed 3x.
+    let q = 1e6 + 8.0;
+    assert!((slow.upload - q / 3.0 * 10.0).abs() < 1e-3, "{slow:?}");
+    assert!((fast.upload - q * 1e-4).abs() < 1e-6, "{fast:?}");
+    assert!(slow.encode > fast.encode && slow.decode > fast.decode);
+}
+
+#[test]
+fn oracle_decides_on_the_truth() {
+    let p = planner(synth::resnet50_like(), false);
+    let c = Conditions {
+        estimate: Estimate::idle(1e10),
+        truth: Some(Estimate::idle(1e3)),
+    };
+    let lp = PolicyKind::Loadpart.build(p.clone()).unwrap().decide(&c);
+    let or = PolicyKind::Oracle.build(p).unwrap().decide(&c);
+    assert!(lp.cut.is_full_offload());
+    assert!(or.cut.is_full_local());
+}

@@ -1,0 +1,60 @@
+//! Hand-designed profiles with a clear shape: the device is 10x slower than the server per stage,
+//! activations shrink steadily with depth, tensors are sent raw (no codec) unless asked.
+
+use loadpart_cuts::Dag;
+use loadpart_plan::{ModelProfile, NodeCost, Planner, PlannerOptions, TensorCodec, TensorInfo};
+use std::sync::Arc;
+
+pub fn profiles(dag: &Dag, codec: bool) -> (ModelProfile, ModelProfile) {
+    let nodes = |us: f64, sizes: &[usize]| {
+        dag.nodes()
+            .iter()
+            .map(|n| NodeCost {
+                name: n.name.clone(),
+                time_us: sizes
+                    .iter()
+                    .map(|&b| us * (1.0 + 0.5 * (b as f64 - 1.0)))
+                    .collect(),
+            })
+            .collect()
+    };
+    let tensors: Vec<TensorInfo> = dag
+        .tensors()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let elements = (1e6 * 0.85f64.powi(i as i32)).max(100.0) as u64;
+            TensorInfo {
+                name: t.name.clone(),
+                bytes_per_sample: 4 * elements,
+                elements_per_sample: elements,
+                codec: codec.then_some(TensorCodec {
+                    ratio: 3.0,
+                    header_bytes: 8,
+                    encode_ns_per_byte: 0.2,
+                    decode_ns_per_byte: 0.2,
+                    compress_ns_per_byte: 2.0,
+                    decompress_ns_per_byte: 1.0,
+                }),
+            }
+        })
+        .collect();
+    let profile = |host: &str, sizes: Vec<usize>, nodes| ModelProfile {
+        model_hash: "designed".into(),
+        engine: "test".into(),
+        host: host.into(),
+        batch_sizes: sizes,
+        nodes,
+        tensors: tensors.clone(),
+        validation: None,
+    };
+    (
+        profile("device", vec![1], nodes(1000.0, &[1])),
+        profile("server", vec![1, 2, 4, 8], nodes(100.0, &[1, 2, 4, 8])),
+    )
+}
+
+pub fn planner(dag: Dag, codec: bool) -> Arc<Planner> {
+    let (d, s) = profiles(&dag, codec);
+    Arc::new(Planner::new(dag, &d, &s, PlannerOptions::default()).unwrap())
+}

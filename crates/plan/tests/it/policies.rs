@@ -1,0 +1,165 @@
+//! Each policy's contract, profile validation and sanitizing.
+
+use crate::fixtures::{planner, profiles};
+use loadpart_plan::synth;
+use loadpart_plan::{Estimate, ModelProfile, PlanError, Planner, PlannerOptions, PolicyKind};
+
+#[test]
+fn local_and_server_are_the_two_extremes() {
+    let p = planner(synth::resnet50_like(), true);
+    let e = Estimate::idle(1e6).into();
+    let local = PolicyKind::Local.build(p.clone()).unwrap().decide(&e);
+    assert!(local.cut.is_full_local());
+    assert_eq!(local.predicted.total(), local.predicted.device);
+    assert_eq!(
+        local.position.candidate_index,
+        Some(p.candidates().count() - 1)
+    );
+    let server = PolicyKind::Server.build(p.clone()).unwrap().decide(&e);
+    assert!(server.cut.is_full_offload());
+    assert_eq!(server.predicted.device, 0.0);
+    assert!(server.predicted.upload > 0.0 && server.predicted.download > 0.0);
+    assert_eq!(server.position.candidate_index, Some(0));
+    assert_eq!(server.cut.id(p.dag()), "input");
+}
+
+#[test]
+fn fixed_cut_by_id_and_rejection_of_non_cuts() {
+    let p = planner(synth::resnet50_like(), false);
+    let name = "add_7:0".to_string();
+    assert!(
+        p.space()
+            .articulation_tensors()
+            .contains(&p.dag().tensor_by_name(&name).unwrap())
+    );
+    let e = Estimate::idle(1e6);
+    let d = PolicyKind::Fixed(name.clone())
+        .build(p.clone())
+        .unwrap()
+        .decide(&e.into());
+    assert_eq!(d.cut.id(p.dag()), name);
+    assert_eq!(d.predicted, p.predict(&d.cut.head, &e));
+    // The main path alone leaves the skip connection uncut.
+    let main_only = "conv0_3:0".to_string();
+    let err = PolicyKind::Fixed(main_only).build(p.clone()).unwrap_err();
+    assert!(matches!(err, PlanError::BadFixedCut { .. }), "{err}");
+    assert!(err.to_string().contains("->"), "{err}");
+    assert!(PolicyKind::Fixed("nope".into()).build(p).is_err());
+}
+
+#[test]
+fn loadpart_original_adds_the_queue_only_against_local() {
+    let p = planner(synth::resnet50_like(), false);
+    let orig = PolicyKind::LoadpartOriginal.build(p.clone()).unwrap();
+    let e = Estimate {
+        uplink_bytes_per_s: 1e8,
+        rtt_us: 50_000.0,
+        ..Estimate::idle(1e8)
+    };
+    let d = orig.decide(&e.into());
+    // It ignores RTT and download: its belief has neither.
+    assert_eq!(d.predicted.rtt, 0.0);
+    assert_eq!(d.predicted.download, 0.0);
+    assert!(!d.cut.is_full_local());
+    // The queue wait does not move the offload cut, it only flips to local.
+    let w = Estimate {
+        queue_us: 1_000.0,
+        ..e
+    };
+    let dw = orig.decide(&w.into());
+    assert_eq!(dw.cut, d.cut);
+    assert_eq!(dw.predicted.queue, 1_000.0);
+    assert!((dw.objective_us - d.objective_us - 1_000.0).abs() < 1e-6);
+    let busy = Estimate { queue_us: 1e9, ..e };
+    assert!(orig.decide(&busy.into()).cut.is_full_local());
+    // It reads the server at batch size 1 whatever the batch being formed.
+    let batched = Estimate {
+        server_batch: 8.0,
+        ..e
+    };
+    assert_eq!(orig.decide(&batched.into()).predicted, d.predicted);
+}
+
+#[test]
+fn garbage_conditions_fall_back_to_local_without_nan() {
+    let p = planner(synth::inception_v1_like(), true);
+    let e = Estimate {
+        uplink_bytes_per_s: f64::NAN,
+        downlink_bytes_per_s: -1.0,
+        rtt_us: f64::INFINITY,
+        queue_us: f64::NAN,
+        server_slowdown: f64::NAN,
+        server_batch: f64::NAN,
+        device_slowdown: f64::NAN,
+    };
+    for k in PolicyKind::SEARCHING {
+        let d = k.build(p.clone()).unwrap().decide(&e.into());
+        assert!(
+            d.predicted.total().is_finite() && d.objective_us.is_finite(),
+            "{k}"
+        );
+        if k != PolicyKind::Server {
+            assert!(d.cut.is_full_local(), "{k}");
+        }
+    }
+}
+
+#[test]
+fn profiles_round_trip_through_json() {
+    let (d, _) = profiles(&synth::resnet50_like(), true);
+    let json = serde_json::to_string(&d).unwrap();
+    let back: ModelProfile = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, d);
+    // Optional fields may be absent.
+    let minimal = r#"{"model_hash":"h","engine":"ort","host":"x","batch_sizes":[1],
+        "nodes":[{"name":"n","time_us":[1.5]}],
+        "tensors":[{"name":"t","bytes_per_sample":8,"elements_per_sample":2}]}"#;
+    let p: ModelProfile = serde_json::from_str(minimal).unwrap();
+    assert!(p.tensors[0].codec.is_none() && p.validation.is_none());
+}
+
+#[test]
+fn bad_profiles_are_rejected_with_the_reason() {
+    let dag = synth::resnet50_like();
+    let (d, s) = profiles(&dag, true);
+    let build = |d: &ModelProfile, s: &ModelProfile| {
+        Planner::new(dag.clone(), d, s, PlannerOptions::default()).unwrap_err()
+    };
+    let mut other = s.clone();
+    other.model_hash = "other".into();
+    assert!(matches!(build(&d, &other), PlanError::ModelMismatch { .. }));
+    let mut sizes = s.clone();
+    sizes.batch_sizes = vec![4, 2];
+    assert!(matches!(
+        build(&d, &sizes),
+        PlanError::BadBatchSizes {
+            profile: "server",
+            ..
+        }
+    ));
+    let mut missing = d.clone();
+    missing.nodes.pop();
+    assert!(matches!(
+        build(&missing, &s),
+        PlanError::MissingNode {
+            profile: "device",
+            ..
+        }
+    ));
+    let mut nan = s.clone();
+    nan.nodes[3].time_us[1] = f64::NAN;
+    let err = build(&d, &nan);
+    assert!(
+        matches!(err, PlanError::BadValue { .. }) && err.to_string().contains("NaN"),
+        "{err}"
+    );
+    let mut no_tensor = d.clone();
+    no_tensor.tensors.remove(5);
+    assert!(matches!(
+        build(&no_tensor, &s),
+        PlanError::MissingTensor { .. }
+    ));
+    let mut ratio = d.clone();
+    ratio.tensors[0].codec.as_mut().unwrap().ratio = 0.0;
+    assert!(matches!(build(&ratio, &s), PlanError::BadValue { .. }));
+}
