@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let modes = [
         ("u8+zstd1", o(u8r, Compression::Zstd { level: 1 })),
+        ("u8+zstd-3", o(u8r, Compression::Zstd { level: -3 })),
         ("u8+lz4", o(u8r, Compression::Lz4)),
         ("u8 raw", o(u8r, Compression::None)),
         (
@@ -69,17 +70,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let wire = e.wire_len();
             // Totals over all repeats: schedstat advances at scheduler ticks, so single
             // iterations would be quantised.
-            let a = cpu_ns(t0);
-            for _ in 0..repeats {
+            // At least `repeats` runs and 0.3 s of wall time per measurement.
+            let enough =
+                |i: usize, since: Instant| i >= repeats && since.elapsed().as_secs_f64() > 0.3;
+            let (a, w, mut ne) = (cpu_ns(t0), Instant::now(), 0usize);
+            while !enough(ne, w) {
                 std::hint::black_box(enc.encode(&data, &shape)?);
+                ne += 1;
             }
-            let b = cpu_ns(t0);
-            for _ in 0..repeats {
+            let (b, w, mut nd) = (cpu_ns(t0), Instant::now(), 0usize);
+            while !enough(nd, w) {
                 let t = validate(&e.header, &e.payload, &limits)?;
                 dec.decode_into(&t, &mut out)?;
+                nd += 1;
             }
             let c = cpu_ns(t0);
-            let (te, td) = ((b - a) / repeats as u64, (c - b) / repeats as u64);
+            let (te, td) = ((b - a) / ne as u64, (c - b) / nd as u64);
             let rate = |ns: u64| mb / (ns as f64 * 1e-9);
             println!(
                 "{:<12} {:<12} {:>6.2} {:>13.0} {:>13.0}",

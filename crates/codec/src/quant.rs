@@ -68,16 +68,6 @@ impl QuantParam {
             && self.scale > 0.0
             && f64::from(self.scale) * reach <= f64::from(f32::MAX)
     }
-
-    /// The 256 values the codes decode to, each computed with a single rounding.
-    fn table(&self) -> [f32; 256] {
-        let mut t = [0.0f32; 256];
-        let zp = i32::from(self.zero_point);
-        for (q, v) in t.iter_mut().enumerate() {
-            *v = (q as i32 - zp) as f32 * self.scale;
-        }
-        t
-    }
 }
 
 /// Min, max and whether every element is finite, in one vectorizable pass.
@@ -195,9 +185,17 @@ pub fn dequantize_u8(q: &[u8], group_len: usize, params: &[QuantParam], out: &mu
         .zip(out.chunks_exact_mut(group_len))
         .zip(params)
     {
-        let table = p.table();
-        for (o, &c) in os.iter_mut().zip(qs) {
-            *o = table[usize::from(c)];
+        // (q - zp) is exact in f32, so each value is rounded once, as in the table.
+        let (zp, scale) = (f32::from(p.zero_point), p.scale);
+        let mut qc = qs.chunks_exact(LANES);
+        let mut oc = os.chunks_exact_mut(LANES);
+        for (q, o) in (&mut qc).zip(&mut oc) {
+            for i in 0..LANES {
+                o[i] = (f32::from(q[i]) - zp) * scale;
+            }
+        }
+        for (q, o) in qc.remainder().iter().zip(oc.into_remainder()) {
+            *o = (f32::from(*q) - zp) * scale;
         }
     }
 }
