@@ -62,8 +62,10 @@ pub enum BlockCuts {
     },
 }
 
-/// How many cuts a block holds, for `loadpart inspect`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How many cuts a block holds, for `loadpart inspect`. Serializes as `{"exact": n}` or
+/// `{"at_least": n}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CutCount {
     /// Exactly this many.
     Exact(usize),

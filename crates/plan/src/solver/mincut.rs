@@ -10,7 +10,8 @@
 //!   `source -> a_t` for a tensor from before the block) with the tensor's transfer cost, and
 //!   `a_t -> consumer` infinite for every block consumer. If the tensor is available and any
 //!   consumer is in the tail, `a_t` must be in the tail and the cost is paid exactly once; if all
-//!   consumers are in the head, nothing is paid.
+//!   consumers are in the head, nothing is paid. A tensor with a single block consumer needs no
+//!   auxiliary node: the edge `producer -> consumer` carries its cost directly.
 //! - A tensor also read after the block is sent whenever it is available: its cost joins the
 //!   producer's head cost.
 //!
@@ -91,7 +92,7 @@ impl FlowBlock {
         }
         let aux = tensors
             .iter()
-            .filter(|x| !x.read_after && !x.consumers.is_empty())
+            .filter(|x| !x.read_after && x.consumers.len() > 1)
             .count();
         let mut b = FlowBuilder::new(2 + nodes.len() + aux);
         let v = |i: usize| 2 + i;
@@ -109,9 +110,16 @@ impl FlowBlock {
             if x.read_after || x.consumers.is_empty() {
                 continue;
             }
+            let from = x.producer.map_or(SOURCE, v);
+            if let [c] = x.consumers[..] {
+                // One consumer needs no auxiliary node: paid iff available and the consumer is in
+                // the tail.
+                x.edge = Some(b.edge(from, v(c), 0.0));
+                continue;
+            }
             let a = next_aux;
             next_aux += 1;
-            x.edge = Some(b.edge(x.producer.map_or(SOURCE, v), a, 0.0));
+            x.edge = Some(b.edge(from, a, 0.0));
             for &c in &x.consumers {
                 b.edge(a, v(c), f64::INFINITY);
             }
@@ -140,17 +148,20 @@ impl FlowBlock {
     /// The block-local cost of the best downset and its full head (base ∪ chosen block nodes).
     pub fn solve(&self, t: &CostTables, r: &Rates, tensor_cost: &[f64]) -> (f64, NodeSet) {
         let mut cap = self.graph.cap0.clone();
+        let mut head_cost: Vec<f64> = self
+            .nodes
+            .iter()
+            .map(|n| r.dev_scale * t.device_us[n.index()])
+            .collect();
+        for x in &self.tensors {
+            if let (true, Some(p)) = (x.read_after, x.producer) {
+                head_cost[p] += tensor_cost[x.id.index()];
+            }
+        }
         let mut total = 0.0;
         for (i, &n) in self.nodes.iter().enumerate() {
             let tail = self.tail_cost(t, r, i, n);
-            let mut head = r.dev_scale * t.device_us[n.index()];
-            for x in self
-                .tensors
-                .iter()
-                .filter(|x| x.read_after && x.producer == Some(i))
-            {
-                head += tensor_cost[x.id.index()];
-            }
+            let head = head_cost[i];
             // Flow that must cross this node anyway; pushing it now saves the solver the work.
             let both = tail.min(head);
             cap[self.src_edge[i]] = tail - both;
