@@ -62,9 +62,11 @@ impl Gen {
         (0..n).fold(x, |t, _| self.node(&[t]))
     }
 
-    fn finish(mut self) -> Dag {
+    /// Marks every unread tensor as an output, and now and then a read one too (an auxiliary
+    /// output that the model also uses, or even an input passed through).
+    fn finish(mut self, rng: &mut SplitMix64) -> Dag {
         for (i, &c) in self.consumed.iter().enumerate() {
-            if !c {
+            if !c || rng.below(15) == 0 {
                 self.b.mark_output(TensorId(i as u32)).unwrap();
             }
         }
@@ -144,7 +146,7 @@ fn structured(rng: &mut SplitMix64, max_nodes: usize) -> Dag {
     if let Some(x2) = extra_input {
         g.node(&[t, x2]);
     }
-    g.finish()
+    g.finish(rng)
 }
 
 fn random(rng: &mut SplitMix64, max_nodes: usize) -> Dag {
@@ -170,7 +172,7 @@ fn random(rng: &mut SplitMix64, max_nodes: usize) -> Dag {
         let t = g.node(&ins);
         pool.push(t);
     }
-    g.finish()
+    g.finish(rng)
 }
 
 impl PlanProblem {
@@ -292,7 +294,7 @@ impl PlanProblem {
 }
 
 /// Every downset, by deciding nodes in topological order; `None` past `cap`.
-fn all_downsets(
+pub fn all_downsets(
     dag: &Dag,
     i: usize,
     head: &mut NodeSet,
