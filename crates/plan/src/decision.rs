@@ -1,6 +1,6 @@
 //! What a decision returns: the cut, where it sits in the model, and the predicted latency.
 
-use loadpart_cuts::Cut;
+use loadpart_cuts::{Cut, Dag};
 use serde::{Deserialize, Serialize};
 
 /// Predicted end-to-end latency of one cut, split by component, µs.
@@ -67,4 +67,60 @@ pub struct Decision {
     pub objective_us: f64,
     /// Wall time the decision took, ns.
     pub decision_ns: u64,
+}
+
+impl Breakdown {
+    /// Every component multiplied by `factor` (e.g. `1e-3` for milliseconds).
+    pub fn scaled(&self, factor: f64) -> Breakdown {
+        Breakdown {
+            device: self.device * factor,
+            encode: self.encode * factor,
+            upload: self.upload * factor,
+            rtt: self.rtt * factor,
+            queue: self.queue * factor,
+            server: self.server * factor,
+            decode: self.decode * factor,
+            download: self.download * factor,
+        }
+    }
+}
+
+/// A decision in the stable JSON shape of `loadpart plan --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionReport {
+    /// Cut tensor names, sorted.
+    pub cut: Vec<String>,
+    /// Canonical cut id (the names joined with `,`).
+    pub cut_id: String,
+    /// The tensors actually sent (cut tensors read by the tail), sorted by name.
+    pub sent: Vec<String>,
+    /// Predicted end-to-end latency, ms.
+    pub predicted_ms: f64,
+    /// Predicted latency by component, ms.
+    pub breakdown: Breakdown,
+    /// Time the decision took, µs.
+    pub decision_us: f64,
+    /// Where the cut sits.
+    pub position: CutPosition,
+}
+
+impl Decision {
+    /// The decision as reported to users; `dag` is the planner's DAG.
+    pub fn report(&self, dag: &Dag) -> DecisionReport {
+        let names = |ids: &mut dyn Iterator<Item = loadpart_cuts::TensorId>| {
+            let mut v: Vec<String> = ids.map(|t| dag.tensor(t).name.clone()).collect();
+            v.sort();
+            v
+        };
+        let cut = names(&mut self.cut.tensors.iter().copied());
+        DecisionReport {
+            cut_id: cut.join(","),
+            sent: names(&mut self.cut.sent_tensors(dag)),
+            cut,
+            predicted_ms: self.predicted.total() * 1e-3,
+            breakdown: self.predicted.scaled(1e-3),
+            decision_us: self.decision_ns as f64 * 1e-3,
+            position: self.position,
+        }
+    }
 }

@@ -25,7 +25,7 @@ mod tables;
 pub mod verify;
 
 pub use conditions::{Conditions, Estimate};
-pub use decision::{Breakdown, CutPosition, Decision};
+pub use decision::{Breakdown, CutPosition, Decision, DecisionReport};
 pub use error::PlanError;
 pub use policy::{Policy, PolicyKind};
 pub use profile::{

@@ -195,6 +195,13 @@ impl Planner {
             .collect()
     }
 
+    /// Listed candidates sorted by predicted latency, best first (the runners-up of a report).
+    pub fn ranked_candidates(&self, e: &Estimate) -> Vec<CandidateCost<'_>> {
+        let mut v = self.evaluate_candidates(e);
+        v.sort_by(|a, b| a.predicted.total().total_cmp(&b.predicted.total()));
+        v
+    }
+
     /// The cut with the least predicted latency under the full model, exactly, over every cut.
     pub fn decide(&self, e: &Estimate) -> Decision {
         let start = Instant::now();

@@ -163,3 +163,35 @@ fn bad_profiles_are_rejected_with_the_reason() {
     ratio.tensors[0].codec.as_mut().unwrap().ratio = 0.0;
     assert!(matches!(build(&ratio, &s), PlanError::BadValue { .. }));
 }
+
+#[test]
+fn report_and_ranking_agree_with_the_decision() {
+    let p = planner(synth::inception_v1_like(), true);
+    let e = Estimate {
+        rtt_us: 1_000.0,
+        ..Estimate::idle(3e6)
+    };
+    let d = p.decide(&e);
+    let r = d.report(p.dag());
+    assert_eq!(r.cut_id, d.cut.id(p.dag()));
+    assert!((r.predicted_ms - d.predicted.total() / 1e3).abs() < 1e-12);
+    assert!((r.breakdown.total() - r.predicted_ms).abs() < 1e-9);
+    assert!(r.sent.iter().all(|s| r.cut.contains(s)));
+    let json = serde_json::to_value(&r).unwrap();
+    for key in ["cut", "predicted_ms", "breakdown", "decision_us"] {
+        assert!(json.get(key).is_some(), "{key}");
+    }
+    let ranked = p.ranked_candidates(&e);
+    assert_eq!(ranked.len(), p.candidates().count());
+    assert!(
+        ranked
+            .windows(2)
+            .all(|w| w[0].predicted.total() <= w[1].predicted.total())
+    );
+    // The solver's optimum is at least as good as the best listed candidate (equal when listed).
+    assert!(d.predicted.total() <= ranked[0].predicted.total() + 1e-9);
+    if let Some(i) = d.position.candidate_index {
+        assert!((ranked[0].predicted.total() - d.predicted.total()).abs() < 1e-6);
+        assert!(ranked.iter().any(|c| c.index == i));
+    }
+}
