@@ -31,5 +31,5 @@ pub use policy::{Policy, PolicyKind};
 pub use profile::{
     ModelProfile, NodeCost, ProfileValidation, TensorCodec, TensorInfo, ValidationSample,
 };
-pub use solver::{CandidateCost, Planner, PlannerOptions};
+pub use solver::{BlockSearchKind, CandidateCost, Planner, PlannerOptions};
 pub use sweep::{SweepPoint, geometric_bandwidths, sweep_bandwidth};

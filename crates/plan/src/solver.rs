@@ -59,6 +59,20 @@ enum BlockSearch {
     MinCut(Box<FlowBlock>),
 }
 
+/// How the planner searches one block on each decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockSearchKind {
+    /// A scan of the listed cuts that no other cut dominates (`kept` of them).
+    Scan {
+        /// Cuts left after dropping dominated ones.
+        kept: usize,
+    },
+    /// Too many cuts to list: an exact minimum s-t cut over the block's nodes and tensors, solved
+    /// per decision (Dinic max-flow on a project-selection network).
+    MinCut,
+}
+
 /// Where the optimum was found.
 #[derive(Debug, Clone)]
 enum Found {
@@ -191,6 +205,19 @@ impl Planner {
                 index,
                 candidate,
                 predicted: self.tables.evaluate(&self.dag, &candidate.cut.head, &r),
+            })
+            .collect()
+    }
+
+    /// How each block is searched per decision, for `inspect` and `plan` reports.
+    pub fn block_searches(&self) -> Vec<BlockSearchKind> {
+        self.blocks
+            .iter()
+            .map(|b| match b {
+                BlockSearch::Listed(l) => BlockSearchKind::Scan {
+                    kept: l.index.len(),
+                },
+                BlockSearch::MinCut(_) => BlockSearchKind::MinCut,
             })
             .collect()
     }

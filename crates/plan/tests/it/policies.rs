@@ -195,3 +195,42 @@ fn report_and_ranking_agree_with_the_decision() {
         assert!(ranked.iter().any(|c| c.index == i));
     }
 }
+
+#[test]
+fn block_searches_report_pruning_and_min_cut() {
+    use loadpart_cuts::{BlockCuts, CutCount};
+    use loadpart_plan::BlockSearchKind;
+    for dag in [
+        synth::resnet50_like(),
+        synth::inception_v1_like(),
+        synth::densenet121_like(),
+        synth::densenet121_all_concat_like(),
+    ] {
+        let (d, s) = profiles(&dag, true);
+        let p = Planner::new(dag.clone(), &d, &s, PlannerOptions::default()).unwrap();
+        let (mut listed, mut kept) = (0, 0);
+        for (b, kind) in p.space().blocks().iter().zip(p.block_searches()) {
+            let (BlockCuts::Enumerated(c), BlockSearchKind::Scan { kept: k }) = (&b.cuts, kind)
+            else {
+                panic!("default cap lists every block of these shapes");
+            };
+            assert!(k <= c.len() && (k > 0 || c.is_empty()));
+            listed += c.len();
+            kept += k;
+        }
+        println!(
+            "{} listed inner cuts, {kept} kept after dominance pruning",
+            listed
+        );
+        let tiny = PlannerOptions {
+            max_cuts_per_block: 1,
+            ..PlannerOptions::default()
+        };
+        let p = Planner::new(dag, &d, &s, tiny).unwrap();
+        for (b, kind) in p.space().blocks().iter().zip(p.block_searches()) {
+            if let CutCount::AtLeast(_) = b.cut_count() {
+                assert_eq!(kind, BlockSearchKind::MinCut);
+            }
+        }
+    }
+}
