@@ -173,3 +173,33 @@ fn cut_space_lists_every_downset_once() {
         }
     }
 }
+
+/// Long soak over many seeds, both search paths, both pruning settings:
+/// `LOADPART_SOAK_CASES=20000 cargo test --release -p loadpart-plan --test it soak -- --ignored`.
+#[test]
+#[ignore]
+fn soak() {
+    let n: u64 = std::env::var("LOADPART_SOAK_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let mut checked = 0;
+    for seed in 0..n {
+        let style = if seed % 2 == 0 {
+            Style::Structured
+        } else {
+            Style::Random
+        };
+        let p = PlanProblem {
+            dag_seed: seed.wrapping_mul(0x9E37_79B9),
+            max_nodes: 2 + (seed % 39) as usize,
+            style,
+            cost_seed: seed,
+            max_cuts_per_block: [256, 0, 1, 4][(seed / 2 % 4) as usize],
+            prune: seed % 3 != 0,
+        };
+        assert_eq!(p.check(), Ok(()), "{p:?}");
+        checked += 1;
+    }
+    println!("soak: {checked} cases agree with brute force");
+}
