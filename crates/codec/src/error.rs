@@ -44,7 +44,8 @@ pub enum CodecError {
     #[error("rank {rank} exceeds the maximum of {max}")]
     RankTooHigh { rank: usize, max: usize },
 
-    /// The tensor has more elements than the decoder's limit allows.
+    /// The tensor has more elements than the decoder's limit allows (for an empty tensor: the
+    /// product of its nonzero dims).
     #[error("tensor has {elements} elements; the limit is {max}")]
     TooManyElements { elements: u64, max: u64 },
 

@@ -95,7 +95,8 @@ pub(crate) fn groups(shape: &[usize], axes: usize) -> (usize, usize) {
 }
 
 /// Checks everything about an untrusted header and payload before anything is allocated for
-/// the output: rank, overflow-checked element count against `limits.max_elements`, raw length
+/// the output: rank, overflow-checked element count (zero dims skipped, so an empty tensor's
+/// other dims are bounded too) against `limits.max_elements`, raw length
 /// = elements x dtype size, both lengths against `limits.max_bytes`, declared vs actual payload
 /// length, codec/size consistency, quantization parameter count and values, and the checksum.
 pub fn validate<'a>(
@@ -109,19 +110,24 @@ pub fn validate<'a>(
             max: MAX_RANK,
         });
     }
-    let elements = header
+    // Zero dims are skipped so that an empty tensor cannot carry absurd other dims (a
+    // [0, 2^47, 2^32] tensor would overflow the row size of any batch built from it); for a
+    // non-empty tensor this is its element count.
+    let extent = header
         .shape
         .iter()
+        .filter(|&&d| d != 0)
         .try_fold(1u64, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| CodecError::ShapeOverflow {
             shape: header.shape.clone(),
         })?;
-    if elements > limits.max_elements {
+    if extent > limits.max_elements {
         return Err(CodecError::TooManyElements {
-            elements,
+            elements: extent,
             max: limits.max_elements,
         });
     }
+    let elements = if header.shape.contains(&0) { 0 } else { extent };
     let expected_raw =
         elements
             .checked_mul(header.dtype.size())
@@ -157,8 +163,7 @@ pub fn validate<'a>(
             "uncompressed payload whose encoded and raw lengths differ",
         ));
     }
-    // Every dim is <= elements <= max_elements, or elements is 0; a zero-element tensor can
-    // still have huge dims, so each must fit usize on its own.
+    // Every dim is <= extent <= max_elements; converting each to usize still guards 32-bit hosts.
     let shape = header
         .shape
         .iter()

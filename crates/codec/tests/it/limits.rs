@@ -164,3 +164,28 @@ fn lying_about_the_decompressed_size_is_caught() {
     let err = decode_blob(&e.to_bytes(), &limits).unwrap_err();
     assert_eq!(err.kind(), "decompressed_length", "{err}");
 }
+
+/// Fuzzer finding (crash-6d2e4daa..., kept as corpus/decode/regress-empty-tensor-huge-dims):
+/// an empty tensor shaped [0, 2^47, 2^32] passed validation, and a batch built from its row
+/// shape overflowed. Zero dims no longer hide the others from the element limit.
+#[test]
+fn empty_tensor_with_huge_dims_is_rejected() {
+    let bytes = include_bytes!("../../fuzz/corpus/decode/regress-empty-tensor-huge-dims");
+    let limits = DecodeLimits {
+        max_elements: 1 << 16,
+        max_bytes: 1 << 18,
+    };
+    let (mut h, payload) = split_blob(&bytes[1..], &limits).unwrap();
+    assert_eq!(h.shape, vec![0, 1 << 47, 1 << 32]);
+    h.seal(payload);
+    let err = validate(&h, payload, &limits).unwrap_err();
+    assert_eq!(err.kind(), "shape_overflow", "{err}");
+    // Large but representable other dims are held to the element limit.
+    h.shape = vec![0, 1 << 20, 3];
+    h.seal(payload);
+    let err = validate(&h, payload, &limits).unwrap_err();
+    assert_eq!(err.kind(), "too_many_elements", "{err}");
+    // A reasonable empty tensor still decodes.
+    let e = encode(&[], &[0, 4, 5], &EncodeOptions::default()).unwrap();
+    assert!(decode_blob(&e.to_bytes(), &limits).unwrap().data.is_empty());
+}
