@@ -60,6 +60,19 @@ impl Encoder {
         &self.opts
     }
 
+    /// Changes the ratio compression must beat (see [`EncodeOptions::min_ratio`]) without
+    /// dropping the compression contexts: the sender updates it as its bandwidth estimate
+    /// moves, e.g. from [`crate::break_even_ratio`] (`None` -> `f64::INFINITY`, never compress).
+    pub fn set_min_ratio(&mut self, min_ratio: f64) -> Result<(), CodecError> {
+        let opts = EncodeOptions {
+            min_ratio,
+            ..self.opts
+        };
+        opts.validate()?;
+        self.opts = opts;
+        Ok(())
+    }
+
     /// Stage times of the last successful [`Self::encode`].
     pub fn timings(&self) -> EncodeTimings {
         self.timings

@@ -28,3 +28,21 @@ fn measure_reports_sizes_times_and_error() {
     assert_eq!(back.options, s.options);
     assert!((back.compress_s_per_byte / s.compress_s_per_byte - 1.0).abs() < 1e-12);
 }
+
+#[test]
+fn sender_follows_the_break_even_ratio() {
+    use loadpart_codec::{Codec, Encoder, break_even_ratio};
+    let shape = [1, 16, 14, 14];
+    let data = synthetic_activations(&shape, 2);
+    let mut enc = Encoder::new(EncodeOptions::default()).unwrap();
+    // Slow link: compression pays.
+    let r = break_even_ratio(5e-9, 2e-9, 1.25e6).unwrap();
+    enc.set_min_ratio(r).unwrap();
+    assert_eq!(enc.encode(&data, &shape).unwrap().header.codec, Codec::Zstd);
+    // A link faster than the compressor: never compress.
+    assert_eq!(break_even_ratio(5e-9, 2e-9, 1e9), None);
+    enc.set_min_ratio(f64::INFINITY).unwrap();
+    assert_eq!(enc.encode(&data, &shape).unwrap().header.codec, Codec::None);
+    assert!(enc.set_min_ratio(0.5).is_err());
+    assert!(enc.set_min_ratio(f64::NAN).is_err());
+}
