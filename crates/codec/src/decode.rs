@@ -5,7 +5,7 @@ use std::time::Instant;
 use crate::compress::Decompressor;
 use crate::quant;
 use crate::wire::split_blob;
-use crate::{Codec, CodecError, DecodeLimits, Dtype, ValidTensor, validate};
+use crate::{Codec, CodecError, DecodeLimits, Dtype, EncodedTensor, ValidTensor, validate};
 
 /// Wall time of the last [`Decoder::decode_into`], per stage, in nanoseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -118,6 +118,18 @@ impl Decoder {
 pub struct DecodedTensor {
     pub shape: Vec<usize>,
     pub data: Vec<f32>,
+}
+
+/// Validates `tensor` and decodes it into `out` (exactly its element count), in one call.
+/// Servers decoding many tensors keep a [`Decoder`] (or a [`crate::BatchAssembler`]) instead,
+/// to reuse its decompression context.
+pub fn decode_into(
+    tensor: &EncodedTensor,
+    out: &mut [f32],
+    limits: &DecodeLimits,
+) -> Result<(), CodecError> {
+    let t = tensor.validate(limits)?;
+    Decoder::new().decode_into(&t, out)
 }
 
 /// Parses, validates and decodes one blob (binary header + payload) from untrusted bytes.

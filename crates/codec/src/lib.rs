@@ -28,7 +28,7 @@ mod synth;
 mod wire;
 
 pub use batch::BatchAssembler;
-pub use decode::{DecodeTimings, DecodedTensor, Decoder, decode_blob};
+pub use decode::{DecodeTimings, DecodedTensor, Decoder, decode_blob, decode_into};
 pub use encode::{EncodeTimings, Encoder, encode};
 pub use error::CodecError;
 pub use header::{MAGIC, QuantInfo, TensorHeader, WIRE_VERSION};

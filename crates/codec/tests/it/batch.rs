@@ -53,3 +53,19 @@ fn mismatched_or_overflowing_requests_leave_the_batch_unchanged() {
     }
     assert!(BatchAssembler::new(&[usize::MAX, 2], 1).is_err());
 }
+
+#[test]
+fn one_call_decode_into_a_row_range() {
+    let limits = DecodeLimits::default();
+    let shape = [2usize, 3, 4];
+    let data = synthetic_activations(&shape, 9);
+    let e = encode(&data, &shape, &EncodeOptions::default()).unwrap();
+    let mut rows = vec![f32::NAN; 48];
+    loadpart_codec::decode_into(&e, &mut rows[24..], &limits).unwrap();
+    assert_eq!(
+        &rows[24..],
+        &decode_blob(&e.to_bytes(), &limits).unwrap().data[..]
+    );
+    let err = loadpart_codec::decode_into(&e, &mut rows[..10], &limits).unwrap_err();
+    assert_eq!(err.kind(), "output_length");
+}
