@@ -60,7 +60,7 @@ fn one_call_decode_into_a_row_range() {
     let shape = [2usize, 3, 4];
     let data = synthetic_activations(&shape, 9);
     let e = encode(&data, &shape, &EncodeOptions::default()).unwrap();
-    let mut rows = vec![f32::NAN; 48];
+    let mut rows = [f32::NAN; 48];
     loadpart_codec::decode_into(&e, &mut rows[24..], &limits).unwrap();
     assert_eq!(
         &rows[24..],
