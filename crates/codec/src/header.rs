@@ -103,7 +103,8 @@ impl TensorHeader {
         h.finalize()
     }
 
-    /// Sets `checksum` for `payload` (the encoder calls this last).
+    /// Sets `checksum` for `payload` (the encoder calls this last). A receiver never calls it
+    /// on what it received: that would make corrupted input pass (fuzzers do, on purpose).
     pub fn seal(&mut self, payload: &[u8]) {
         self.checksum = self.compute_checksum(payload);
     }

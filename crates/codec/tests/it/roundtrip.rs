@@ -98,6 +98,11 @@ proptest! {
         let back = loadpart_codec::TensorHeader::from_params(
             params.iter().map(|(k, v)| (k.as_str(), v)), &DecodeLimits::default()).unwrap();
         prop_assert_eq!(&back, &e.header);
+        let bin = e.header.to_bytes();
+        prop_assert_eq!(bin.len(), e.header.binary_len());
+        let (parsed, n) = loadpart_codec::TensorHeader::parse(&bin, &DecodeLimits::default()).unwrap();
+        prop_assert_eq!(n, bin.len());
+        prop_assert_eq!(&parsed, &e.header);
         let t = loadpart_codec::validate(&back, &e.payload, &DecodeLimits::default()).unwrap();
         let out = Decoder::new().decode(&t).unwrap();
         let direct = decode_blob(&e.to_bytes(), &DecodeLimits::default()).unwrap();
