@@ -99,7 +99,11 @@ impl Decoder {
         }
         let t2 = Instant::now();
         self.timings = DecodeTimings {
-            decompress_ns: (t1 - t0).as_nanos() as u64,
+            decompress_ns: if h.codec == Codec::None {
+                0
+            } else {
+                (t1 - t0).as_nanos() as u64
+            },
             dequantize_ns: (t2 - t1).as_nanos() as u64,
         };
         Ok(())

@@ -9,31 +9,44 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Codec, CodecError, DecodeLimits, Decoder, EncodeOptions, Encoder, validate};
 
-/// Sizes and costs of encoding one tensor with one set of options.
+/// Sizes and costs of encoding one tensor with one precision and compressor.
+///
+/// Measured with compression always applied when it shrinks the payload at all
+/// (`min_ratio = 1`): whether it pays depends on the bandwidth at the time of the request, and
+/// is decided then with [`compression_pays`] from `compression_ratio`, `compress_s_per_byte`
+/// and `decompress_s_per_byte`. Without compression the costs are `quantize_s_per_byte` and
+/// `dequantize_s_per_byte` and the size is `element_bytes`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CodecStats {
+    /// The options measured, with `min_ratio` set to 1.
     pub options: EncodeOptions,
     pub shape: Vec<usize>,
-    /// The codec actually used: `None` when compression did not beat `options.min_ratio`.
+    /// The codec of the measured payload: `None` when compression did not shrink it (or
+    /// `options.compression` is `None`).
     pub codec: Codec,
     /// Bytes of the f32 input (elements x 4).
     pub raw_bytes: u64,
     /// Bytes after quantization, before compression (elements x 1, 2 or 4).
     pub element_bytes: u64,
-    /// Payload bytes as sent.
+    /// Payload bytes with compression applied (= `element_bytes` when `codec` is `None`).
     pub encoded_bytes: u64,
     /// Binary header bytes (the parameter form is of similar size).
     pub header_bytes: u64,
     /// `raw_bytes / (encoded_bytes + header_bytes)`: the end-to-end size reduction.
     pub ratio: f64,
-    /// `element_bytes / size of the compressed payload` as the compressor produced it, even
-    /// when it was dropped: the ratio [`compression_pays`] takes.
+    /// `element_bytes / encoded_bytes`: the ratio [`compression_pays`] takes (1 when `codec`
+    /// is `None`).
     pub compression_ratio: f64,
-    /// Median nanoseconds of each stage over the repeats.
+    /// Median nanoseconds of each stage over the repeats (compress includes the checksum;
+    /// decompress is 0 when `codec` is `None`).
     pub quantize_ns: u64,
     pub compress_ns: u64,
     pub decompress_ns: u64,
     pub dequantize_ns: u64,
+    /// Quantization time per byte of f32 input (the whole encode without compression).
+    pub quantize_s_per_byte: f64,
+    /// Dequantization time per byte of f32 output (the whole decode without compression).
+    pub dequantize_s_per_byte: f64,
     /// Seconds per byte of f32 input for the whole encode (quantize + compress).
     pub encode_s_per_byte: f64,
     /// Seconds per byte of f32 output for the whole decode (decompress + dequantize).
@@ -51,9 +64,9 @@ fn median(v: &mut [u64]) -> u64 {
     v[v.len() / 2]
 }
 
-/// Encodes and decodes `data` `repeats` times (at least 1) with `opts` and reports sizes,
-/// median stage times and the reconstruction error. Compression stats are measured with
-/// `min_ratio = 1` so that the compressed size is known even when `opts` would drop it.
+/// Encodes and decodes `data` `repeats` times (at least 1) with `opts` (its `min_ratio`
+/// replaced by 1, see [`CodecStats`]) and reports sizes, median stage times and the
+/// reconstruction error.
 pub fn measure(
     data: &[f32],
     shape: &[usize],
@@ -61,10 +74,11 @@ pub fn measure(
     repeats: usize,
 ) -> Result<CodecStats, CodecError> {
     let repeats = repeats.max(1);
-    let mut probe_opts = *opts;
-    probe_opts.min_ratio = 1.0;
-    let mut probe = Encoder::new(probe_opts)?;
-    let mut enc = Encoder::new(*opts)?;
+    let opts = EncodeOptions {
+        min_ratio: 1.0,
+        ..*opts
+    };
+    let mut enc = Encoder::new(opts)?;
     let mut dec = Decoder::new();
     let limits = DecodeLimits {
         max_elements: u64::MAX,
@@ -84,14 +98,8 @@ pub fn measure(
         last = Some(e);
     }
     let e = last.expect("repeats >= 1");
-    // The size the compressor produces, kept or not.
-    let probed = probe.encode(data, shape)?;
     let element_bytes = e.header.raw_len;
-    let compression_ratio = if probed.header.codec == Codec::None {
-        1.0
-    } else {
-        element_bytes as f64 / (probed.payload.len().max(1)) as f64
-    };
+    let encoded_bytes = e.payload.len() as u64;
     let max_abs_error = data
         .iter()
         .zip(&out)
@@ -103,19 +111,21 @@ pub fn measure(
     let per = |ns: u64, bytes: u64| ns as f64 * 1e-9 / bytes.max(1) as f64;
     let header_bytes = e.header.binary_len() as u64;
     Ok(CodecStats {
-        options: *opts,
+        options: opts,
         shape: shape.to_vec(),
         codec: e.header.codec,
         raw_bytes,
         element_bytes,
-        encoded_bytes: e.payload.len() as u64,
+        encoded_bytes,
         header_bytes,
-        ratio: raw_bytes as f64 / (e.payload.len() as u64 + header_bytes) as f64,
-        compression_ratio,
+        ratio: raw_bytes as f64 / (encoded_bytes + header_bytes) as f64,
+        compression_ratio: element_bytes as f64 / encoded_bytes.max(1) as f64,
         quantize_ns,
         compress_ns,
         decompress_ns,
         dequantize_ns,
+        quantize_s_per_byte: per(quantize_ns, raw_bytes),
+        dequantize_s_per_byte: per(dequantize_ns, raw_bytes),
         encode_s_per_byte: per(quantize_ns + compress_ns, raw_bytes),
         decode_s_per_byte: per(decompress_ns + dequantize_ns, raw_bytes),
         compress_s_per_byte: per(compress_ns, element_bytes),

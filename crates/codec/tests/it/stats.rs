@@ -46,3 +46,28 @@ fn sender_follows_the_break_even_ratio() {
     assert!(enc.set_min_ratio(0.5).is_err());
     assert!(enc.set_min_ratio(f64::NAN).is_err());
 }
+
+#[test]
+fn measure_ignores_min_ratio_and_handles_incompressible_and_empty() {
+    use loadpart_codec::{Codec, Compression, Precision};
+    let shape = [1, 8, 8, 8];
+    let data = synthetic_activations(&shape, 4);
+    let strict = EncodeOptions {
+        min_ratio: 1e9,
+        ..EncodeOptions::default()
+    };
+    let s = measure(&data, &shape, &strict, 2).unwrap();
+    assert_eq!(s.codec, Codec::Zstd);
+    assert_eq!(s.options.min_ratio, 1.0);
+    let raw = EncodeOptions {
+        precision: Precision::F16,
+        compression: Compression::None,
+        min_ratio: 1.0,
+    };
+    let s = measure(&data, &shape, &raw, 1).unwrap();
+    assert_eq!((s.codec, s.compression_ratio), (Codec::None, 1.0));
+    assert_eq!(s.decompress_ns, 0);
+    let s = measure(&[], &[0, 3], &EncodeOptions::default(), 1).unwrap();
+    assert_eq!(s.raw_bytes, 0);
+    assert!(s.ratio.is_finite());
+}
