@@ -107,7 +107,14 @@ mod tests {
     fn sequential_runs_reuse_one_session() {
         let pool = Pool::new(0u32, 0);
         for _ in 0..5 {
-            pool.with(|| Ok::<_, ()>(1), |s| Ok(*s += 1)).unwrap();
+            pool.with(
+                || Ok::<_, ()>(1),
+                |s| {
+                    *s += 1;
+                    Ok(())
+                },
+            )
+            .unwrap();
         }
         assert_eq!(pool.total(), 1);
     }
@@ -152,7 +159,10 @@ mod tests {
             let held = s.spawn(|| {
                 pool.with(
                     || Err("no"),
-                    |_| Ok::<_, &str>(std::thread::sleep(std::time::Duration::from_millis(100))),
+                    |_| {
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        Ok::<_, &str>(())
+                    },
                 )
             });
             std::thread::sleep(std::time::Duration::from_millis(20));
