@@ -28,7 +28,9 @@ pub fn make_batch_dynamic(model: &OnnxModel) -> Result<OnnxModel, GraphError> {
                 )));
             }
             "Reshape" => {
-                let Some(target) = node.input.get(1) else { continue };
+                let Some(target) = node.input.get(1) else {
+                    continue;
+                };
                 let Some(value) = shapes.value(target) else {
                     if model.is_constant_tensor(target) {
                         return Err(GraphError::Batch(format!(
@@ -56,18 +58,22 @@ pub fn make_batch_dynamic(model: &OnnxModel) -> Result<OnnxModel, GraphError> {
     graph.initializer.extend(new_inits);
     graph.value_info.clear();
     for vi in graph.input.iter_mut().chain(graph.output.iter_mut()) {
-        if let Some(type_proto::Value::TensorType(tt)) = vi.r#type.as_mut().and_then(|t| t.value.as_mut()) {
-            if let Some(d) = tt.shape.as_mut().and_then(|s| s.dim.first_mut()) {
-                d.value = Some(dimension::Value::DimParam(BATCH_DIM.into()));
-            }
+        if let Some(type_proto::Value::TensorType(tt)) =
+            vi.r#type.as_mut().and_then(|t| t.value.as_mut())
+            && let Some(d) = tt.shape.as_mut().and_then(|s| s.dim.first_mut())
+        {
+            d.value = Some(dimension::Value::DimParam(BATCH_DIM.into()));
         }
     }
     let rewritten = model.rewritten(proto)?;
-    let at3 = Shapes::infer(&rewritten, 3).map_err(|e| GraphError::Batch(format!("at batch 3: {e}")))?;
+    let at3 =
+        Shapes::infer(&rewritten, 3).map_err(|e| GraphError::Batch(format!("at batch 3: {e}")))?;
     for o in rewritten.outputs() {
         let dims = &at3.try_get(o)?.dims;
         if dims.first() != Some(&3) {
-            return Err(GraphError::Batch(format!("output '{o}' has dims {dims:?} at batch 3: dim 0 does not follow the batch")));
+            return Err(GraphError::Batch(format!(
+                "output '{o}' has dims {dims:?} at batch 3: dim 0 does not follow the batch"
+            )));
         }
     }
     Ok(rewritten)

@@ -40,7 +40,9 @@ impl ConstTensor {
             if got == n {
                 Ok(())
             } else {
-                Err(bad(format!("{got} values for dims {dims:?} ({n} expected)")))
+                Err(bad(format!(
+                    "{got} values for dims {dims:?} ({n} expected)"
+                )))
             }
         };
         Ok(match dt {
@@ -54,7 +56,9 @@ impl ConstTensor {
             }
             DataType::Double => {
                 let data: Vec<f32> = match raw {
-                    Some(r) => le_chunks::<8>(r, &bad)?.map(|b| f64::from_le_bytes(b) as f32).collect(),
+                    Some(r) => le_chunks::<8>(r, &bad)?
+                        .map(|b| f64::from_le_bytes(b) as f32)
+                        .collect(),
                     None => t.double_data.iter().map(|v| *v as f32).collect(),
                 };
                 check(data.len())?;
@@ -68,12 +72,23 @@ impl ConstTensor {
                 check(data.len())?;
                 ConstTensor::I64 { dims, data }
             }
-            DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::Uint8 | DataType::Uint16 | DataType::Bool => {
+            DataType::Int32
+            | DataType::Int16
+            | DataType::Int8
+            | DataType::Uint8
+            | DataType::Uint16
+            | DataType::Bool => {
                 let data: Vec<i64> = match raw {
                     Some(r) => match dt {
-                        DataType::Int32 => le_chunks::<4>(r, &bad)?.map(|b| i32::from_le_bytes(b) as i64).collect(),
-                        DataType::Int16 => le_chunks::<2>(r, &bad)?.map(|b| i16::from_le_bytes(b) as i64).collect(),
-                        DataType::Uint16 => le_chunks::<2>(r, &bad)?.map(|b| u16::from_le_bytes(b) as i64).collect(),
+                        DataType::Int32 => le_chunks::<4>(r, &bad)?
+                            .map(|b| i32::from_le_bytes(b) as i64)
+                            .collect(),
+                        DataType::Int16 => le_chunks::<2>(r, &bad)?
+                            .map(|b| i16::from_le_bytes(b) as i64)
+                            .collect(),
+                        DataType::Uint16 => le_chunks::<2>(r, &bad)?
+                            .map(|b| u16::from_le_bytes(b) as i64)
+                            .collect(),
                         DataType::Int8 => r.iter().map(|b| *b as i8 as i64).collect(),
                         _ => r.iter().map(|b| *b as i64).collect(),
                     },
@@ -92,12 +107,19 @@ fn dims_of(t: &TensorProto) -> Result<Vec<usize>, GraphError> {
     t.dims
         .iter()
         .map(|d| {
-            let d = usize::try_from(*d)
-                .map_err(|_| GraphError::Malformed(format!("tensor '{}' has negative dim {d}", t.name())))?;
+            let d = usize::try_from(*d).map_err(|_| {
+                GraphError::Malformed(format!("tensor '{}' has negative dim {d}", t.name()))
+            })?;
             total = total
                 .checked_mul(d)
                 .filter(|n| *n <= 1 << 34)
-                .ok_or_else(|| GraphError::Malformed(format!("tensor '{}' dims {:?} are too large", t.name(), t.dims)))?;
+                .ok_or_else(|| {
+                    GraphError::Malformed(format!(
+                        "tensor '{}' dims {:?} are too large",
+                        t.name(),
+                        t.dims
+                    ))
+                })?;
             Ok(d)
         })
         .collect()
@@ -107,10 +129,15 @@ fn le_chunks<'a, const N: usize>(
     raw: &'a [u8],
     bad: &dyn Fn(String) -> GraphError,
 ) -> Result<impl Iterator<Item = [u8; N]> + 'a, GraphError> {
-    if raw.len() % N != 0 {
-        return Err(bad(format!("raw_data of {} bytes is not a multiple of {N}", raw.len())));
+    if !raw.len().is_multiple_of(N) {
+        return Err(bad(format!(
+            "raw_data of {} bytes is not a multiple of {N}",
+            raw.len()
+        )));
     }
-    Ok(raw.chunks_exact(N).map(|c| c.try_into().expect("chunk of N bytes")))
+    Ok(raw
+        .chunks_exact(N)
+        .map(|c| c.try_into().expect("chunk of N bytes")))
 }
 
 /// Builds an f32 initializer with raw little-endian data.
@@ -149,6 +176,9 @@ pub fn tensor_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), GraphError> {
     let t = TensorProto::decode(bytes).map_err(|e| GraphError::Malformed(e.to_string()))?;
     match ConstTensor::from_proto(&t)? {
         ConstTensor::F32 { dims, data } => Ok((dims, data)),
-        ConstTensor::I64 { .. } => Err(GraphError::UnsupportedType(t.data_type(), t.name().to_string())),
+        ConstTensor::I64 { .. } => Err(GraphError::UnsupportedType(
+            t.data_type(),
+            t.name().to_string(),
+        )),
     }
 }

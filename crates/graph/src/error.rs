@@ -7,9 +7,13 @@ pub enum GraphError {
     Malformed(String),
     #[error("ONNX model has no graph")]
     NoGraph,
-    #[error("model uses external data for tensor '{0}'; only self-contained .onnx files are supported")]
+    #[error(
+        "model uses external data for tensor '{0}'; only self-contained .onnx files are supported"
+    )]
     ExternalData(String),
-    #[error("tensor '{tensor}' used by node '{node}' is neither a graph input, an initializer nor produced by a node")]
+    #[error(
+        "tensor '{tensor}' used by node '{node}' is neither a graph input, an initializer nor produced by a node"
+    )]
     UndefinedTensor { tensor: String, node: String },
     #[error("tensor '{0}' is produced more than once")]
     DuplicateProducer(String),
@@ -18,7 +22,11 @@ pub enum GraphError {
     #[error("unknown tensor '{0}'")]
     UnknownTensor(String),
     #[error("cannot infer the shape of '{tensor}' (op {op}): {reason}")]
-    Shape { tensor: String, op: String, reason: String },
+    Shape {
+        tensor: String,
+        op: String,
+        reason: String,
+    },
     #[error("unsupported element type {0} for '{1}'")]
     UnsupportedType(i32, String),
     #[error("cannot make the batch dimension dynamic: {0}")]
@@ -26,5 +34,9 @@ pub enum GraphError {
     #[error("invalid cut: {0}")]
     Cut(#[from] CutError),
     #[error("attribute '{attr}' of node '{node}': {reason}")]
-    Attribute { node: String, attr: String, reason: String },
+    Attribute {
+        node: String,
+        attr: String,
+        reason: String,
+    },
 }

@@ -9,8 +9,8 @@ use std::collections::{HashSet, VecDeque};
 
 use crate::model::node_label;
 use crate::onnx::{
-    GraphProto, ModelProto, TensorShapeProto, TypeProto, ValueInfoProto, tensor_shape_proto::Dimension,
-    tensor_shape_proto::dimension, type_proto,
+    GraphProto, ModelProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    tensor_shape_proto::Dimension, tensor_shape_proto::dimension, type_proto,
 };
 use crate::{BATCH_DIM, GraphError, OnnxModel, Shapes};
 
@@ -55,7 +55,12 @@ impl OnnxModel {
         self.extract(PartKind::Tail, cut, self.outputs(), dynamic_batch)
     }
     /// The segment computing cut `to` from cut `from`.
-    pub fn segment(&self, from: &[String], to: &[String], dynamic_batch: bool) -> Result<Part, GraphError> {
+    pub fn segment(
+        &self,
+        from: &[String],
+        to: &[String],
+        dynamic_batch: bool,
+    ) -> Result<Part, GraphError> {
         self.extract(PartKind::Segment, from, to, dynamic_batch)
     }
 
@@ -76,8 +81,17 @@ impl OnnxModel {
             }
         }
         let avail: HashSet<&str> = available.iter().map(String::as_str).collect();
-        let passthrough: Vec<String> = wanted.iter().filter(|t| avail.contains(t.as_str())).cloned().collect();
-        let outputs: Vec<String> = dedup(wanted.iter().filter(|t| !avail.contains(t.as_str())).cloned());
+        let passthrough: Vec<String> = wanted
+            .iter()
+            .filter(|t| avail.contains(t.as_str()))
+            .cloned()
+            .collect();
+        let outputs: Vec<String> = dedup(
+            wanted
+                .iter()
+                .filter(|t| !avail.contains(t.as_str()))
+                .cloned(),
+        );
 
         // Walk back from the wanted tensors; remember how we got somewhere to report uncut paths.
         let nodes = self.nodes();
@@ -85,7 +99,10 @@ impl OnnxModel {
         let mut used_inputs: HashSet<&str> = HashSet::new();
         let mut used_inits: HashSet<&str> = HashSet::new();
         let mut seen: HashSet<&str> = HashSet::new();
-        let mut queue: VecDeque<(&str, Vec<String>)> = outputs.iter().map(|t| (t.as_str(), vec![t.clone()])).collect();
+        let mut queue: VecDeque<(&str, Vec<String>)> = outputs
+            .iter()
+            .map(|t| (t.as_str(), vec![t.clone()]))
+            .collect();
         while let Some((t, trail)) = queue.pop_front() {
             if t.is_empty() || !seen.insert(t) {
                 continue;
@@ -110,10 +127,17 @@ impl OnnxModel {
         }
 
         let shapes1 = Shapes::infer(self, 1)?;
-        let shapes2 = if dynamic_batch { Some(Shapes::infer(self, 2)?) } else { None };
+        let shapes2 = if dynamic_batch {
+            Some(Shapes::infer(self, 2)?)
+        } else {
+            None
+        };
         let value_info = |name: &str| -> Result<ValueInfoProto, GraphError> {
             let t1 = shapes1.try_get(name)?;
-            let batched = shapes2.as_ref().and_then(|s| s.get(name)).is_some_and(|t2| t2.dims.first() != t1.dims.first());
+            let batched = shapes2
+                .as_ref()
+                .and_then(|s| s.get(name))
+                .is_some_and(|t2| t2.dims.first() != t1.dims.first());
             let dim = t1
                 .dims
                 .iter()
@@ -140,18 +164,47 @@ impl OnnxModel {
             })
         };
 
-        let inputs: Vec<String> = available.iter().filter(|t| used_inputs.contains(t.as_str())).cloned().collect();
+        let inputs: Vec<String> = available
+            .iter()
+            .filter(|t| used_inputs.contains(t.as_str()))
+            .cloned()
+            .collect();
         let g = self.graph();
         let graph = GraphProto {
             name: Some(format!("{}_{:?}", g.name(), kind).to_lowercase()),
-            node: nodes.iter().zip(&keep).filter(|(_, k)| **k).map(|(n, _)| n.clone()).collect(),
-            initializer: g.initializer.iter().filter(|t| used_inits.contains(t.name())).cloned().collect(),
-            input: inputs.iter().map(|t| value_info(t)).collect::<Result<_, _>>()?,
-            output: outputs.iter().map(|t| value_info(t)).collect::<Result<_, _>>()?,
+            node: nodes
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            initializer: g
+                .initializer
+                .iter()
+                .filter(|t| used_inits.contains(t.name()))
+                .cloned()
+                .collect(),
+            input: inputs
+                .iter()
+                .map(|t| value_info(t))
+                .collect::<Result<_, _>>()?,
+            output: outputs
+                .iter()
+                .map(|t| value_info(t))
+                .collect::<Result<_, _>>()?,
             ..Default::default()
         };
-        let model = ModelProto { graph: Some(graph), ..strip_graph(self.proto()) };
-        Ok(Part { kind, model, inputs, outputs, passthrough })
+        let model = ModelProto {
+            graph: Some(graph),
+            ..strip_graph(self.proto())
+        };
+        Ok(Part {
+            kind,
+            model,
+            inputs,
+            outputs,
+            passthrough,
+        })
     }
 }
 

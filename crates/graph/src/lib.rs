@@ -25,7 +25,7 @@ pub use consts::{ConstTensor, tensor_f32, tensor_from_f32};
 pub use error::GraphError;
 pub use extract::{Part, PartKind};
 pub use model::{OnnxModel, TensorType};
-pub use randomize::randomize_weights;
+pub use randomize::{randomize_weights, strip_final_softmax};
 pub use shape::Shapes;
 pub use stages::{StageGraph, StageInfo};
 

@@ -8,7 +8,9 @@ use sha2::{Digest, Sha256};
 
 use crate::GraphError;
 use crate::consts::ConstTensor;
-use crate::onnx::{AttributeProto, DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto, type_proto};
+use crate::onnx::{
+    AttributeProto, DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto, type_proto,
+};
 
 /// Element type and concrete dims of a tensor at some batch size.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -77,9 +79,15 @@ impl OnnxModel {
     fn from_proto_with_hash(mut proto: ModelProto, hash: String) -> Result<Self, GraphError> {
         let graph = proto.graph.as_mut().ok_or(GraphError::NoGraph)?;
         if graph.node.is_empty() && graph.output.is_empty() {
-            return Err(GraphError::Malformed("graph has no nodes and no outputs".into()));
+            return Err(GraphError::Malformed(
+                "graph has no nodes and no outputs".into(),
+            ));
         }
-        let init_names: HashSet<String> = graph.initializer.iter().map(|t| t.name().to_string()).collect();
+        let init_names: HashSet<String> = graph
+            .initializer
+            .iter()
+            .map(|t| t.name().to_string())
+            .collect();
         for t in &graph.initializer {
             if t.data_location == Some(1) || !t.external_data.is_empty() {
                 return Err(GraphError::ExternalData(t.name().to_string()));
@@ -94,12 +102,20 @@ impl OnnxModel {
 
         let inputs: Vec<String> = graph.input.iter().map(|v| v.name().to_string()).collect();
         let outputs: Vec<String> = graph.output.iter().map(|v| v.name().to_string()).collect();
-        let initializers = graph.initializer.iter().enumerate().map(|(i, t)| (t.name().to_string(), i)).collect();
+        let initializers = graph
+            .initializer
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name().to_string(), i))
+            .collect();
         let mut producer = HashMap::new();
         let mut consumers: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, node) in graph.node.iter().enumerate() {
             for o in node.output.iter().filter(|o| !o.is_empty()) {
-                if producer.insert(o.clone(), i).is_some() || init_names.contains(o) || inputs.contains(o) {
+                if producer.insert(o.clone(), i).is_some()
+                    || init_names.contains(o)
+                    || inputs.contains(o)
+                {
                     return Err(GraphError::DuplicateProducer(o.clone()));
                 }
             }
@@ -109,7 +125,10 @@ impl OnnxModel {
         }
         for o in &outputs {
             if !producer.contains_key(o) && !inputs.contains(o) && !init_names.contains(o) {
-                return Err(GraphError::UndefinedTensor { tensor: o.clone(), node: "graph output".into() });
+                return Err(GraphError::UndefinedTensor {
+                    tensor: o.clone(),
+                    node: "graph output".into(),
+                });
             }
         }
         // A node is constant when everything it reads is an initializer or another constant.
@@ -118,13 +137,25 @@ impl OnnxModel {
         for (i, node) in graph.node.iter().enumerate() {
             let is_const = node.op_type() != "RandomNormal"
                 && node.op_type() != "RandomUniform"
-                && node.input.iter().all(|s| s.is_empty() || const_tensors.contains(s.as_str()));
+                && node
+                    .input
+                    .iter()
+                    .all(|s| s.is_empty() || const_tensors.contains(s.as_str()));
             if is_const {
                 constant_nodes[i] = true;
                 const_tensors.extend(node.output.iter().map(String::as_str));
             }
         }
-        Ok(Self { proto, hash, inputs, outputs, producer, consumers, initializers, constant_nodes })
+        Ok(Self {
+            proto,
+            hash,
+            inputs,
+            outputs,
+            producer,
+            consumers,
+            initializers,
+            constant_nodes,
+        })
     }
 
     pub fn proto(&self) -> &ModelProto {
@@ -164,13 +195,20 @@ impl OnnxModel {
     }
     /// True for tensors computable without any model input (weights, shape constants).
     pub fn is_constant_tensor(&self, tensor: &str) -> bool {
-        self.is_initializer(tensor) || self.producer(tensor).is_some_and(|n| self.constant_nodes[n])
+        self.is_initializer(tensor)
+            || self
+                .producer(tensor)
+                .is_some_and(|n| self.constant_nodes[n])
     }
     pub fn has_tensor(&self, tensor: &str) -> bool {
-        self.producer.contains_key(tensor) || self.is_initializer(tensor) || self.inputs.iter().any(|i| i == tensor)
+        self.producer.contains_key(tensor)
+            || self.is_initializer(tensor)
+            || self.inputs.iter().any(|i| i == tensor)
     }
     pub fn initializer(&self, name: &str) -> Option<Result<ConstTensor, GraphError>> {
-        self.initializers.get(name).map(|i| ConstTensor::from_proto(&self.graph().initializer[*i]))
+        self.initializers
+            .get(name)
+            .map(|i| ConstTensor::from_proto(&self.graph().initializer[*i]))
     }
     /// Highest opset of the default ONNX domain.
     pub fn opset(&self) -> i64 {
@@ -185,7 +223,12 @@ impl OnnxModel {
     /// Declared element type and dims (None = symbolic or unknown) of a graph input or output.
     pub fn declared(&self, tensor: &str) -> Option<(DataType, Vec<Option<usize>>)> {
         let g = self.graph();
-        let vi = g.input.iter().chain(&g.output).chain(&g.value_info).find(|v| v.name() == tensor)?;
+        let vi = g
+            .input
+            .iter()
+            .chain(&g.output)
+            .chain(&g.value_info)
+            .find(|v| v.name() == tensor)?;
         declared_type(vi)
     }
 }
@@ -202,7 +245,9 @@ pub(crate) fn declared_type(vi: &ValueInfoProto) -> Option<(DataType, Vec<Option
         .dim
         .iter()
         .map(|d| match d.value {
-            Some(crate::onnx::tensor_shape_proto::dimension::Value::DimValue(v)) if v >= 0 => Some(v as usize),
+            Some(crate::onnx::tensor_shape_proto::dimension::Value::DimValue(v)) if v >= 0 => {
+                Some(v as usize)
+            }
             _ => None,
         })
         .collect();
@@ -214,11 +259,18 @@ fn sort_topologically(graph: &mut GraphProto) -> Result<(), GraphError> {
     let mut available: HashSet<String> = graph.input.iter().map(|v| v.name().to_string()).collect();
     available.extend(graph.initializer.iter().map(|t| t.name().to_string()));
     available.insert(String::new());
-    let produced: HashSet<&str> = graph.node.iter().flat_map(|n| n.output.iter().map(String::as_str)).collect();
+    let produced: HashSet<&str> = graph
+        .node
+        .iter()
+        .flat_map(|n| n.output.iter().map(String::as_str))
+        .collect();
     for node in &graph.node {
         for i in &node.input {
             if !available.contains(i) && !produced.contains(i.as_str()) {
-                return Err(GraphError::UndefinedTensor { tensor: i.clone(), node: node_label(node) });
+                return Err(GraphError::UndefinedTensor {
+                    tensor: i.clone(),
+                    node: node_label(node),
+                });
             }
         }
     }
@@ -247,7 +299,11 @@ fn sort_topologically(graph: &mut GraphProto) -> Result<(), GraphError> {
 /// A readable name for a node: its name, or its op type and first output.
 pub fn node_label(node: &NodeProto) -> String {
     if node.name().is_empty() {
-        format!("{}->{}", node.op_type(), node.output.first().map(String::as_str).unwrap_or("?"))
+        format!(
+            "{}->{}",
+            node.op_type(),
+            node.output.first().map(String::as_str).unwrap_or("?")
+        )
     } else {
         node.name().to_string()
     }
@@ -263,7 +319,9 @@ pub(crate) fn attr_ints(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
     attr(node, name).map(|a| a.ints.clone())
 }
 pub(crate) fn attr_s(node: &NodeProto, name: &str) -> Option<String> {
-    attr(node, name).and_then(|a| a.s.as_ref()).map(|s| String::from_utf8_lossy(s).into_owned())
+    attr(node, name)
+        .and_then(|a| a.s.as_ref())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
 }
 
 fn hex(bytes: &[u8]) -> String {

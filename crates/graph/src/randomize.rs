@@ -52,7 +52,9 @@ pub fn randomize_weights(model: &OnnxModel, seed: u64) -> Result<OnnxModel, Grap
         if ty.elem != DataType::Float {
             continue;
         }
-        let Some(role) = role_of(model, &shapes, &name) else { continue };
+        let Some(role) = role_of(model, &shapes, &name) else {
+            continue;
+        };
         let mut rng = StdRng::seed_from_u64(seed ^ fnv(&name));
         let n = ty.elements();
         let data: Vec<f32> = match role {
@@ -68,7 +70,8 @@ pub fn randomize_weights(model: &OnnxModel, seed: u64) -> Result<OnnxModel, Grap
             drop_nodes[i] = true;
         }
     }
-    let names: std::collections::HashSet<String> = replaced.iter().map(|t| t.name().to_string()).collect();
+    let names: std::collections::HashSet<String> =
+        replaced.iter().map(|t| t.name().to_string()).collect();
     graph.initializer.retain(|t| !names.contains(t.name()));
     graph.initializer.extend(replaced);
     let mut i = 0;
@@ -94,13 +97,23 @@ fn role_of(model: &OnnxModel, shapes: &Shapes, tensor: &str) -> Option<Role> {
         let dims = &shapes.get(&current)?.dims;
         let trans_b = crate::model::attr_i(node, "transB", 0) != 0;
         return match (node.op_type(), slot) {
-            ("Conv", 1) => Some(Role::Weight { fan_in: dims[1..].iter().product() }),
-            ("ConvTranspose", 1) => Some(Role::Weight { fan_in: dims[0] * dims[2..].iter().product::<usize>() }),
-            ("Gemm", 1) => Some(Role::Weight { fan_in: if trans_b { dims[1] } else { dims[0] } }),
-            ("MatMul", 1) if dims.len() >= 2 => Some(Role::Weight { fan_in: dims[dims.len() - 2] }),
+            ("Conv", 1) => Some(Role::Weight {
+                fan_in: dims[1..].iter().product(),
+            }),
+            ("ConvTranspose", 1) => Some(Role::Weight {
+                fan_in: dims[0] * dims[2..].iter().product::<usize>(),
+            }),
+            ("Gemm", 1) => Some(Role::Weight {
+                fan_in: if trans_b { dims[1] } else { dims[0] },
+            }),
+            ("MatMul", 1) if dims.len() >= 2 => Some(Role::Weight {
+                fan_in: dims[dims.len() - 2],
+            }),
             ("Conv" | "Gemm" | "ConvTranspose", 2) => Some(Role::Shift),
             ("BatchNormalization", 1 | 4) | ("Mul" | "Div", _) => Some(Role::Scale),
-            ("BatchNormalization", 2 | 3) | ("Add" | "Sub" | "Sum", _) | ("PRelu", 1) => Some(Role::Shift),
+            ("BatchNormalization", 2 | 3) | ("Add" | "Sub" | "Sum", _) | ("PRelu", 1) => {
+                Some(Role::Shift)
+            }
             _ => None,
         };
     }
@@ -108,5 +121,42 @@ fn role_of(model: &OnnxModel, shapes: &Shapes, tensor: &str) -> Option<Role> {
 }
 
 fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    s.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// Returns `model` without its final Softmax layers: each model output produced by a Softmax
+/// (or LogSoftmax) is replaced by that layer's input, the logits. Comparing probabilities of a
+/// randomly weighted network says little (they saturate or flatten); logits keep every node's
+/// contribution visible.
+pub fn strip_final_softmax(model: &OnnxModel) -> Result<OnnxModel, GraphError> {
+    let mut proto = model.proto().clone();
+    let graph = proto.graph.as_mut().ok_or(GraphError::NoGraph)?;
+    let mut drop = Vec::new();
+    for out in graph.output.iter_mut() {
+        let Some(p) = model.producer(out.name()) else {
+            continue;
+        };
+        let node = &model.nodes()[p];
+        let logits = &node.input[0];
+        let unread = model.consumers(out.name()).is_empty() && model.consumers(logits).len() == 1;
+        if matches!(node.op_type(), "Softmax" | "LogSoftmax")
+            && unread
+            && !model.is_constant_tensor(logits)
+        {
+            out.name = Some(logits.clone());
+            out.r#type = None;
+            drop.push(p);
+        }
+    }
+    if drop.is_empty() {
+        return Ok(model.clone());
+    }
+    let mut i = 0;
+    graph.node.retain(|_| {
+        i += 1;
+        !drop.contains(&(i - 1))
+    });
+    model.rewritten(proto)
 }

@@ -27,7 +27,11 @@ impl Shapes {
     /// Infers every tensor's type with the batch dimension (dim 0 of each model input) set to
     /// `batch`. Other symbolic input dims are an error naming the input.
     pub fn infer(model: &OnnxModel, batch: usize) -> Result<Self, GraphError> {
-        let mut s = Shapes { batch, types: HashMap::new(), values: HashMap::new() };
+        let mut s = Shapes {
+            batch,
+            types: HashMap::new(),
+            values: HashMap::new(),
+        };
         for name in model.inputs() {
             let (elem, dims) = model.declared(name).ok_or_else(|| GraphError::Shape {
                 tensor: name.clone(),
@@ -52,7 +56,13 @@ impl Shapes {
         for t in &model.graph().initializer {
             let c = ConstTensor::from_proto(t)?;
             let elem = DataType::try_from(t.data_type()).unwrap_or(DataType::Float);
-            s.types.insert(t.name().to_string(), TensorType { elem, dims: c.dims().to_vec() });
+            s.types.insert(
+                t.name().to_string(),
+                TensorType {
+                    elem,
+                    dims: c.dims().to_vec(),
+                },
+            );
             if c.dims().iter().product::<usize>() <= values::MAX_VALUE_ELEMENTS {
                 s.values.insert(t.name().to_string(), c);
             }
@@ -81,7 +91,8 @@ impl Shapes {
     }
 
     pub fn try_get(&self, tensor: &str) -> Result<&TensorType, GraphError> {
-        self.get(tensor).ok_or_else(|| GraphError::UnknownTensor(tensor.to_string()))
+        self.get(tensor)
+            .ok_or_else(|| GraphError::UnknownTensor(tensor.to_string()))
     }
 
     /// The value of a small constant tensor, when it could be computed.

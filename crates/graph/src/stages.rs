@@ -35,9 +35,27 @@ pub struct StageGraph {
 fn is_elementwise_follower(op: &str) -> bool {
     matches!(
         op,
-        "Relu" | "LeakyRelu" | "PRelu" | "Sigmoid" | "Tanh" | "Clip" | "HardSigmoid" | "HardSwish" | "Elu"
-            | "Selu" | "Softplus" | "Dropout" | "Identity" | "BatchNormalization" | "Add" | "Sub" | "Mul"
-            | "Div" | "Sum" | "Gelu" | "Mish"
+        "Relu"
+            | "LeakyRelu"
+            | "PRelu"
+            | "Sigmoid"
+            | "Tanh"
+            | "Clip"
+            | "HardSigmoid"
+            | "HardSwish"
+            | "Elu"
+            | "Selu"
+            | "Softplus"
+            | "Dropout"
+            | "Identity"
+            | "BatchNormalization"
+            | "Add"
+            | "Sub"
+            | "Mul"
+            | "Div"
+            | "Sum"
+            | "Gelu"
+            | "Mish"
     )
 }
 
@@ -73,7 +91,11 @@ impl StageGraph {
                 }
                 None => {
                     stage_of[i] = Some(stages.len());
-                    stages.push(StageInfo { name: node_label(node), nodes: vec![i], ops: vec![node.op_type().to_string()] });
+                    stages.push(StageInfo {
+                        name: node_label(node),
+                        nodes: vec![i],
+                        ops: vec![node.op_type().to_string()],
+                    });
                 }
             }
         }
@@ -94,12 +116,17 @@ impl StageGraph {
                 for t in nodes[n].input.iter().filter(|t| is_activation(t)) {
                     let internal = model.producer(t).is_some_and(|p| inside.contains(&p));
                     if !internal {
-                        let id = *ids.get(t).ok_or_else(|| GraphError::UnknownTensor(t.clone()))?;
+                        let id = *ids
+                            .get(t)
+                            .ok_or_else(|| GraphError::UnknownTensor(t.clone()))?;
                         inputs.push(id);
                     }
                 }
                 for t in nodes[n].output.iter().filter(|t| !t.is_empty()) {
-                    let read_outside = model.consumers(t).iter().any(|c| live[*c] && stage_of[*c] != Some(s));
+                    let read_outside = model
+                        .consumers(t)
+                        .iter()
+                        .any(|c| live[*c] && stage_of[*c] != Some(s));
                     if read_outside || model.outputs().contains(t) {
                         outputs.push(t.clone());
                     }
@@ -109,10 +136,15 @@ impl StageGraph {
             ids.extend(outputs.into_iter().zip(out_ids));
         }
         for o in model.outputs() {
-            let id = *ids.get(o).ok_or_else(|| GraphError::UnknownTensor(o.clone()))?;
+            let id = *ids
+                .get(o)
+                .ok_or_else(|| GraphError::UnknownTensor(o.clone()))?;
             b.mark_output(id)?;
         }
-        Ok(Self { dag: b.build()?, stages })
+        Ok(Self {
+            dag: b.build()?,
+            stages,
+        })
     }
 
     pub fn dag(&self) -> &Dag {
@@ -139,7 +171,10 @@ impl StageGraph {
     }
     /// Tensor names of a cut, in the cut's (sorted) order.
     pub fn names(&self, tensors: &[TensorId]) -> Vec<String> {
-        tensors.iter().map(|t| self.dag.tensor(*t).name.clone()).collect()
+        tensors
+            .iter()
+            .map(|t| self.dag.tensor(*t).name.clone())
+            .collect()
     }
 }
 

@@ -6,9 +6,9 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::consts::tensor_from_f32;
 use crate::onnx::{
-    AttributeProto, DataType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto,
-    TypeProto, ValueInfoProto, attribute_proto::AttributeType, tensor_shape_proto::Dimension,
-    tensor_shape_proto::dimension, type_proto,
+    AttributeProto, DataType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType,
+    tensor_shape_proto::Dimension, tensor_shape_proto::dimension, type_proto,
 };
 use crate::{BATCH_DIM, GraphError, OnnxModel};
 
@@ -130,7 +130,14 @@ struct Builder {
 
 impl Builder {
     fn new(name: &str, seed: u64) -> Self {
-        Self { name: name.into(), nodes: vec![], inits: vec![], inputs: vec![], rng: StdRng::seed_from_u64(seed), next: 0 }
+        Self {
+            name: name.into(),
+            nodes: vec![],
+            inits: vec![],
+            inputs: vec![],
+            rng: StdRng::seed_from_u64(seed),
+            next: 0,
+        }
     }
 
     fn fresh(&mut self, prefix: &str) -> String {
@@ -180,7 +187,11 @@ impl Builder {
         self.op(
             "Conv",
             &[x, &w, &bias],
-            vec![ints_attr("kernel_shape", &[k as i64, k as i64]), ints_attr("strides", &[stride as i64; 2]), ints_attr("pads", &[p; 4])],
+            vec![
+                ints_attr("kernel_shape", &[k as i64, k as i64]),
+                ints_attr("strides", &[stride as i64; 2]),
+                ints_attr("pads", &[p; 4]),
+            ],
         )
     }
 
@@ -194,11 +205,23 @@ impl Builder {
         let bias = self.filled(&[c], -0.1, 0.1);
         let mean = self.filled(&[c], -0.1, 0.1);
         let var = self.filled(&[c], 0.8, 1.2);
-        self.op("BatchNormalization", &[x, &scale, &bias, &mean, &var], vec![])
+        self.op(
+            "BatchNormalization",
+            &[x, &scale, &bias, &mean, &var],
+            vec![],
+        )
     }
 
     fn maxpool(&mut self, x: &str, k: i64, stride: i64, pad: i64) -> String {
-        self.op("MaxPool", &[x], vec![ints_attr("kernel_shape", &[k, k]), ints_attr("strides", &[stride; 2]), ints_attr("pads", &[pad; 4])])
+        self.op(
+            "MaxPool",
+            &[x],
+            vec![
+                ints_attr("kernel_shape", &[k, k]),
+                ints_attr("strides", &[stride; 2]),
+                ints_attr("pads", &[pad; 4]),
+            ],
+        )
     }
 
     /// Global average pool, flatten, fully connected layer to `classes` logits.
@@ -213,14 +236,23 @@ impl Builder {
     fn finish(self, outputs: &[String]) -> ModelProto {
         ModelProto {
             ir_version: Some(8),
-            opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(13) }],
+            opset_import: vec![OperatorSetIdProto {
+                domain: Some(String::new()),
+                version: Some(13),
+            }],
             producer_name: Some("loadpart-zoo".into()),
             graph: Some(GraphProto {
                 name: Some(self.name),
                 node: self.nodes,
                 initializer: self.inits,
                 input: self.inputs,
-                output: outputs.iter().map(|o| ValueInfoProto { name: Some(o.clone()), ..Default::default() }).collect(),
+                output: outputs
+                    .iter()
+                    .map(|o| ValueInfoProto {
+                        name: Some(o.clone()),
+                        ..Default::default()
+                    })
+                    .collect(),
                 ..Default::default()
             }),
             ..Default::default()
@@ -231,7 +263,10 @@ impl Builder {
 fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
     let dim = std::iter::once(dimension::Value::DimParam(BATCH_DIM.into()))
         .chain(dims.iter().map(|d| dimension::Value::DimValue(*d as i64)))
-        .map(|v| Dimension { value: Some(v), denotation: None })
+        .map(|v| Dimension {
+            value: Some(v),
+            denotation: None,
+        })
         .collect();
     ValueInfoProto {
         name: Some(name.into()),
@@ -247,9 +282,19 @@ fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
 }
 
 fn int_attr(name: &str, v: i64) -> AttributeProto {
-    AttributeProto { name: Some(name.into()), r#type: Some(AttributeType::Int as i32), i: Some(v), ..Default::default() }
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(AttributeType::Int as i32),
+        i: Some(v),
+        ..Default::default()
+    }
 }
 
 fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto { name: Some(name.into()), r#type: Some(AttributeType::Ints as i32), ints: v.to_vec(), ..Default::default() }
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(AttributeType::Ints as i32),
+        ints: v.to_vec(),
+        ..Default::default()
+    }
 }

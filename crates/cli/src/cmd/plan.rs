@@ -122,44 +122,60 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let planner = Arc::new(planner);
     let policy = args.policy.build(planner.clone())?;
     let conditions = Conditions::from(estimate);
-    let mut decision = policy.decide(&conditions);
-    let mut times: Vec<u64> = (0..TIMED_DECISIONS)
-        .map(|_| policy.decide(&conditions).decision_ns)
-        .collect();
-    times.sort_unstable();
-    decision.decision_ns = times[times.len() / 2];
-
-    let dag = planner.dag();
-    let ranked = planner.ranked_candidates(&estimate);
-    let runners_up = ranked
-        .iter()
-        .filter(|c| c.candidate.cut.head != decision.cut.head)
-        .take(args.top)
-        .map(|c| RunnerUp {
-            candidate_index: c.index,
-            kind: kind_name(c.candidate.kind),
-            cut: names(dag, &c.candidate.cut.tensors),
-            predicted_ms: c.predicted.total() * 1e-3,
-            breakdown: c.predicted.scaled(1e-3),
-        })
-        .collect();
+    let mut report = decide(&planner, policy.as_ref(), &conditions, args.top);
+    report.model = args.model.clone();
+    report.model_hash = model.hash().to_string();
     if let Some(path) = &args.plot {
         let svg = render(&figure(
             &args,
             &planner,
             policy.as_ref(),
             &conditions,
-            decision.position.candidate_index,
+            report.decision.position.candidate_index,
         ));
         std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
+        report.plot = Some(path.clone());
     }
-    let report = Report {
-        model: args.model.clone(),
-        model_hash: model.hash().to_string(),
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report, planner.dag().node_count());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The decision of `policy` under `c` (its time the median of [`TIMED_DECISIONS`] runs) with the
+/// `top` best other listed cuts under the full model; `model`, `model_hash` and `plot` are left
+/// for the caller to fill.
+fn decide(planner: &Planner, policy: &dyn Policy, c: &Conditions, top: usize) -> Report {
+    let mut decision = policy.decide(c);
+    let mut times: Vec<u64> = (0..TIMED_DECISIONS)
+        .map(|_| policy.decide(c).decision_ns)
+        .collect();
+    times.sort_unstable();
+    decision.decision_ns = times[times.len() / 2];
+    let dag = planner.dag();
+    let e = c.estimate;
+    let ranked = planner.ranked_candidates(&e);
+    let runners_up = ranked
+        .iter()
+        .filter(|r| r.candidate.cut.head != decision.cut.head)
+        .take(top)
+        .map(|r| RunnerUp {
+            candidate_index: r.index,
+            kind: kind_name(r.candidate.kind),
+            cut: names(dag, &r.candidate.cut.tensors),
+            predicted_ms: r.predicted.total() * 1e-3,
+            breakdown: r.predicted.scaled(1e-3),
+        })
+        .collect();
+    Report {
+        model: String::new(),
+        model_hash: String::new(),
         policy: policy.name(),
-        conditions: estimate,
+        conditions: e,
         decision: decision.report(dag),
-        full_model_ms: planner.predict(&decision.cut.head, &estimate).total() * 1e-3,
+        full_model_ms: planner.predict(&decision.cut.head, &e).total() * 1e-3,
         listed_candidates: ranked.len(),
         min_cut_blocks: planner
             .block_searches()
@@ -167,14 +183,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .filter(|b| **b == BlockSearchKind::MinCut)
             .count(),
         runners_up,
-        plot: args.plot.clone(),
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_text(&report, dag.node_count());
+        plot: None,
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The estimate from the flags, rejecting values the planner would otherwise sanitize silently.
@@ -457,6 +467,44 @@ mod tests {
         let err = check_plot_path(Path::new("b.png")).unwrap_err().to_string();
         assert!(err.contains("PNG is not supported"), "{err}");
         assert!(check_plot_path(Path::new("b")).is_err());
+    }
+
+    #[test]
+    fn report_has_the_stable_keys_and_runners_up_rank_by_latency() {
+        use loadpart_plan::synth::{self, SplitMix64};
+        let dag = synth::inception_v1_like();
+        let mut rng = SplitMix64::new(3);
+        let (device, server) = synth::random_profiles(&dag, &mut rng, &[1, 2, 4, 8]);
+        let planner =
+            Arc::new(Planner::new(dag, &device, &server, PlannerOptions::default()).unwrap());
+        let e = synth::random_estimate(&mut rng);
+        for kind in [
+            PolicyKind::Loadpart,
+            PolicyKind::Neurosurgeon,
+            PolicyKind::Local,
+        ] {
+            let policy = kind.build(planner.clone()).unwrap();
+            let r = decide(&planner, policy.as_ref(), &Conditions::from(e), 4);
+            let json = serde_json::to_value(&r).unwrap();
+            for key in [
+                "cut",
+                "predicted_ms",
+                "breakdown",
+                "decision_us",
+                "runners_up",
+                "full_model_ms",
+            ] {
+                assert!(json.get(key).is_some(), "{kind}: no {key} in {json}");
+            }
+            assert_eq!(r.runners_up.len(), 4);
+            let totals: Vec<f64> = r.runners_up.iter().map(|u| u.predicted_ms).collect();
+            assert!(totals.windows(2).all(|w| w[0] <= w[1]), "{totals:?}");
+            if kind == PolicyKind::Loadpart {
+                // The optimum beats every runner-up, and the full model is the policy's own.
+                assert!(r.decision.predicted_ms <= totals[0] + 1e-9);
+                assert!((r.full_model_ms - r.decision.predicted_ms).abs() < 1e-9);
+            }
+        }
     }
 
     #[test]

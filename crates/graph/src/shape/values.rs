@@ -14,16 +14,26 @@ pub(super) fn evaluate(node: &NodeProto, s: &Shapes, out: &TensorType) -> Option
         return None;
     }
     let dims = out.dims.clone();
-    let int_out = !matches!(out.elem, DataType::Float | DataType::Double | DataType::Float16);
-    let ints = |i: usize| -> Option<Vec<i64>> { s.value(node.input.get(i)?).map(ConstTensor::to_i64) };
+    let int_out = !matches!(
+        out.elem,
+        DataType::Float | DataType::Double | DataType::Float16
+    );
+    let ints =
+        |i: usize| -> Option<Vec<i64>> { s.value(node.input.get(i)?).map(ConstTensor::to_i64) };
     let make = |data: Vec<i64>| -> Option<ConstTensor> {
         if data.len() != dims.iter().product::<usize>() {
             return None;
         }
         Some(if int_out {
-            ConstTensor::I64 { dims: dims.clone(), data }
+            ConstTensor::I64 {
+                dims: dims.clone(),
+                data,
+            }
         } else {
-            ConstTensor::F32 { dims: dims.clone(), data: data.iter().map(|v| *v as f32).collect() }
+            ConstTensor::F32 {
+                dims: dims.clone(),
+                data: data.iter().map(|v| *v as f32).collect(),
+            }
         })
     };
     match node.op_type() {
@@ -37,10 +47,24 @@ pub(super) fn evaluate(node: &NodeProto, s: &Shapes, out: &TensorType) -> Option
         "Shape" => {
             let t = s.get(node.input.first()?)?;
             let rank = t.dims.len() as i64;
-            let norm = |v: i64| if v < 0 { (v + rank).max(0) } else { v.min(rank) };
+            let norm = |v: i64| {
+                if v < 0 {
+                    (v + rank).max(0)
+                } else {
+                    v.min(rank)
+                }
+            };
             let start = norm(attr_i(node, "start", 0)) as usize;
-            let end = attr(node, "end").and_then(|a| a.i).map(|e| norm(e) as usize).unwrap_or(t.dims.len());
-            make(t.dims[start..end.max(start)].iter().map(|d| *d as i64).collect())
+            let end = attr(node, "end")
+                .and_then(|a| a.i)
+                .map(|e| norm(e) as usize)
+                .unwrap_or(t.dims.len());
+            make(
+                t.dims[start..end.max(start)]
+                    .iter()
+                    .map(|d| *d as i64)
+                    .collect(),
+            )
         }
         "Identity" | "Unsqueeze" | "Squeeze" | "Reshape" | "Flatten" => make(ints(0)?),
         "Cast" => {
@@ -48,7 +72,10 @@ pub(super) fn evaluate(node: &NodeProto, s: &Shapes, out: &TensorType) -> Option
                 return make(v.to_i64());
             }
             match s.value(node.input.first()?)? {
-                ConstTensor::F32 { data, .. } => Some(ConstTensor::F32 { dims, data: data.clone() }),
+                ConstTensor::F32 { data, .. } => Some(ConstTensor::F32 {
+                    dims,
+                    data: data.clone(),
+                }),
                 ConstTensor::I64 { data, .. } => make(data.clone()),
             }
         }

@@ -6,14 +6,26 @@ use crate::light_dir;
 
 #[test]
 fn light_models_become_dynamic_batch() {
-    for name in ["light_bvlc_alexnet", "light_shufflenet", "light_inception_v1", "light_vgg19"] {
+    for name in [
+        "light_bvlc_alexnet",
+        "light_shufflenet",
+        "light_inception_v1",
+        "light_vgg19",
+    ] {
         let model = OnnxModel::load(light_dir().join(format!("{name}.onnx"))).unwrap();
         // The original hard-codes batch 1 in a Reshape target: batch 4 cannot be inferred.
-        assert!(Shapes::infer(&model, 4).is_err(), "{name}: expected a hard-coded batch");
+        assert!(
+            Shapes::infer(&model, 4).is_err(),
+            "{name}: expected a hard-coded batch"
+        );
         let dynamic = make_batch_dynamic(&model).unwrap();
         let s = Shapes::infer(&dynamic, 4).unwrap();
         assert_eq!(s.get(&dynamic.outputs()[0]).unwrap().dims[0], 4, "{name}");
-        assert_eq!(dynamic.hash(), model.hash(), "a rewrite keeps the model's identity");
+        assert_eq!(
+            dynamic.hash(),
+            model.hash(),
+            "a rewrite keeps the model's identity"
+        );
     }
 }
 
@@ -21,7 +33,11 @@ fn light_models_become_dynamic_batch() {
 fn flatten_of_the_batch_is_refused() {
     let mut proto = loadpart_graph::zoo::chain();
     let g = proto.graph.as_mut().unwrap();
-    let flatten = g.node.iter_mut().find(|n| n.op_type() == "Flatten").unwrap();
+    let flatten = g
+        .node
+        .iter_mut()
+        .find(|n| n.op_type() == "Flatten")
+        .unwrap();
     flatten.attribute[0].i = Some(0);
     let model = OnnxModel::from_proto(proto).unwrap();
     let err = make_batch_dynamic(&model).unwrap_err();

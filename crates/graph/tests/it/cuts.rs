@@ -47,8 +47,14 @@ fn dense_block_cuts_carry_several_tensors() {
     let sg = StageGraph::build(&model).unwrap();
     let space = sg.cut_space(10_000);
     assert_eq!(space.all_candidate_cuts().count(), 12);
-    let multi = space.all_candidate_cuts().filter(|c| c.cut.tensors.len() > 1).count();
-    assert_eq!(multi, 6, "each inner dense-block cut also sends the stem output the later concats read");
+    let multi = space
+        .all_candidate_cuts()
+        .filter(|c| c.cut.tensors.len() > 1)
+        .count();
+    assert_eq!(
+        multi, 6,
+        "each inner dense-block cut also sends the stem output the later concats read"
+    );
 }
 
 #[test]
@@ -67,13 +73,22 @@ fn invalid_cut_names_the_uncut_path() {
     let model = zoo::generate("residual").unwrap();
     let sg = StageGraph::build(&model).unwrap();
     // Cutting only the main path leaves the skip connection uncut.
-    let stem = &sg.dag().tensor(sg.dag().node(loadpart_cuts::NodeId(0)).outputs[0]).name;
-    let main1 = &sg.dag().tensor(sg.dag().node(loadpart_cuts::NodeId(1)).outputs[0]).name;
+    let stem = &sg
+        .dag()
+        .tensor(sg.dag().node(loadpart_cuts::NodeId(0)).outputs[0])
+        .name;
+    let main1 = &sg
+        .dag()
+        .tensor(sg.dag().node(loadpart_cuts::NodeId(1)).outputs[0])
+        .name;
     assert!(sg.validate_cut(&[stem]).is_ok());
     let err = sg.validate_cut(&[main1]).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, GraphError::Cut(_)), "{msg}");
-    assert!(msg.contains(stem) && msg.contains("x"), "error should name the uncut path through the skip: {msg}");
+    assert!(
+        msg.contains(stem) && msg.contains("x"),
+        "error should name the uncut path through the skip: {msg}"
+    );
     let unknown = sg.validate_cut(&["no_such_tensor"]).unwrap_err();
     assert!(unknown.to_string().contains("no_such_tensor"));
 }

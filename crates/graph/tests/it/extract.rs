@@ -12,11 +12,22 @@ fn parts_keep_only_what_they_use() {
         let head = model.head(&cut, true).unwrap();
         let tail = model.tail(&cut, true).unwrap();
         let total = model.nodes().len();
-        assert_eq!(head.model.graph.as_ref().unwrap().node.len() + tail.model.graph.as_ref().unwrap().node.len(), total);
+        assert_eq!(
+            head.model.graph.as_ref().unwrap().node.len()
+                + tail.model.graph.as_ref().unwrap().node.len(),
+            total
+        );
         for part in [&head, &tail].into_iter().filter(|p| !p.is_empty()) {
             let g = part.model.graph.as_ref().unwrap();
-            let used: std::collections::HashSet<&str> = g.node.iter().flat_map(|n| n.input.iter().map(String::as_str)).collect();
-            assert!(g.initializer.iter().all(|t| used.contains(t.name())), "unused initializer kept");
+            let used: std::collections::HashSet<&str> = g
+                .node
+                .iter()
+                .flat_map(|n| n.input.iter().map(String::as_str))
+                .collect();
+            assert!(
+                g.initializer.iter().all(|t| used.contains(t.name())),
+                "unused initializer kept"
+            );
             // Every part is itself a valid model.
             OnnxModel::from_proto(part.model.clone()).unwrap();
         }
@@ -27,11 +38,20 @@ fn parts_keep_only_what_they_use() {
 fn segment_between_two_cuts() {
     let model = zoo::generate("chain").unwrap();
     let sg = StageGraph::build(&model).unwrap();
-    let arts: Vec<String> = sg.cut_space(100).articulation_tensors().iter().map(|t| sg.dag().tensor(*t).name.clone()).collect();
+    let arts: Vec<String> = sg
+        .cut_space(100)
+        .articulation_tensors()
+        .iter()
+        .map(|t| sg.dag().tensor(*t).name.clone())
+        .collect();
     let seg = model.segment(&arts[1..2], &arts[3..4], true).unwrap();
     assert_eq!(seg.inputs, arts[1..2]);
     assert_eq!(seg.outputs, arts[3..4]);
-    assert_eq!(seg.model.graph.as_ref().unwrap().node.len(), 3, "conv, relu, maxpool");
+    assert_eq!(
+        seg.model.graph.as_ref().unwrap().node.len(),
+        3,
+        "conv, relu, maxpool"
+    );
     // Asking for a tensor that depends on a model input not given is an uncut path.
     let err = model.segment(&arts[2..3], &arts[1..2], true).unwrap_err();
     assert!(err.to_string().contains("not a cut"), "{err}");
@@ -45,9 +65,15 @@ fn constant_subgraphs_are_copied_into_each_part() {
     let space = sg.cut_space(1000);
     let mid = space.all_candidate_cuts().nth(10).unwrap();
     let cut = sg.names(&mid.cut.tensors);
-    for part in [model.head(&cut, false).unwrap(), model.tail(&cut, false).unwrap()] {
+    for part in [
+        model.head(&cut, false).unwrap(),
+        model.tail(&cut, false).unwrap(),
+    ] {
         let g = part.model.graph.as_ref().unwrap();
-        assert!(g.node.iter().any(|n| n.op_type() == "ConstantOfShape"), "weights generators must travel with their users");
+        assert!(
+            g.node.iter().any(|n| n.op_type() == "ConstantOfShape"),
+            "weights generators must travel with their users"
+        );
         OnnxModel::from_proto(part.model.clone()).unwrap();
     }
 }

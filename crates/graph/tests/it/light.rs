@@ -19,7 +19,11 @@ fn all_light_models_analyse() {
         assert_eq!(out.dims[..2], [1, 1000], "{}", path.display());
         let sg = StageGraph::build(&model).unwrap();
         let space = sg.cut_space(10_000);
-        assert!(space.is_complete(), "{}: a block was not enumerated", path.display());
+        assert!(
+            space.is_complete(),
+            "{}: a block was not enumerated",
+            path.display()
+        );
         // No cut tensor is a constant (weights are never offered as cut tensors).
         for c in space.all_candidate_cuts() {
             for t in &c.cut.tensors {
@@ -36,10 +40,15 @@ fn resnet50_cut_structure() {
     let sg = StageGraph::build(&model).unwrap();
     let space = sg.cut_space(10_000);
     // 16 bottleneck blocks; the 4 with a projection skip have 7 inner cuts, the rest 3.
-    let inner: Vec<usize> = space.blocks().iter().map(|b| match b.cut_count() {
-        loadpart_cuts::CutCount::Exact(n) => n,
-        other => panic!("{other:?}"),
-    }).filter(|n| *n > 0).collect();
+    let inner: Vec<usize> = space
+        .blocks()
+        .iter()
+        .map(|b| match b.cut_count() {
+            loadpart_cuts::CutCount::Exact(n) => n,
+            other => panic!("{other:?}"),
+        })
+        .filter(|n| *n > 0)
+        .collect();
     assert_eq!(inner.len(), 16);
     assert_eq!(inner.iter().filter(|n| **n == 7).count(), 4);
 }

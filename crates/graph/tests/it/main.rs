@@ -8,9 +8,15 @@ mod proto_bootstrap;
 
 /// Directory of the model-zoo light models installed by `scripts/setup.sh`.
 pub fn light_dir() -> std::path::PathBuf {
-    let dir = std::env::var_os("LOADPART_MODELS").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.loadpart/models/light")
-    });
-    assert!(dir.join("light_resnet50.onnx").exists(), "light models missing in {}: run scripts/setup.sh", dir.display());
+    let dir = std::env::var_os("LOADPART_MODELS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.loadpart/models/light")
+        });
+    assert!(
+        dir.join("light_resnet50.onnx").exists(),
+        "light models missing in {}: run scripts/setup.sh",
+        dir.display()
+    );
     dir
 }

@@ -14,7 +14,10 @@ fn generated_onnx_code_is_up_to_date() {
     config.protoc_executable(protoc);
     config.out_dir(&out);
     config
-        .compile_protos(&[crate_dir.join("proto/onnx.proto")], &[crate_dir.join("proto")])
+        .compile_protos(
+            &[crate_dir.join("proto/onnx.proto")],
+            &[crate_dir.join("proto")],
+        )
         .expect("protoc compiles onnx.proto");
     let fresh = std::fs::read_to_string(out.join("onnx.rs")).expect("generated onnx.rs");
     let committed_path = crate_dir.join("src/onnx_pb.rs");

@@ -1,0 +1,195 @@
+//! `loadpart check-codec`: top-1 agreement between the whole model and split execution whose
+//! cut tensors went through the codec.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use loadpart_engine::{EngineKind, LoadOptions};
+use loadpart_exec::{
+    Compression, EncodeOptions, Granularity, InputKind, Precision, Prepared, codec_agreement_with,
+    sample_cuts,
+};
+
+use crate::engine_pick::pick;
+use crate::progress::Progress;
+use crate::source::load_model;
+
+/// Element precision on the wire.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PrecisionArg {
+    /// Affine uint8 (4x smaller; error <= scale / 2).
+    U8,
+    /// Half precision (2x smaller).
+    F16,
+    /// Lossless f32 (agreement must be 100%).
+    F32,
+}
+
+/// What the random inputs look like.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum InputArg {
+    /// Image-like, roughly zero-mean: per-channel offsets, random low-frequency waves, noise.
+    Smooth,
+    /// Independent uniform [0, 1) pixels (small models often map all of them to one class).
+    Uniform,
+}
+
+/// Compressor applied after quantization.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CompressionArg {
+    Zstd,
+    Lz4,
+    None,
+}
+
+/// Check what the codec costs in accuracy: run N seeded random inputs through the whole model
+/// and, for K cuts drawn at random, through head -> encode -> decode -> tail, and report how
+/// often the top-1 class (argmax of the first output per sample) agrees, with the largest
+/// output error.
+///
+/// Weights are randomised by default (seeded): model-zoo "light" models fill every weight with
+/// one constant, which makes their outputs the same for any input. The report says whether the
+/// reference top-1 depends on the input at all. Exits 1 when agreement is below --min-agreement.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The model (path, zoo:NAME, or light model name).
+    model: String,
+    /// ort (ONNX Runtime; falls back to tract if its library is missing) or tract.
+    #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
+    engine: EngineKind,
+    /// Random inputs per cut (run 8 at a time). 200 gives agreement to about +-0.5%.
+    #[arg(long, default_value_t = 200)]
+    inputs: usize,
+    /// Kind of random input.
+    #[arg(long, value_enum, default_value = "smooth")]
+    input_kind: InputArg,
+    /// Cuts drawn at random among those that send something (never full local).
+    #[arg(long, default_value_t = 5)]
+    cuts: usize,
+    /// Also allow the full-offload cut (the raw input is encoded) in the draw.
+    #[arg(long)]
+    full_offload: bool,
+    /// Element precision on the wire.
+    #[arg(long, value_enum, default_value = "u8")]
+    precision: PrecisionArg,
+    /// uint8 scale per sample and channel instead of per sample.
+    #[arg(long)]
+    per_channel: bool,
+    /// Compressor (does not change values; zstd level 1 is the default).
+    #[arg(long, value_enum, default_value = "zstd")]
+    compression: CompressionArg,
+    /// Keep the model's own weights instead of seeded random ones.
+    #[arg(long)]
+    keep_weights: bool,
+    /// Seed for weights, inputs and the cut draw.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Exit 1 when overall agreement (percent) is below this.
+    #[arg(long, default_value_t = 99.0)]
+    min_agreement: f64,
+    /// Threads per run (0 = engine default).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Machine-readable output: agreement_pct, input_dependent, cuts[], ...
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    if args.inputs == 0 || args.cuts == 0 {
+        bail!("--inputs and --cuts must be at least 1");
+    }
+    let model = load_model(&args.model)?;
+    let engine = pick(args.engine)?;
+    let prepared = Prepared::new(&model, (!args.keep_weights).then_some(args.seed))?;
+    let granularity = if args.per_channel {
+        Granularity::PerChannel
+    } else {
+        Granularity::PerRow
+    };
+    let codec = EncodeOptions {
+        precision: match args.precision {
+            PrecisionArg::U8 => Precision::U8(granularity),
+            PrecisionArg::F16 => Precision::F16,
+            PrecisionArg::F32 => Precision::F32,
+        },
+        compression: match args.compression {
+            CompressionArg::Zstd => Compression::Zstd { level: 1 },
+            CompressionArg::Lz4 => Compression::Lz4,
+            CompressionArg::None => Compression::None,
+        },
+        min_ratio: 1.0,
+    };
+    let cuts = sample_cuts(&prepared, args.cuts, args.seed, args.full_offload);
+    if cuts.is_empty() {
+        bail!("{} has no cut that sends a tensor", args.model);
+    }
+    let load = LoadOptions {
+        intra_threads: args.threads,
+        ..Default::default()
+    };
+    let bar = Progress::new(!args.json && std::io::stderr().is_terminal());
+    let report = codec_agreement_with(
+        engine.as_ref(),
+        &prepared,
+        &cuts,
+        args.inputs,
+        &codec,
+        args.seed,
+        match args.input_kind {
+            InputArg::Smooth => InputKind::Smooth,
+            InputArg::Uniform => InputKind::Uniform,
+        },
+        &load,
+        &mut |d, t| bar.update("checking batches", d, t),
+    )?;
+    bar.finish();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{}: engine {}, {:?} + {:?}, {:?} inputs, {} inputs x {} cuts: top-1 agreement {:.2}% ({} of {})",
+            args.model,
+            report.engine,
+            report.codec.precision,
+            report.codec.compression,
+            report.input_kind,
+            report.inputs,
+            report.cuts.len(),
+            report.agreement_pct,
+            report.agree,
+            report.compared
+        );
+        println!(
+            "  reference: {} distinct top-1 classes, most common {:.1}%, median top-1 margin {:.3}{}",
+            report.reference_classes,
+            report.majority_class_pct,
+            report.median_margin,
+            if report.input_dependent {
+                ""
+            } else {
+                "; NOT input-dependent (same class for every input)"
+            }
+        );
+        println!(
+            "  {:>7} {:>7} {:>10} {:>10} {:>6}  cut",
+            "agree%", "ratio", "max abs", "max rel", "worst"
+        );
+        for c in &report.cuts {
+            let worst = c
+                .worst_disagreement_margin
+                .map(|m| format!("{m:.3}"))
+                .unwrap_or_else(|| "-".into());
+            println!(
+                "  {:>7.2} {:>7.2} {:>10.3e} {:>10.3e} {:>6}  {}",
+                c.agreement_pct, c.ratio, c.max_abs_err, c.max_rel_err, worst, c.cut
+            );
+        }
+    }
+    Ok(if report.agreement_pct >= args.min_agreement {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand: arguments (clap) and `run`.
+pub mod check_codec;
+pub mod check_split;
+pub mod gen_model;
+pub mod inspect;
+pub mod plan;
+pub mod profile;
+pub mod split;

@@ -1,0 +1,98 @@
+//! `loadpart profile`: measure stage times per batch size and tensor sizes.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use loadpart_engine::{EngineKind, LoadOptions};
+use loadpart_exec::{Prepared, ProfileOptions, profile_model};
+
+use crate::engine_pick::pick;
+use crate::progress::Progress;
+use crate::source::load_model;
+
+/// Profile a model on this machine: the time of every stage at each batch size (measured per
+/// block between articulation tensors, so fused kernels are timed as they run), tensor sizes,
+/// and a check of predicted against measured head and tail times on random cuts. A device
+/// profiles batch 1; a server profiles the batch sizes its batcher forms.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The model (path, zoo:NAME, or light model name).
+    model: String,
+    /// ort (ONNX Runtime; falls back to tract if its library is missing) or tract.
+    #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
+    engine: EngineKind,
+    /// Batch sizes to time, comma separated, increasing.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    batch_sizes: Vec<usize>,
+    /// Timed runs per part and batch size (the median counts).
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Untimed warm-up runs before each timing.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Random cuts whose real head and tail times are compared with the prediction.
+    #[arg(long, default_value_t = 10)]
+    validate_cuts: usize,
+    /// Threads per run (0 = engine default).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Host name recorded in the profile.
+    #[arg(long, env = "HOSTNAME", default_value = "localhost")]
+    host: String,
+    /// Output JSON file.
+    #[arg(short, long)]
+    output: std::path::PathBuf,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let model = load_model(&args.model)?;
+    let engine = pick(args.engine)?;
+    let prepared = Prepared::new(&model, None)?;
+    let opts = ProfileOptions {
+        batch_sizes: args.batch_sizes.clone(),
+        warmup: args.warmup,
+        runs: args.runs,
+        validate_cuts: args.validate_cuts,
+        load: LoadOptions {
+            intra_threads: args.threads,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let bar = Progress::new(std::io::stderr().is_terminal());
+    let profile = profile_model(
+        engine.as_ref(),
+        &prepared,
+        &args.host,
+        &opts,
+        &mut |s, d, t| bar.update(s, d, t),
+    )?;
+    bar.finish();
+    std::fs::write(&args.output, serde_json::to_string_pretty(&profile)?)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    let total: Vec<String> = (0..profile.batch_sizes.len())
+        .map(|b| {
+            format!(
+                "batch {}: {:.0} us",
+                profile.batch_sizes[b],
+                profile.nodes.iter().map(|n| n.time_us[b]).sum::<f64>()
+            )
+        })
+        .collect();
+    println!(
+        "wrote {} ({} stages; whole model {})",
+        args.output.display(),
+        profile.nodes.len(),
+        total.join(", ")
+    );
+    if let Some(v) = &profile.validation {
+        println!(
+            "predicted vs measured head/tail time over {} parts: mean error {:.1}%, max {:.1}%",
+            v.samples.len(),
+            v.mean_error_pct,
+            v.max_error_pct
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

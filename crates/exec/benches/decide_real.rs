@@ -1,0 +1,83 @@
+//! Planner decision time per request on the real stage DAGs of the light models (synthetic
+//! profiles), with random (B, RTT, W, f, k) per call. Run:
+//! `cargo bench -p loadpart-exec --bench decide_real` (needs `scripts/setup.sh`'s light models).
+//!
+//! Criterion's medians are in `target/criterion/decide_real/<model>/new/estimates.json`.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use loadpart_exec::Prepared;
+use loadpart_graph::OnnxModel;
+use loadpart_plan::synth::{self, SplitMix64};
+use loadpart_plan::{Estimate, Planner, PlannerOptions};
+
+const LIGHT_MODELS: [&str; 9] = [
+    "bvlc_alexnet",
+    "densenet121",
+    "inception_v1",
+    "inception_v2",
+    "resnet50",
+    "shufflenet",
+    "squeezenet",
+    "vgg19",
+    "zfnet512",
+];
+
+fn light_dir() -> PathBuf {
+    std::env::var_os("LOADPART_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.loadpart/models/light")
+        })
+}
+
+fn planner(name: &str, options: PlannerOptions) -> Planner {
+    let path = light_dir().join(format!("light_{name}.onnx"));
+    let model = OnnxModel::load(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh)", path.display()));
+    let prepared = Prepared::new(&model, None).expect("light model prepares");
+    let dag = prepared.stages.dag().clone();
+    let mut rng = SplitMix64::new(7);
+    let (device, server) = synth::random_profiles(&dag, &mut rng, &[1, 2, 4, 8]);
+    Planner::new(dag, &device, &server, options).expect("synthetic profiles fit the DAG")
+}
+
+fn estimates() -> Vec<Estimate> {
+    let mut rng = SplitMix64::new(11);
+    (0..1024)
+        .map(|_| synth::random_estimate(&mut rng))
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let listed = PlannerOptions::default();
+    let min_cut = PlannerOptions {
+        max_cuts_per_block: 0,
+        ..listed
+    };
+    let mut cases: Vec<(String, Planner)> = LIGHT_MODELS
+        .iter()
+        .map(|&name| (name.to_string(), planner(name, listed)))
+        .collect();
+    // The same DAGs with every block searched by min-cut: the cost when blocks are too large to list.
+    for name in ["densenet121", "inception_v2", "resnet50"] {
+        cases.push((format!("{name}/min_cut"), planner(name, min_cut)));
+    }
+    let est = estimates();
+    let mut group = c.benchmark_group("decide_real");
+    for (name, p) in &cases {
+        let mut i = 0;
+        group.bench_function(name.as_str(), |b| {
+            b.iter(|| {
+                i = (i + 1) % est.len();
+                black_box(p.decide(black_box(&est[i])))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

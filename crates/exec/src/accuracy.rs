@@ -1,0 +1,404 @@
+//! What the codec costs in accuracy: top-1 agreement between the whole model and split
+//! execution whose cut tensors went through the codec (quantize, compress, validate, decode).
+//!
+//! Each cut tensor is encoded and decoded exactly as device and server would, one batch of
+//! samples at a time. uint8 groups are per sample (or per sample and channel), so batching the
+//! check gives the same values as encoding each sample alone.
+
+use loadpart_codec::{CodecError, DecodeLimits, Decoder, Encoder};
+use loadpart_engine::{Engine, LoadOptions, Tensor};
+use rand::{Rng, SeedableRng, rngs::StdRng, seq::index::sample};
+use serde::Serialize;
+
+pub use loadpart_codec::{Compression, EncodeOptions, Granularity, Precision};
+
+use crate::check::compare_outputs;
+use crate::inputs::{NamedTensors, random_inputs, views};
+use crate::{ExecError, Prepared, SplitRunner};
+
+/// Samples per engine run in [`codec_agreement`].
+pub const AGREEMENT_BATCH: usize = 8;
+
+/// What the random inputs look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// Independent uniform [0, 1) values ([`random_inputs`]). Global pooling averages such
+    /// noise away, so small models often give every input the same class.
+    Uniform,
+    /// Image-like and roughly zero-mean, as normalised images are: per sample and channel a
+    /// random offset in [-1, 1), a few random low-frequency waves over the last two dimensions
+    /// (random contrast), and +-0.05 pixel noise. Pooled features then differ between samples,
+    /// so the top-1 class does too.
+    Smooth,
+}
+
+/// Agreement at one cut. JSON field names are a stable interface.
+#[derive(Debug, Clone, Serialize)]
+pub struct CutAgreement {
+    /// Cut tensor names joined by ','.
+    pub cut: String,
+    /// f32 bytes of the cut tensors per sample.
+    pub f32_bytes_per_sample: u64,
+    /// Bytes on the wire (headers + payloads) per sample, averaged over the run.
+    pub wire_bytes_per_sample: f64,
+    /// `f32_bytes_per_sample / wire_bytes_per_sample`.
+    pub ratio: f64,
+    pub inputs: usize,
+    /// Samples whose top-1 class matches the whole model's.
+    pub agree: usize,
+    pub agreement_pct: f64,
+    /// Largest |whole - split| over all outputs and samples.
+    pub max_abs_err: f64,
+    /// Largest abs error divided by the largest magnitude of the whole model's output.
+    pub max_rel_err: f64,
+    /// Largest reference top-1 margin (top1 - top2, divided by the sample's output range) among
+    /// the samples that disagree: small values mean the disagreements were near-ties.
+    pub worst_disagreement_margin: Option<f64>,
+}
+
+/// The result of [`codec_agreement`]. JSON field names are a stable interface.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgreementReport {
+    pub engine: String,
+    pub codec: EncodeOptions,
+    pub input_kind: InputKind,
+    /// The output whose per-sample argmax is the top-1 class (the model's first output).
+    pub output: String,
+    /// Samples per cut.
+    pub inputs: usize,
+    pub batch: usize,
+    pub cuts: Vec<CutAgreement>,
+    /// Agreeing samples over all cuts.
+    pub agree: usize,
+    /// Compared samples over all cuts (inputs x cuts).
+    pub compared: usize,
+    pub agreement_pct: f64,
+    /// Distinct top-1 classes of the whole model over the inputs.
+    pub reference_classes: usize,
+    /// Share of inputs whose reference top-1 is the most common class.
+    pub majority_class_pct: f64,
+    /// False when every input gets the same reference top-1 class: agreement then says
+    /// little about the codec.
+    pub input_dependent: bool,
+    /// Median reference top-1 margin (top1 - top2 over the sample's output range).
+    pub median_margin: f64,
+}
+
+/// Top-1 index and margin of each sample of a `[N, ...]` output. The argmax runs over all of a
+/// sample's elements, which is the class dimension for `[N, C]` and `[N, C, 1, 1]` outputs.
+/// The margin is (top1 - top2) / (max - min), 0 for constant samples.
+fn top1(t: &Tensor) -> Vec<(usize, f64)> {
+    let Some(data) = t.as_f32() else {
+        return Vec::new();
+    };
+    let n = t.shape.first().copied().unwrap_or(1).max(1);
+    let per = data.len() / n;
+    data.chunks(per.max(1))
+        .map(|s| {
+            let (mut best, mut second, mut lo, mut arg) =
+                (f32::NEG_INFINITY, f32::NEG_INFINITY, f32::INFINITY, 0);
+            for (i, &v) in s.iter().enumerate() {
+                lo = lo.min(v);
+                if v > best {
+                    (second, best, arg) = (best, v, i);
+                } else if v > second {
+                    second = v;
+                }
+            }
+            let range = (best - lo) as f64;
+            let margin = if range > 0.0 && second.is_finite() {
+                (best - second) as f64 / range
+            } else {
+                0.0
+            };
+            (arg, margin)
+        })
+        .collect()
+}
+
+/// `k` cuts drawn at random (seeded) among the candidate cuts that send something and leave the
+/// server something to run: full local never, full offload only with `full_offload`. Returned
+/// in candidate (topological) order; all of them when there are at most `k`.
+pub fn sample_cuts(
+    prepared: &Prepared,
+    k: usize,
+    seed: u64,
+    full_offload: bool,
+) -> Vec<Vec<String>> {
+    let space = prepared.stages.cut_space(10_000);
+    let cuts: Vec<Vec<String>> = space
+        .all_candidate_cuts()
+        .filter(|c| !c.cut.is_full_local() && (full_offload || !c.cut.is_full_offload()))
+        .map(|c| prepared.stages.names(&c.cut.tensors))
+        .collect();
+    if cuts.len() <= k {
+        return cuts;
+    }
+    let mut idx = sample(&mut StdRng::seed_from_u64(seed), cuts.len(), k).into_vec();
+    idx.sort_unstable();
+    idx.into_iter().map(|i| cuts[i].clone()).collect()
+}
+
+fn codec_err(tensor: &str) -> impl Fn(CodecError) -> ExecError + '_ {
+    move |source| ExecError::Codec {
+        tensor: tensor.to_string(),
+        source,
+    }
+}
+
+/// Runs `inputs` seeded random samples (uniform [0, 1), [`AGREEMENT_BATCH`] per run) through
+/// the whole model and, for each cut, through head -> codec (encode, validate, decode) -> tail,
+/// and counts how often the top-1 class of the first output agrees. Non-f32 cut tensors pass
+/// through unencoded. Inputs are [`InputKind::Smooth`] (see [`codec_agreement_with`]).
+pub fn codec_agreement(
+    engine: &dyn Engine,
+    prepared: &Prepared,
+    cuts: &[Vec<String>],
+    inputs: usize,
+    opts: &EncodeOptions,
+    seed: u64,
+) -> Result<AgreementReport, ExecError> {
+    codec_agreement_with(
+        engine,
+        prepared,
+        cuts,
+        inputs,
+        opts,
+        seed,
+        InputKind::Smooth,
+        &LoadOptions::default(),
+        &mut |_, _| {},
+    )
+}
+
+/// [`codec_agreement`] with a choice of inputs, engine load options, and `progress(done,
+/// total)` after each batch.
+#[allow(clippy::too_many_arguments)]
+pub fn codec_agreement_with(
+    engine: &dyn Engine,
+    prepared: &Prepared,
+    cuts: &[Vec<String>],
+    inputs: usize,
+    opts: &EncodeOptions,
+    seed: u64,
+    input_kind: InputKind,
+    load: &LoadOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<AgreementReport, ExecError> {
+    if inputs == 0 || cuts.is_empty() {
+        return Err(ExecError::Options(format!(
+            "need inputs > 0 and at least one cut, got {inputs} inputs and {} cuts",
+            cuts.len()
+        )));
+    }
+    let model = &prepared.model;
+    let output = model
+        .outputs()
+        .first()
+        .cloned()
+        .ok_or_else(|| ExecError::Options("model has no output".into()))?;
+    let full = engine.load(&model.to_bytes(), load)?;
+    let runners: Vec<SplitRunner> = cuts
+        .iter()
+        .map(|c| SplitRunner::load(engine, model, c, load))
+        .collect::<Result<_, _>>()?;
+    let mut encoder = Encoder::new(*opts).map_err(codec_err("options"))?;
+    let mut decoder = Decoder::new();
+    let limits = DecodeLimits::default();
+
+    let mut per_cut: Vec<CutAgreement> = cuts
+        .iter()
+        .map(|c| CutAgreement {
+            cut: c.join(","),
+            f32_bytes_per_sample: 0,
+            wire_bytes_per_sample: 0.0,
+            ratio: 0.0,
+            inputs: 0,
+            agree: 0,
+            agreement_pct: 0.0,
+            max_abs_err: 0.0,
+            max_rel_err: 0.0,
+            worst_disagreement_margin: None,
+        })
+        .collect();
+    let mut wire_totals = vec![0u64; cuts.len()];
+    let mut f32_totals = vec![0u64; cuts.len()];
+    let mut ref_classes: Vec<usize> = Vec::with_capacity(inputs);
+    let mut margins: Vec<f64> = Vec::with_capacity(inputs);
+
+    let batches = inputs.div_ceil(AGREEMENT_BATCH);
+    for b in 0..batches {
+        let n = AGREEMENT_BATCH.min(inputs - b * AGREEMENT_BATCH);
+        let mut x = random_inputs(model, n, seed.wrapping_add(b as u64))?;
+        if input_kind == InputKind::Smooth {
+            smooth(&mut x, seed.wrapping_add(b as u64));
+        }
+        let reference = full.run(&views(&x))?.outputs;
+        let ref_top = reference
+            .iter()
+            .find(|(name, _)| *name == output)
+            .map(|(_, t)| top1(t))
+            .unwrap_or_default();
+        if ref_top.len() != n {
+            return Err(ExecError::Options(format!(
+                "output '{output}' is not a [batch, ...] float tensor"
+            )));
+        }
+        ref_classes.extend(ref_top.iter().map(|t| t.0));
+        margins.extend(ref_top.iter().map(|t| t.1));
+        for (k, runner) in runners.iter().enumerate() {
+            let (sent, _) = runner.run_head(&x)?;
+            let mut received: NamedTensors = Vec::with_capacity(sent.len());
+            for (name, t) in sent {
+                let Some(data) = t.as_f32() else {
+                    received.push((name, t));
+                    continue;
+                };
+                let encoded = encoder.encode(data, &t.shape).map_err(codec_err(&name))?;
+                wire_totals[k] += encoded.wire_len() as u64;
+                f32_totals[k] += 4 * data.len() as u64;
+                let valid = encoded.validate(&limits).map_err(codec_err(&name))?;
+                let mut out = vec![0f32; data.len()];
+                decoder
+                    .decode_into(&valid, &mut out)
+                    .map_err(codec_err(&name))?;
+                received.push((name, Tensor::f32(t.shape.clone(), out)?));
+            }
+            let (got, _) = runner.run_tail(&received)?;
+            let (abs, rel) = compare_outputs(&reference, &got)?;
+            let got_top = got
+                .iter()
+                .find(|(name, _)| *name == output)
+                .map(|(_, t)| top1(t))
+                .unwrap_or_default();
+            let c = &mut per_cut[k];
+            c.max_abs_err = c.max_abs_err.max(abs);
+            c.max_rel_err = c.max_rel_err.max(rel);
+            for (r, g) in ref_top.iter().zip(&got_top) {
+                c.inputs += 1;
+                if r.0 == g.0 {
+                    c.agree += 1;
+                } else {
+                    c.worst_disagreement_margin =
+                        Some(c.worst_disagreement_margin.unwrap_or(0.0).max(r.1));
+                }
+            }
+        }
+        progress(b + 1, batches);
+    }
+
+    for (k, c) in per_cut.iter_mut().enumerate() {
+        c.f32_bytes_per_sample = f32_totals[k] / inputs as u64;
+        c.wire_bytes_per_sample = wire_totals[k] as f64 / inputs as f64;
+        c.ratio = if wire_totals[k] > 0 {
+            f32_totals[k] as f64 / wire_totals[k] as f64
+        } else {
+            0.0
+        };
+        c.agreement_pct = pct(c.agree, c.inputs);
+    }
+    let agree = per_cut.iter().map(|c| c.agree).sum();
+    let compared = per_cut.iter().map(|c| c.inputs).sum();
+    let mut counts = std::collections::HashMap::new();
+    for c in &ref_classes {
+        *counts.entry(*c).or_insert(0usize) += 1;
+    }
+    let majority = counts.values().copied().max().unwrap_or(0);
+    margins.sort_unstable_by(f64::total_cmp);
+    Ok(AgreementReport {
+        engine: engine.kind().to_string(),
+        codec: *opts,
+        input_kind,
+        output,
+        inputs,
+        batch: AGREEMENT_BATCH.min(inputs),
+        cuts: per_cut,
+        agree,
+        compared,
+        agreement_pct: pct(agree, compared),
+        reference_classes: counts.len(),
+        majority_class_pct: pct(majority, ref_classes.len()),
+        input_dependent: counts.len() > 1,
+        median_margin: margins.get(margins.len() / 2).copied().unwrap_or(0.0),
+    })
+}
+
+/// Rewrites float inputs `[N, ...]` as [`InputKind::Smooth`] samples (the shape is kept).
+fn smooth(inputs: &mut NamedTensors, seed: u64) {
+    use std::f32::consts::TAU;
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_5a0f);
+    for (_, t) in inputs.iter_mut() {
+        let shape = t.shape.clone();
+        let Some(data) = t.as_f32() else { continue };
+        let n = shape.first().copied().unwrap_or(1).max(1);
+        let per = data.len() / n;
+        // [N, C, H, W] -> channels C, plane H x W; [N, C, L] -> C, 1 x L; [N, L] -> 1, 1 x L.
+        let (h, w) = match shape.len() {
+            0..=2 => (1, per),
+            3 => (1, shape[2]),
+            _ => (shape[shape.len() - 2], shape[shape.len() - 1]),
+        };
+        let plane = (h * w).max(1);
+        let channels = per / plane;
+        let mut out = Vec::with_capacity(data.len());
+        for _ in 0..n {
+            let contrast: f32 = rng.random_range(0.5..2.0);
+            let waves: Vec<[f32; 4]> = (0..3)
+                .map(|_| {
+                    [
+                        rng.random_range(0.0..3.0),
+                        rng.random_range(0.0..3.0),
+                        rng.random_range(0.0..TAU),
+                        rng.random_range(0.2..1.0),
+                    ]
+                })
+                .collect();
+            for _ in 0..channels {
+                let offset: f32 = rng.random_range(-1.0..1.0);
+                let gains: Vec<f32> = waves.iter().map(|_| rng.random_range(-1.0..1.0)).collect();
+                for i in 0..h {
+                    for j in 0..w {
+                        let (y, x) = (i as f32 / h as f32, j as f32 / w as f32);
+                        let wave: f32 = waves
+                            .iter()
+                            .zip(&gains)
+                            .map(|(&[fy, fx, phase, amp], g)| {
+                                g * amp * (TAU * (fy * y + fx * x) + phase).sin()
+                            })
+                            .sum();
+                        out.push(
+                            offset + contrast * wave / 3.0 + 0.1 * (rng.random::<f32>() - 0.5),
+                        );
+                    }
+                }
+            }
+            out.resize(out.len() + per - channels * plane, 0.0);
+        }
+        if let Ok(s) = Tensor::f32(shape, out) {
+            *t = s;
+        }
+    }
+}
+
+fn pct(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        100.0 * a as f64 / b as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top1_per_sample_with_margin() {
+        let t = Tensor::f32(vec![2, 4], vec![0.0, 3.0, 1.0, 2.0, 5.0, 5.0, 5.0, 5.0]).unwrap();
+        let r = top1(&t);
+        assert_eq!(r[0].0, 1);
+        assert!((r[0].1 - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(r[1], (0, 0.0));
+    }
+}

@@ -1,0 +1,184 @@
+//! Conformance of split execution: head + tail must compute what the whole model computes.
+
+use loadpart_engine::{Engine, LoadOptions, Tensor};
+use rand::{SeedableRng, rngs::StdRng, seq::index::sample};
+use serde::Serialize;
+
+use crate::inputs::{random_inputs, views};
+use crate::{ExecError, Prepared, SplitRunner};
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub batch: usize,
+    /// Check this many cuts drawn at random (full offload and full local always included);
+    /// `None` checks every candidate cut.
+    pub sample: Option<usize>,
+    pub seed: u64,
+    /// Largest accepted relative error (see [`compare_outputs`]).
+    pub tolerance: f64,
+    /// Blocks with more inner cuts than this are not enumerated (and not checked).
+    pub max_cuts_per_block: usize,
+    pub load: LoadOptions,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        Self {
+            batch: 1,
+            sample: None,
+            seed: 7,
+            tolerance: 1e-4,
+            max_cuts_per_block: 10_000,
+            load: LoadOptions::default(),
+        }
+    }
+}
+
+/// One cut that did not match, or could not run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CutFailure {
+    pub cut: String,
+    pub error: String,
+}
+
+/// The result of [`check_split`]. JSON field names are a stable interface.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub engine: String,
+    pub batch: usize,
+    pub cuts_total: usize,
+    pub cuts_checked: usize,
+    pub max_abs_err: f64,
+    pub max_rel_err: f64,
+    pub worst_cut: Option<String>,
+    pub tolerance: f64,
+    /// How much the outputs change between two different random inputs (the same metric as
+    /// `max_rel_err`). Near 0 means the outputs do not depend on the input (constant weights),
+    /// and then a passing check proves nothing.
+    pub input_sensitivity: f64,
+    pub failures: Vec<CutFailure>,
+}
+
+impl CheckReport {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Largest absolute difference and largest relative difference over all outputs, where an
+/// output's relative difference is its largest absolute difference divided by the largest
+/// magnitude in the reference output (a scale-aware metric that does not blow up near zeros).
+pub fn compare_outputs(
+    reference: &[(String, Tensor)],
+    got: &[(String, Tensor)],
+) -> Result<(f64, f64), ExecError> {
+    let (mut max_abs, mut max_rel) = (0f64, 0f64);
+    for (name, r) in reference {
+        let g = got
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
+            .ok_or_else(|| ExecError::MissingTensor {
+                part: "split run",
+                tensor: name.clone(),
+            })?;
+        if g.shape != r.shape {
+            return Err(ExecError::ShapeMismatch {
+                name: name.clone(),
+                got: g.shape.clone(),
+                expected: r.shape.clone(),
+            });
+        }
+        let (a, b) = match (r.as_f32(), g.as_f32()) {
+            (Some(a), Some(b)) => (a, b),
+            _ => continue,
+        };
+        let scale = a.iter().fold(0f64, |m, v| m.max(v.abs() as f64));
+        let diff = a.iter().zip(b).fold(0f64, |m, (x, y)| {
+            let d = (*x as f64 - *y as f64).abs();
+            if d.is_nan() { f64::INFINITY } else { m.max(d) }
+        });
+        max_abs = max_abs.max(diff);
+        max_rel = max_rel.max(if scale > 0.0 { diff / scale } else { diff });
+    }
+    Ok((max_abs, max_rel))
+}
+
+/// Runs the whole model and head + tail of every candidate cut (or a sample) on the same
+/// seeded random input and compares outputs. `progress(done, total)` is called after each cut.
+pub fn check_split(
+    engine: &dyn Engine,
+    prepared: &Prepared,
+    opts: &CheckOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<CheckReport, ExecError> {
+    let model = &prepared.model;
+    let space = prepared.stages.cut_space(opts.max_cuts_per_block);
+    let cuts: Vec<Vec<String>> = space
+        .all_candidate_cuts()
+        .map(|c| prepared.stages.names(&c.cut.tensors))
+        .collect();
+    let chosen: Vec<usize> = match opts.sample {
+        Some(k) if k < cuts.len() => {
+            let mut rng = StdRng::seed_from_u64(opts.seed);
+            let mut idx: Vec<usize> = sample(&mut rng, cuts.len() - 2, k.saturating_sub(2))
+                .into_iter()
+                .map(|i| i + 1)
+                .collect();
+            idx.push(0);
+            idx.push(cuts.len() - 1);
+            idx.sort_unstable();
+            idx.dedup();
+            idx
+        }
+        _ => (0..cuts.len()).collect(),
+    };
+    let inputs = random_inputs(model, opts.batch, opts.seed)?;
+    let full = engine.load(&model.to_bytes(), &opts.load)?;
+    let reference = full.run(&views(&inputs))?.outputs;
+    let other = random_inputs(model, opts.batch, opts.seed.wrapping_add(1))?;
+    let (_, input_sensitivity) = compare_outputs(&reference, &full.run(&views(&other))?.outputs)?;
+
+    let mut report = CheckReport {
+        engine: engine.kind().to_string(),
+        batch: opts.batch,
+        cuts_total: cuts.len(),
+        cuts_checked: 0,
+        max_abs_err: 0.0,
+        max_rel_err: 0.0,
+        worst_cut: None,
+        tolerance: opts.tolerance,
+        input_sensitivity,
+        failures: Vec::new(),
+    };
+    for (done, &i) in chosen.iter().enumerate() {
+        let cut = &cuts[i];
+        let id = cut.join(",");
+        let outcome = SplitRunner::load(engine, model, cut, &opts.load)
+            .and_then(|r| r.run(&inputs))
+            .and_then(|got| compare_outputs(&reference, &got));
+        report.cuts_checked += 1;
+        match outcome {
+            Ok((abs, rel)) => {
+                report.max_abs_err = report.max_abs_err.max(abs);
+                if rel >= report.max_rel_err {
+                    report.max_rel_err = rel;
+                    report.worst_cut = Some(id.clone());
+                }
+                if rel > opts.tolerance || rel.is_nan() {
+                    report.failures.push(CutFailure {
+                        cut: id,
+                        error: format!("relative error {rel:.3e} > {:.1e}", opts.tolerance),
+                    });
+                }
+            }
+            Err(e) => report.failures.push(CutFailure {
+                cut: id,
+                error: e.to_string(),
+            }),
+        }
+        progress(done + 1, chosen.len());
+    }
+    Ok(report)
+}

@@ -1,0 +1,53 @@
+//! The codec keeps the model's answer: split execution with uint8 cut tensors agrees with the
+//! whole model on the top-1 class (`loadpart check-codec MODEL` runs the full-size check).
+
+use loadpart_engine::EngineKind;
+use loadpart_exec::{EncodeOptions, Precision, Prepared, codec_agreement, sample_cuts};
+use loadpart_graph::zoo;
+
+#[test]
+fn uint8_cut_tensors_keep_top1_on_generated_inception() {
+    let engine = loadpart_engine::engine(EngineKind::Ort).unwrap();
+    let prepared = Prepared::new(&zoo::generate("inception").unwrap(), Some(7)).unwrap();
+    let cuts = sample_cuts(&prepared, 3, 7, false);
+    assert_eq!(cuts.len(), 3);
+    let r = codec_agreement(
+        engine.as_ref(),
+        &prepared,
+        &cuts,
+        40,
+        &EncodeOptions::default(),
+        7,
+    )
+    .unwrap();
+    assert_eq!(r.compared, 40 * 3);
+    assert!(
+        r.input_dependent,
+        "reference top-1 is the same class for every input"
+    );
+    assert!(
+        r.agreement_pct > 95.0,
+        "agreement {:.1}%: {:?}",
+        r.agreement_pct,
+        r.cuts
+    );
+    assert!(
+        r.cuts.iter().all(|c| c.ratio > 3.0 && c.max_rel_err < 0.1),
+        "{:?}",
+        r.cuts
+    );
+}
+
+#[test]
+fn lossless_codec_agrees_exactly() {
+    let engine = loadpart_engine::engine(EngineKind::Ort).unwrap();
+    let prepared = Prepared::new(&zoo::generate("residual").unwrap(), Some(7)).unwrap();
+    let cuts = sample_cuts(&prepared, 2, 3, true);
+    let opts = EncodeOptions {
+        precision: Precision::F32,
+        ..Default::default()
+    };
+    let r = codec_agreement(engine.as_ref(), &prepared, &cuts, 10, &opts, 3).unwrap();
+    assert_eq!(r.agree, r.compared);
+    assert!(r.cuts.iter().all(|c| c.max_rel_err <= 1e-4), "{:?}", r.cuts);
+}

@@ -1,0 +1,90 @@
+//! Head + tail equals the whole model, on every engine, for every candidate cut.
+
+use loadpart_exec::{CheckOptions, Prepared, check_split, compare_outputs, reference_input};
+use loadpart_graph::{OnnxModel, tensor_f32, zoo};
+
+use crate::{engines, light_dir};
+
+#[test]
+fn generated_models_split_exactly_at_every_cut() {
+    for engine in engines() {
+        for name in zoo::MODELS {
+            let prepared = Prepared::new(&zoo::generate(name).unwrap(), None).unwrap();
+            for batch in [1, 3] {
+                let opts = CheckOptions {
+                    batch,
+                    ..Default::default()
+                };
+                let r = check_split(engine.as_ref(), &prepared, &opts, &mut |_, _| {}).unwrap();
+                assert!(
+                    r.passed(),
+                    "{name} on {} batch {batch}: {:?}",
+                    r.engine,
+                    r.failures
+                );
+                assert_eq!(r.cuts_checked, r.cuts_total);
+                assert!(r.max_rel_err <= 1e-4, "{name}: {}", r.max_rel_err);
+                assert!(
+                    r.input_sensitivity > 1e-3,
+                    "{name}: outputs do not depend on the input"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn light_models_split_exactly_on_sampled_cuts() {
+    // CI keeps to a sample of cuts per model; `loadpart check-split MODEL` checks them all.
+    for engine in engines() {
+        for name in [
+            "squeezenet",
+            "inception_v1",
+            "resnet50",
+            "shufflenet",
+            "densenet121",
+        ] {
+            let model = OnnxModel::load(light_dir().join(format!("light_{name}.onnx"))).unwrap();
+            let prepared = Prepared::new(&model, Some(7)).unwrap();
+            let opts = CheckOptions {
+                batch: 2,
+                sample: Some(4),
+                ..Default::default()
+            };
+            let r = check_split(engine.as_ref(), &prepared, &opts, &mut |_, _| {}).unwrap();
+            assert!(r.passed(), "{name} on {}: {:?}", r.engine, r.failures);
+            assert!(
+                r.input_sensitivity > 1e-3,
+                "{name}: outputs do not depend on the input ({})",
+                r.input_sensitivity
+            );
+        }
+    }
+}
+
+#[test]
+fn batch_rewrite_keeps_the_reference_output() {
+    // The dynamic-batch rewrite must not change what the model computes: the rewritten AlexNet
+    // and ShuffleNet (both hard-code batch 1 in a Reshape) still match the shipped reference.
+    for engine in engines() {
+        for name in ["bvlc_alexnet", "shufflenet"] {
+            let model = OnnxModel::load(light_dir().join(format!("light_{name}.onnx"))).unwrap();
+            let prepared = Prepared::new(&model, None).unwrap();
+            let input = reference_input(&prepared.model).unwrap();
+            let loaded = engine
+                .load(&prepared.model.to_bytes(), &Default::default())
+                .unwrap();
+            let views: Vec<_> = input.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
+            let got = loaded.run(&views).unwrap().outputs;
+            let bytes =
+                std::fs::read(light_dir().join(format!("light_{name}_output_0.pb"))).unwrap();
+            let (dims, data) = tensor_f32(&bytes).unwrap();
+            let reference = vec![(
+                got[0].0.clone(),
+                loadpart_engine::Tensor::f32(dims, data).unwrap(),
+            )];
+            let (_, rel) = compare_outputs(&reference, &got).unwrap();
+            assert!(rel <= 1e-4, "{name} on {:?}: {rel}", engine.kind());
+        }
+    }
+}

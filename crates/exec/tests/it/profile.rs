@@ -1,0 +1,45 @@
+//! Profiles have the right structure and their predictions track measured times.
+
+use loadpart_engine::EngineKind;
+use loadpart_exec::{Prepared, ProfileOptions, profile_model};
+use loadpart_graph::zoo;
+
+#[test]
+fn profile_covers_every_stage_and_tensor() {
+    let engine = loadpart_engine::engine(EngineKind::Ort).unwrap();
+    let prepared = Prepared::new(&zoo::generate("inception").unwrap(), None).unwrap();
+    let opts = ProfileOptions {
+        batch_sizes: vec![1, 4],
+        runs: 3,
+        warmup: 1,
+        validate_cuts: 3,
+        ..Default::default()
+    };
+    let p = profile_model(engine.as_ref(), &prepared, "test", &opts, &mut |_, _, _| {}).unwrap();
+    let dag = prepared.stages.dag();
+    assert_eq!(p.nodes.len(), dag.node_count());
+    assert_eq!(p.tensors.len(), dag.tensors().len());
+    assert_eq!(p.model_hash, prepared.model.hash());
+    assert!(
+        p.nodes
+            .iter()
+            .all(|n| n.time_us.len() == 2 && n.time_us.iter().all(|t| t.is_finite() && *t >= 0.0))
+    );
+    let whole = |b: usize| p.nodes.iter().map(|n| n.time_us[b]).sum::<f64>();
+    assert!(whole(1) > whole(0), "batch 4 takes longer than batch 1");
+    assert!(
+        p.tensors.iter().all(|t| t.codec.is_some()),
+        "every activation has codec costs"
+    );
+    let v = p.validation.as_ref().unwrap();
+    assert_eq!(v.samples.len(), 3 * 2 * 2);
+    assert!(v.mean_error_pct.is_finite());
+    // The planner accepts the profile for both roles.
+    loadpart_plan::Planner::new(dag.clone(), &p, &p, Default::default()).unwrap();
+    // Bad options are an error, not a panic.
+    let bad = ProfileOptions {
+        batch_sizes: vec![4, 1],
+        ..Default::default()
+    };
+    assert!(profile_model(engine.as_ref(), &prepared, "test", &bad, &mut |_, _, _| {}).is_err());
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The main job, from a fresh clone: install what is needed, build, then show partitioning at work
+# on a generated model and on a model-zoo ResNet-50: its cut space, a split conformance check of
+# every candidate cut on ONNX Runtime, and a profile with predicted vs measured part times.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/setup.sh
+cargo build --release --locked -p loadpart-cli
+lp=target/release/loadpart
+out="${LOADPART_DEMO_OUT:-target/demo}"
+mkdir -p "$out"
+echo "== inspect: the cut space of a generated 4-branch inception model"
+"$lp" inspect zoo:inception
+echo
+echo "== check-split: whole model vs head+tail at every candidate cut (batch 1 and 4)"
+"$lp" check-split zoo:inception --batch 1
+"$lp" check-split zoo:inception --batch 4
+echo
+echo "== check-split on the model-zoo ResNet-50 with seeded random weights (all cuts, batch 1)"
+"$lp" check-split resnet50
+echo
+echo "== profile: device (batch 1) and server (batches 1,2,4,8) profiles of ResNet-50"
+"$lp" profile resnet50 --batch-sizes 1 --runs 5 --validate-cuts 5 -o "$out/resnet50-device.json"
+"$lp" profile resnet50 --batch-sizes 1,2,4,8 --runs 5 --validate-cuts 5 -o "$out/resnet50-server.json"
