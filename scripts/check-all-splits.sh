@@ -3,6 +3,9 @@
 # engines (default: ort tract). Writes results/check-split/MODEL-ENGINE-bBATCH.json and a summary.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# ONNX Runtime 1.31 otherwise keeps a telemetry database in ~/.cache shared by all processes;
+# concurrent ORT processes were seen blocking on its lock.
+export ORT_DISABLE_TELEMETRY=1
 lp=target/release/loadpart
 engines="${*:-ort tract}"
 out=results/check-split

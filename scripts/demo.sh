@@ -4,6 +4,9 @@
 # every candidate cut on ONNX Runtime, and a profile with predicted vs measured part times.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# ONNX Runtime 1.31 otherwise keeps a telemetry database in ~/.cache shared by all processes;
+# concurrent ORT processes were seen blocking on its lock.
+export ORT_DISABLE_TELEMETRY=1
 scripts/setup.sh
 cargo build --release --locked -p loadpart-cli
 lp=target/release/loadpart
