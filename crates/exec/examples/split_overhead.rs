@@ -12,15 +12,27 @@ use loadpart_graph::OnnxModel;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).cloned().unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.loadpart/models/light/light_resnet50.onnx").into());
-    let kind: EngineKind = args.get(2).map(|s| s.parse().expect("engine")).unwrap_or(EngineKind::Ort);
+    let path = args.get(1).cloned().unwrap_or_else(|| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../.loadpart/models/light/light_resnet50.onnx"
+        )
+        .into()
+    });
+    let kind: EngineKind = args
+        .get(2)
+        .map(|s| s.parse().expect("engine"))
+        .unwrap_or(EngineKind::Ort);
     let n_cuts: usize = args.get(3).map(|s| s.parse().expect("cuts")).unwrap_or(8);
     let runs: usize = args.get(4).map(|s| s.parse().expect("runs")).unwrap_or(30);
 
     let engine = loadpart_engine::engine(kind).expect("engine");
-    let prepared = Prepared::new(&OnnxModel::load(&path).expect("model"), Some(7)).expect("prepare");
+    let prepared =
+        Prepared::new(&OnnxModel::load(&path).expect("model"), Some(7)).expect("prepare");
     let opts = LoadOptions::default();
-    let full = engine.load(&prepared.model.to_bytes(), &opts).expect("load");
+    let full = engine
+        .load(&prepared.model.to_bytes(), &opts)
+        .expect("load");
     let inputs = random_inputs(&prepared.model, 1, 1).expect("inputs");
     let views: Vec<_> = inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
 
@@ -32,10 +44,14 @@ fn main() {
         .collect();
     let step = (cuts.len() / n_cuts.max(1)).max(1);
     println!("{path} on {kind}, batch 1, median of {runs} interleaved runs");
-    println!("{:>4}  {:>9}  {:>9}  {:>9}  {:>11}  {:>8}  cut", "#", "full ms", "head ms", "tail ms", "head+tail", "ratio");
+    println!(
+        "{:>4}  {:>9}  {:>9}  {:>9}  {:>11}  {:>8}  cut",
+        "#", "full ms", "head ms", "tail ms", "head+tail", "ratio"
+    );
     let mut ratios = Vec::new();
     for (i, cut) in cuts.iter().step_by(step).take(n_cuts).enumerate() {
-        let runner = SplitRunner::load(engine.as_ref(), &prepared.model, cut, &opts).expect("split");
+        let runner =
+            SplitRunner::load(engine.as_ref(), &prepared.model, cut, &opts).expect("split");
         let (mut tf, mut th, mut tt, mut ts) = (vec![], vec![], vec![], vec![]);
         for k in 0..runs + 3 {
             let f = full.run(&views).expect("full").elapsed;
@@ -53,11 +69,18 @@ fn main() {
         let (f, h, t, s) = (median(tf), median(th), median(tt), median(ts));
         let ratio = s / f;
         ratios.push(ratio);
-        println!("{i:>4}  {f:>9.2}  {h:>9.2}  {t:>9.2}  {s:>11.2}  {ratio:>8.3}  {}", cut.join(","));
+        println!(
+            "{i:>4}  {f:>9.2}  {h:>9.2}  {t:>9.2}  {s:>11.2}  {ratio:>8.3}  {}",
+            cut.join(",")
+        );
     }
     ratios.sort_by(f64::total_cmp);
     let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
-    println!("head+tail / full: mean {mean:.3}, median {:.3}, max {:.3}", ratios[ratios.len() / 2], ratios[ratios.len() - 1]);
+    println!(
+        "head+tail / full: mean {mean:.3}, median {:.3}, max {:.3}",
+        ratios[ratios.len() / 2],
+        ratios[ratios.len() - 1]
+    );
 }
 
 fn median(mut v: Vec<Duration>) -> f64 {

@@ -298,3 +298,12 @@ fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
         ..Default::default()
     }
 }
+
+/// `y = Relu(x)` on a `[N, 1]` input: the smallest model an engine can run, for measuring the
+/// fixed cost of one run.
+pub fn tiny_relu() -> ModelProto {
+    let mut b = Builder::new("tiny_relu", 0);
+    let x = b.input("x", &[1]);
+    let y = b.op("Relu", &[&x], vec![]);
+    b.finish(&[y])
+}

@@ -25,7 +25,7 @@ pub struct Args {
     /// Batch sizes to time, comma separated, increasing.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     batch_sizes: Vec<usize>,
-    /// Timed runs per part and batch size (the median counts).
+    /// Timed runs per part and batch size (the fastest counts: other load only adds time).
     #[arg(long, default_value_t = 10)]
     runs: usize,
     /// Untimed warm-up runs before each timing.
