@@ -8,7 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # concurrent ORT processes were seen blocking on its lock.
 export ORT_DISABLE_TELEMETRY=1
 scripts/setup.sh
-cargo build --release --locked -p loadpart-cli
+# All targets: the same features as scripts/test.sh, so either script reuses the other's build.
+cargo build --release --workspace --all-targets --locked
 lp=target/release/loadpart
 out="${LOADPART_DEMO_OUT:-target/demo}"
 mkdir -p "$out"

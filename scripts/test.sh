@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export ORT_DISABLE_TELEMETRY=1
 scripts/setup.sh
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-# Build exactly what the test run needs first (same profile and features, so nothing is rebuilt),
-# then run it. Dev-dependencies change feature unification, so `cargo build` would not be reused.
-cargo test --release --workspace --locked --no-run
+# Build every target once (tests, examples, benches, the binary). Building all targets unifies
+# features exactly as the test run does, so `cargo test` and scripts/demo.sh reuse this build.
+cargo build --release --workspace --all-targets --locked
 cargo test --release --workspace --locked

@@ -132,6 +132,10 @@ impl Recipe {
             .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(|e| load_err(e.into()))?
             .with_prepacked_weights(&self.prepacked)
+            .map_err(|e| load_err(e.into()))?
+            // Idle intra-op threads would otherwise spin for a while after each run, stealing
+            // the cores from the next session (a tail after a head, another executor's batch).
+            .with_intra_op_spinning(false)
             .map_err(|e| load_err(e.into()))?;
         if self.opts.intra_threads > 0 {
             builder = builder
