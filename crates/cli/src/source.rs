@@ -37,13 +37,7 @@ fn resolve_path(spec: &str) -> Result<PathBuf> {
     )
 }
 
-/// Where scripts/setup.sh puts the light models (`LOADPART_MODELS` overrides).
+/// Where scripts/setup.sh puts the light models.
 pub fn models_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("LOADPART_MODELS") {
-        return d.into();
-    }
-    let home = std::env::var_os("LOADPART_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.loadpart"));
-    home.join("models/light")
+    zoo::light_models_dir()
 }

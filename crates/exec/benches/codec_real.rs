@@ -10,7 +10,7 @@
 //! MB/s are of f32 input (10^6 B/s); decode includes validation and the checksum.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
@@ -29,11 +29,7 @@ struct Activation {
 }
 
 fn light_dir() -> PathBuf {
-    std::env::var_os("LOADPART_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.loadpart/models/light")
-        })
+    loadpart_graph::zoo::light_models_dir()
 }
 
 fn modes() -> Vec<(&'static str, EncodeOptions)> {

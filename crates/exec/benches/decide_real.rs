@@ -5,7 +5,7 @@
 //! Criterion's medians are in `target/criterion/decide_real/<model>/new/estimates.json`.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use loadpart_exec::Prepared;
@@ -26,11 +26,7 @@ const LIGHT_MODELS: [&str; 9] = [
 ];
 
 fn light_dir() -> PathBuf {
-    std::env::var_os("LOADPART_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.loadpart/models/light")
-        })
+    loadpart_graph::zoo::light_models_dir()
 }
 
 fn planner(name: &str, options: PlannerOptions) -> Planner {

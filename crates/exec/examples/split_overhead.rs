@@ -13,11 +13,10 @@ use loadpart_graph::OnnxModel;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).cloned().unwrap_or_else(|| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../.loadpart/models/light/light_resnet50.onnx"
-        )
-        .into()
+        loadpart_graph::zoo::light_models_dir()
+            .join("light_resnet50.onnx")
+            .display()
+            .to_string()
     });
     let kind: EngineKind = args
         .get(2)

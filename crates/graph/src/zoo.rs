@@ -307,3 +307,18 @@ pub fn tiny_relu() -> ModelProto {
     let y = b.op("Relu", &[&x], vec![]);
     b.finish(&[y])
 }
+
+/// Where `scripts/setup.sh` installs the model-zoo light models: `$LOADPART_MODELS`, else
+/// `$LOADPART_HOME/models/light`, else `<workspace>/.loadpart/models/light`. One lookup for the
+/// CLI, tests, benches and examples.
+pub fn light_models_dir() -> std::path::PathBuf {
+    if let Some(d) = std::env::var_os("LOADPART_MODELS") {
+        return d.into();
+    }
+    let home = std::env::var_os("LOADPART_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.loadpart")
+        });
+    home.join("models/light")
+}

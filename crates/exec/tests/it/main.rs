@@ -12,11 +12,7 @@ use loadpart_engine::{Engine, EngineKind};
 
 /// Directory of the model-zoo light models installed by `scripts/setup.sh`.
 pub fn light_dir() -> std::path::PathBuf {
-    let dir = std::env::var_os("LOADPART_MODELS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.loadpart/models/light")
-        });
+    let dir = loadpart_graph::zoo::light_models_dir();
     assert!(
         dir.join("light_resnet50.onnx").exists(),
         "light models missing in {}: run scripts/setup.sh",
