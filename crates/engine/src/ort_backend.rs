@@ -51,10 +51,19 @@ fn init() -> Result<Environment, InitError> {
         reason,
     };
     let env = std::panic::catch_unwind(|| {
-        ort::init_from(&path)
-            .map_err(|e| e.to_string())?
+        // One intra-op pool for every session of the process (unless a session asks for its
+        // own thread count): a head and the tail after it, or many models on one server, then
+        // share warm workers instead of each waking a pool of its own, and sessions do not
+        // oversubscribe the cores. Idle workers sleep rather than spin (see Recipe::build).
+        // (The options call into the library, so they come after `init_from` loads it.)
+        let builder = ort::init_from(&path).map_err(|e| e.to_string())?;
+        let pool = ort::environment::GlobalThreadPoolOptions::default()
+            .with_spin_control(false)
+            .map_err(|e| e.to_string())?;
+        builder
             .with_name("loadpart")
             .with_telemetry(false)
+            .with_global_thread_pool(pool)
             .build()
             .map_err(|e| e.to_string())
     })
@@ -139,6 +148,8 @@ impl Recipe {
             .map_err(|e| load_err(e.into()))?;
         if self.opts.intra_threads > 0 {
             builder = builder
+                .with_independent_thread_pool()
+                .map_err(|e| load_err(e.into()))?
                 .with_intra_threads(self.opts.intra_threads)
                 .map_err(|e| load_err(e.into()))?;
         }

@@ -113,6 +113,25 @@ pub fn check_split(
     opts: &CheckOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<CheckReport, ExecError> {
+    let mut reports = check_split_batches(engine, prepared, &[opts.batch], opts, progress)?;
+    Ok(reports.remove(0))
+}
+
+/// [`check_split`] at several batch sizes (`opts.batch` is ignored): each cut's head and tail
+/// are extracted and loaded once and run at every size, which is most of the cost saved on
+/// models with large weights. One report per batch size, in the given order.
+pub fn check_split_batches(
+    engine: &dyn Engine,
+    prepared: &Prepared,
+    batches: &[usize],
+    opts: &CheckOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<CheckReport>, ExecError> {
+    if batches.is_empty() || batches.contains(&0) {
+        return Err(ExecError::Options(format!(
+            "batch sizes must be at least 1, got {batches:?}"
+        )));
+    }
     let model = &prepared.model;
     let space = prepared.stages.cut_space(opts.max_cuts_per_block);
     let cuts: Vec<Vec<String>> = space
@@ -134,51 +153,74 @@ pub fn check_split(
         }
         _ => (0..cuts.len()).collect(),
     };
-    let inputs = random_inputs(model, opts.batch, opts.seed)?;
     let full = engine.load(&model.to_bytes(), &opts.load)?;
-    let reference = full.run(&views(&inputs))?.outputs;
-    let other = random_inputs(model, opts.batch, opts.seed.wrapping_add(1))?;
-    let (_, input_sensitivity) = compare_outputs(&reference, &full.run(&views(&other))?.outputs)?;
+    /// One batch size: its input, the whole model's outputs, and the report so far.
+    struct AtBatch {
+        inputs: crate::inputs::NamedTensors,
+        reference: crate::inputs::NamedTensors,
+        report: CheckReport,
+    }
+    let mut at: Vec<AtBatch> = batches
+        .iter()
+        .map(|&batch| {
+            let inputs = random_inputs(model, batch, opts.seed)?;
+            let reference = full.run(&views(&inputs))?.outputs;
+            let other = random_inputs(model, batch, opts.seed.wrapping_add(1))?;
+            let (_, input_sensitivity) =
+                compare_outputs(&reference, &full.run(&views(&other))?.outputs)?;
+            Ok(AtBatch {
+                inputs,
+                reference,
+                report: CheckReport {
+                    engine: engine.kind().to_string(),
+                    batch,
+                    cuts_total: cuts.len(),
+                    cuts_checked: 0,
+                    max_abs_err: 0.0,
+                    max_rel_err: 0.0,
+                    worst_cut: None,
+                    tolerance: opts.tolerance,
+                    input_sensitivity,
+                    failures: Vec::new(),
+                },
+            })
+        })
+        .collect::<Result<_, ExecError>>()?;
+    drop(full);
 
-    let mut report = CheckReport {
-        engine: engine.kind().to_string(),
-        batch: opts.batch,
-        cuts_total: cuts.len(),
-        cuts_checked: 0,
-        max_abs_err: 0.0,
-        max_rel_err: 0.0,
-        worst_cut: None,
-        tolerance: opts.tolerance,
-        input_sensitivity,
-        failures: Vec::new(),
-    };
     for (done, &i) in chosen.iter().enumerate() {
         let cut = &cuts[i];
         let id = cut.join(",");
-        let outcome = SplitRunner::load(engine, model, cut, &opts.load)
-            .and_then(|r| r.run(&inputs))
-            .and_then(|got| compare_outputs(&reference, &got));
-        report.cuts_checked += 1;
-        match outcome {
-            Ok((abs, rel)) => {
-                report.max_abs_err = report.max_abs_err.max(abs);
-                if rel >= report.max_rel_err {
-                    report.max_rel_err = rel;
-                    report.worst_cut = Some(id.clone());
+        let runner = SplitRunner::load(engine, model, cut, &opts.load);
+        for b in &mut at {
+            let outcome = runner.as_ref().map_err(|e| e.to_string()).and_then(|r| {
+                r.run(&b.inputs)
+                    .and_then(|got| compare_outputs(&b.reference, &got))
+                    .map_err(|e| e.to_string())
+            });
+            let report = &mut b.report;
+            report.cuts_checked += 1;
+            match outcome {
+                Ok((abs, rel)) => {
+                    report.max_abs_err = report.max_abs_err.max(abs);
+                    if rel >= report.max_rel_err {
+                        report.max_rel_err = rel;
+                        report.worst_cut = Some(id.clone());
+                    }
+                    if rel > opts.tolerance || rel.is_nan() {
+                        report.failures.push(CutFailure {
+                            cut: id.clone(),
+                            error: format!("relative error {rel:.3e} > {:.1e}", opts.tolerance),
+                        });
+                    }
                 }
-                if rel > opts.tolerance || rel.is_nan() {
-                    report.failures.push(CutFailure {
-                        cut: id,
-                        error: format!("relative error {rel:.3e} > {:.1e}", opts.tolerance),
-                    });
-                }
+                Err(error) => report.failures.push(CutFailure {
+                    cut: id.clone(),
+                    error,
+                }),
             }
-            Err(e) => report.failures.push(CutFailure {
-                cut: id,
-                error: e.to_string(),
-            }),
         }
         progress(done + 1, chosen.len());
     }
-    Ok(report)
+    Ok(at.into_iter().map(|b| b.report).collect())
 }

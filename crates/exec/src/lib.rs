@@ -18,7 +18,9 @@ pub use accuracy::{
     AGREEMENT_BATCH, AgreementReport, Compression, CutAgreement, EncodeOptions, Granularity,
     InputKind, Precision, codec_agreement, codec_agreement_with, sample_cuts,
 };
-pub use check::{CheckOptions, CheckReport, CutFailure, check_split, compare_outputs};
+pub use check::{
+    CheckOptions, CheckReport, CutFailure, check_split, check_split_batches, compare_outputs,
+};
 pub use error::ExecError;
 pub use inputs::{NamedTensors, random_inputs, reference_input};
 pub use profile::{ProfileOptions, profile_model};

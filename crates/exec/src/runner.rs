@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use loadpart_engine::{Engine, LoadOptions, Model, Tensor};
+use loadpart_engine::{Engine, EngineKind, LoadOptions, Model, Tensor};
 use loadpart_graph::{
-    OnnxModel, Part, StageGraph, make_batch_dynamic, randomize_weights, strip_final_softmax,
+    OnnxModel, Part, StageGraph, insert_layout_relays, make_batch_dynamic, randomize_weights,
+    strip_final_softmax,
 };
 
 use crate::ExecError;
@@ -35,20 +36,30 @@ impl Prepared {
     }
 }
 
-/// One loaded part: the extracted model and the engine's runnable.
+/// The bytes to load `part` from on `engine`: ONNX Runtime gets layout relays (see
+/// [`insert_layout_relays`]), which change no values.
+pub(crate) fn part_bytes(engine: &dyn Engine, mut part: Part) -> Vec<u8> {
+    if engine.kind() == EngineKind::Ort {
+        insert_layout_relays(&mut part);
+    }
+    part.to_bytes()
+}
+
+/// One loaded part: its inputs and the engine's runnable (`None`: nothing to compute).
 struct LoadedPart {
-    part: Part,
+    inputs: Vec<String>,
     model: Option<Arc<dyn Model>>,
 }
 
 impl LoadedPart {
     fn load(engine: &dyn Engine, part: Part, opts: &LoadOptions) -> Result<Self, ExecError> {
+        let inputs = part.inputs.clone();
         let model = if part.is_empty() {
             None
         } else {
-            Some(engine.load(&part.to_bytes(), opts)?)
+            Some(engine.load(&part_bytes(engine, part), opts)?)
         };
-        Ok(Self { part, model })
+        Ok(Self { inputs, model })
     }
 
     /// Runs the part on `available` tensors and returns `wanted` in order, forwarding
@@ -63,7 +74,7 @@ impl LoadedPart {
             Some(m) => {
                 let inputs: Vec<_> = views(available)
                     .into_iter()
-                    .filter(|(n, _)| self.part.inputs.iter().any(|i| i == n))
+                    .filter(|(n, _)| self.inputs.iter().any(|i| i == n))
                     .collect();
                 let out = m.run(&inputs)?;
                 (out.outputs, out.elapsed)

@@ -16,6 +16,7 @@ mod extract;
 mod model;
 pub mod onnx;
 mod randomize;
+mod relay;
 mod shape;
 mod stages;
 pub mod zoo;
@@ -26,6 +27,7 @@ pub use error::GraphError;
 pub use extract::{Part, PartKind};
 pub use model::{OnnxModel, TensorType};
 pub use randomize::{randomize_weights, strip_final_softmax};
+pub use relay::insert_layout_relays;
 pub use shape::Shapes;
 pub use stages::{StageGraph, StageInfo};
 

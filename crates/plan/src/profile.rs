@@ -26,12 +26,21 @@ pub struct ModelProfile {
 }
 
 /// Time of one stage.
+///
+/// A stage costs a little more or less depending on what runs around it (layout conversions at
+/// the ends of a part, caches warmed by the layers before it), so a profile may give two
+/// calibrations: what the stage adds to a head (used for the device) and what it adds to a
+/// tail (used for the server).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeCost {
     /// The DAG node name.
     pub name: String,
-    /// For each entry of [`ModelProfile::batch_sizes`]: the time for the whole batch, µs.
+    /// For each entry of [`ModelProfile::batch_sizes`]: the time for the whole batch, µs, as
+    /// part of a head.
     pub time_us: Vec<f64>,
+    /// The same as part of a tail, where measured separately; `time_us` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail_time_us: Option<Vec<f64>>,
 }
 
 /// Size and codec costs of one activation tensor, per sample.
@@ -77,6 +86,13 @@ pub struct ProfileValidation {
     pub mean_error_pct: f64,
     /// Largest absolute relative error, percent.
     pub max_error_pct: f64,
+    /// Mean absolute relative error of head + tail (the compute on the request's path) per
+    /// cut and batch size, percent.
+    #[serde(default)]
+    pub split_mean_error_pct: f64,
+    /// Largest such error, percent.
+    #[serde(default)]
+    pub split_max_error_pct: f64,
     /// The individual checks.
     #[serde(default)]
     pub samples: Vec<ValidationSample>,
@@ -93,16 +109,27 @@ pub struct ValidationSample {
     pub batch_size: usize,
     /// Sum of the profiled node times, µs.
     pub predicted_us: f64,
-    /// Measured time of the extracted part, µs.
+    /// Measured time of the extracted part, µs. `loadpart profile` measures it as a share of
+    /// the whole model's time in runs made alongside, times the profile's whole-model time, so
+    /// that the host's speed drifting during profiling is not counted as prediction error.
     pub measured_us: f64,
 }
 
 impl ModelProfile {
-    /// Time of node `name` for the whole batch at each profiled batch size, if present.
+    /// Time of node `name` as part of a head, for the whole batch at each profiled batch size,
+    /// if present.
     pub fn node_times(&self, name: &str) -> Option<&[f64]> {
         self.nodes
             .iter()
             .find(|n| n.name == name)
             .map(|n| n.time_us.as_slice())
+    }
+
+    /// Time of node `name` as part of a tail (see [`NodeCost`]), if present.
+    pub fn tail_node_times(&self, name: &str) -> Option<&[f64]> {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.tail_time_us.as_deref().unwrap_or(&n.time_us))
     }
 }

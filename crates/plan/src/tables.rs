@@ -91,12 +91,19 @@ fn check_sizes(profile: &'static str, p: &ModelProfile) -> Result<Vec<f64>, Plan
     Ok(p.batch_sizes.iter().map(|&b| b as f64).collect())
 }
 
+/// A node's times in the device profile as part of a head, or in the server profile as part of
+/// a tail.
 fn node_times<'a>(
     profile: &'static str,
     p: &'a ModelProfile,
     name: &str,
 ) -> Result<&'a [f64], PlanError> {
-    let times = p.node_times(name).ok_or_else(|| PlanError::MissingNode {
+    let times = if profile == "server" {
+        p.tail_node_times(name)
+    } else {
+        p.node_times(name)
+    };
+    let times = times.ok_or_else(|| PlanError::MissingNode {
         profile,
         node: name.to_string(),
     })?;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use loadpart_engine::{EngineKind, LoadOptions};
-use loadpart_exec::{CheckOptions, Prepared, check_split};
+use loadpart_exec::{CheckOptions, CheckReport, Prepared, check_split_batches};
 
 use crate::engine_pick::pick;
 use crate::progress::Progress;
@@ -24,9 +24,10 @@ pub struct Args {
     /// ort (ONNX Runtime; falls back to tract if its library is missing) or tract.
     #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
     engine: EngineKind,
-    /// Batch size of the check.
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
+    /// Batch size of the check; a list (1,4) checks each size with every cut loaded once, and
+    /// --json then prints an array with one report per size.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    batch: Vec<usize>,
     /// Check K cuts drawn at random (plus full offload and full local) instead of all.
     #[arg(long)]
     sample: Option<usize>,
@@ -52,7 +53,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let engine = pick(args.engine)?;
     let prepared = Prepared::new(&model, (!args.keep_weights).then_some(args.seed))?;
     let opts = CheckOptions {
-        batch: args.batch,
         sample: args.sample,
         seed: args.seed,
         tolerance: args.tolerance,
@@ -63,38 +63,51 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ..Default::default()
     };
     let bar = Progress::new(!args.json && std::io::stderr().is_terminal());
-    let report = check_split(engine.as_ref(), &prepared, &opts, &mut |d, t| {
-        bar.update("checking cuts", d, t)
-    })?;
+    let reports = check_split_batches(
+        engine.as_ref(),
+        &prepared,
+        &args.batch,
+        &opts,
+        &mut |d, t| bar.update("checking cuts", d, t),
+    )?;
     bar.finish();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!(
-            "{}: engine {}, batch {}: {} of {} cuts checked, max abs err {:.3e}, max rel err {:.3e} (tolerance {:.0e}), {} failures; outputs change by {:.2e} between two inputs",
-            args.model,
-            report.engine,
-            report.batch,
-            report.cuts_checked,
-            report.cuts_total,
-            report.max_abs_err,
-            report.max_rel_err,
-            report.tolerance,
-            report.failures.len(),
-            report.input_sensitivity
-        );
-        if report.input_sensitivity < 1e-3 {
-            println!(
-                "  warning: the outputs barely depend on the input, so this check proves little (constant weights?)"
-            );
+        match reports.as_slice() {
+            [one] => println!("{}", serde_json::to_string_pretty(one)?),
+            all => println!("{}", serde_json::to_string_pretty(all)?),
         }
-        for f in &report.failures {
-            println!("  FAILED {}: {}", f.cut, f.error);
+    } else {
+        for report in &reports {
+            print_report(&args.model, report);
         }
     }
-    Ok(if report.passed() {
+    Ok(if reports.iter().all(|r| r.passed()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+fn print_report(model: &str, report: &CheckReport) {
+    println!(
+        "{}: engine {}, batch {}: {} of {} cuts checked, max abs err {:.3e}, max rel err {:.3e} (tolerance {:.0e}), {} failures; outputs change by {:.2e} between two inputs",
+        model,
+        report.engine,
+        report.batch,
+        report.cuts_checked,
+        report.cuts_total,
+        report.max_abs_err,
+        report.max_rel_err,
+        report.tolerance,
+        report.failures.len(),
+        report.input_sensitivity
+    );
+    if report.input_sensitivity < 1e-3 {
+        println!(
+            "  warning: the outputs barely depend on the input, so this check proves little (constant weights?)"
+        );
+    }
+    for f in &report.failures {
+        println!("  FAILED {}: {}", f.cut, f.error);
+    }
 }

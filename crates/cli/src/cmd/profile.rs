@@ -12,8 +12,9 @@ use crate::progress::Progress;
 use crate::source::load_model;
 
 /// Profile a model on this machine: the time of every stage at each batch size (measured per
-/// block between articulation tensors, so fused kernels are timed as they run), tensor sizes,
-/// and a check of predicted against measured head and tail times on random cuts. A device
+/// block between articulation tensors, so fused kernels are timed as they run, and calibrated
+/// against real heads and tails at up to --anchors boundaries), tensor sizes, codec costs, and a
+/// check of predicted against measured head and tail times on random cuts. A device
 /// profiles batch 1; a server profiles the batch sizes its batcher forms.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,6 +32,10 @@ pub struct Args {
     /// Untimed warm-up runs before each timing.
     #[arg(long, default_value_t = 3)]
     warmup: usize,
+    /// Most boundaries where a real head and tail are timed to calibrate the summed block times
+    /// (each costs about one whole-model run per timed run; 0 = block sums only).
+    #[arg(long, default_value_t = 24)]
+    anchors: usize,
     /// Random cuts whose real head and tail times are compared with the prediction.
     #[arg(long, default_value_t = 10)]
     validate_cuts: usize,
@@ -53,6 +58,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         batch_sizes: args.batch_sizes.clone(),
         warmup: args.warmup,
         runs: args.runs,
+        anchors: args.anchors,
         validate_cuts: args.validate_cuts,
         load: LoadOptions {
             intra_threads: args.threads,
@@ -88,10 +94,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     );
     if let Some(v) = &profile.validation {
         println!(
-            "predicted vs measured head/tail time over {} parts: mean error {:.1}%, max {:.1}%",
+            "predicted vs measured time over {} heads and tails: mean error {:.1}%, max {:.1}%; head + tail: mean {:.1}%, max {:.1}%",
             v.samples.len(),
             v.mean_error_pct,
-            v.max_error_pct
+            v.max_error_pct,
+            v.split_mean_error_pct,
+            v.split_max_error_pct
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -77,3 +77,41 @@ fn constant_subgraphs_are_copied_into_each_part() {
         OnnxModel::from_proto(part.model.clone()).unwrap();
     }
 }
+
+#[test]
+fn layout_relays_route_only_residual_inputs() {
+    let model = zoo::generate("residual").unwrap();
+    let sg = StageGraph::build(&model).unwrap();
+    let space = sg.cut_space(10_000);
+    let mut relayed_cuts = 0;
+    for c in space.all_candidate_cuts() {
+        let cut = sg.names(&c.cut.tensors);
+        let mut tail = model.tail(&cut, true).unwrap();
+        let g = tail.model.graph.as_ref().unwrap();
+        let before = g.node.len();
+        // Exactly the tail inputs that the residual Add reads get a relay, and the Add reads
+        // the relay instead.
+        let expected = g.node.iter().find(|n| n.op_type() == "Add").map_or(0, |a| {
+            a.input.iter().filter(|i| tail.inputs.contains(i)).count()
+        });
+        let added = loadpart_graph::insert_layout_relays(&mut tail);
+        let g = tail.model.graph.as_ref().unwrap();
+        assert_eq!(g.node.len(), before + added);
+        assert_eq!(added, expected, "cut {cut:?}");
+        let add = g.node.iter().find(|n| n.op_type() == "Add");
+        if added > 0 {
+            relayed_cuts += 1;
+            let add = add.unwrap();
+            assert!(add.input.iter().all(|i| !tail.inputs.contains(i)));
+            assert!(g.node[..added].iter().all(|n| n.op_type() == "MaxPool"));
+        }
+        if tail.is_empty() {
+            continue;
+        }
+        // Still a valid model with the same outputs.
+        let reloaded = OnnxModel::from_proto(tail.model.clone()).unwrap();
+        assert_eq!(reloaded.outputs(), model.outputs());
+    }
+    // The skip input is a tail input on both cuts across the block, and at the block start.
+    assert!(relayed_cuts >= 2, "{relayed_cuts}");
+}

@@ -15,6 +15,7 @@ pub fn profiles(dag: &Dag, codec: bool) -> (ModelProfile, ModelProfile) {
                     .iter()
                     .map(|&b| us * (1.0 + 0.5 * (b as f64 - 1.0)))
                     .collect(),
+                tail_time_us: None,
             })
             .collect()
     };

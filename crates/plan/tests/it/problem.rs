@@ -330,7 +330,7 @@ impl<'a> Reference<'a> {
 
     fn server_per_request(&self, name: &str, k: f64) -> f64 {
         let p = &self.b.server;
-        let t = p.node_times(name).unwrap();
+        let t = p.tail_node_times(name).unwrap();
         let sizes: Vec<f64> = p.batch_sizes.iter().map(|&x| x as f64).collect();
         let k = k.clamp(sizes[0], *sizes.last().unwrap());
         let mut time = t[t.len() - 1];
