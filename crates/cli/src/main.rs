@@ -5,6 +5,7 @@
 mod bandwidth;
 mod cmd;
 mod engine_pick;
+mod output;
 mod plot;
 mod progress;
 mod source;

@@ -118,7 +118,12 @@ impl Encoder {
         elems.resize(if direct { 0 } else { raw_len }, 0);
         let mut quant = None;
         match self.opts.precision {
-            Precision::U8(granularity) => {
+            Precision::U8(_) | Precision::U8Auto => {
+                let granularity = self
+                    .opts
+                    .precision
+                    .u8_granularity(shape)
+                    .unwrap_or(crate::Granularity::PerRow);
                 let mut params: Vec<QuantParam> = Vec::new();
                 if !data.is_empty() {
                     let (n, group_len) = groups(shape, granularity.axes());

@@ -33,7 +33,8 @@ pub use encode::{EncodeTimings, Encoder, encode};
 pub use error::CodecError;
 pub use header::{MAGIC, QuantInfo, TensorHeader, WIRE_VERSION};
 pub use options::{
-    Codec, Compression, DecodeLimits, Dtype, EncodeOptions, Granularity, MAX_RANK, Precision,
+    AUTO_MIN_CHANNEL_ELEMENTS, Codec, Compression, DecodeLimits, Dtype, EncodeOptions, Granularity,
+    MAX_RANK, Precision,
 };
 pub use params::{PARAM_PREFIX, ParamValue};
 pub use quant::{F16_MAX, QuantParam, dequantize_u8, quantize_u8};

@@ -153,12 +153,21 @@ impl Codec {
     }
 }
 
+/// Smallest number of elements per channel for which [`Precision::U8Auto`] quantizes per
+/// channel: there the 5 header bytes of a channel cost at most 1/8 of its payload.
+pub const AUTO_MIN_CHANNEL_ELEMENTS: usize = 40;
+
 /// How the encoder represents elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// Affine uint8, 4x smaller, error <= scale / 2.
     U8(Granularity),
+    /// Affine uint8 with the granularity chosen per tensor ([`Precision::u8_granularity`]): per
+    /// channel for feature maps, whose channels often differ in range by orders of magnitude
+    /// (one scale per sample then crushes the quiet channels), per row otherwise. The header
+    /// records the choice, so decoders need nothing new.
+    U8Auto,
     /// Half precision, 2x smaller, relative error <= 2^-11, |x| <= 65504.
     F16,
     /// Lossless.
@@ -168,9 +177,31 @@ pub enum Precision {
 impl Precision {
     pub(crate) fn dtype(self) -> Dtype {
         match self {
-            Precision::U8(_) => Dtype::U8,
+            Precision::U8(_) | Precision::U8Auto => Dtype::U8,
             Precision::F16 => Dtype::F16,
             Precision::F32 => Dtype::F32,
+        }
+    }
+}
+
+impl Precision {
+    /// The uint8 granularity used for a tensor of `shape`, `None` when not uint8. For
+    /// [`Precision::U8Auto`]: per channel when the tensor has rank >= 3 (`[N, C, ...]`) and at
+    /// least [`AUTO_MIN_CHANNEL_ELEMENTS`] elements per channel, per row otherwise.
+    pub fn u8_granularity(self, shape: &[usize]) -> Option<Granularity> {
+        match self {
+            Precision::U8(g) => Some(g),
+            Precision::U8Auto => {
+                let per_channel: usize = shape.iter().skip(2).product();
+                Some(
+                    if shape.len() >= 3 && per_channel >= AUTO_MIN_CHANNEL_ELEMENTS {
+                        Granularity::PerChannel
+                    } else {
+                        Granularity::PerRow
+                    },
+                )
+            }
+            Precision::F16 | Precision::F32 => None,
         }
     }
 }
@@ -201,10 +232,11 @@ pub struct EncodeOptions {
 }
 
 impl Default for EncodeOptions {
-    /// uint8 per row, zstd level 1, kept when it shrinks the payload at all.
+    /// uint8 per channel for feature maps and per row otherwise ([`Precision::U8Auto`]), zstd
+    /// level 1, kept when it shrinks the payload at all.
     fn default() -> Self {
         Self {
-            precision: Precision::U8(Granularity::PerRow),
+            precision: Precision::U8Auto,
             compression: Compression::Zstd { level: 1 },
             min_ratio: 1.0,
         }

@@ -1,6 +1,7 @@
 //! `loadpart check-codec`: top-1 agreement between the whole model and split execution whose
 //! cut tensors went through the codec.
 
+use crate::output::outln;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -24,6 +25,18 @@ enum PrecisionArg {
     F16,
     /// Lossless f32 (agreement must be 100%).
     F32,
+}
+
+/// Which uint8 values share a scale.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum GranularityArg {
+    /// Per sample and channel for feature maps with >= 40 elements per channel, per sample
+    /// otherwise (the default encoding).
+    Auto,
+    /// One scale per sample.
+    Row,
+    /// One scale per sample and channel (5 header bytes each).
+    Channel,
 }
 
 /// What the random inputs look like.
@@ -73,9 +86,9 @@ pub struct Args {
     /// Element precision on the wire.
     #[arg(long, value_enum, default_value = "u8")]
     precision: PrecisionArg,
-    /// uint8 scale per sample and channel instead of per sample.
-    #[arg(long)]
-    per_channel: bool,
+    /// Which uint8 values share a scale and zero point.
+    #[arg(long, value_enum, default_value = "auto")]
+    granularity: GranularityArg,
     /// Compressor (does not change values; zstd level 1 is the default).
     #[arg(long, value_enum, default_value = "zstd")]
     compression: CompressionArg,
@@ -103,14 +116,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = load_model(&args.model)?;
     let engine = pick(args.engine)?;
     let prepared = Prepared::new(&model, (!args.keep_weights).then_some(args.seed))?;
-    let granularity = if args.per_channel {
-        Granularity::PerChannel
-    } else {
-        Granularity::PerRow
-    };
     let codec = EncodeOptions {
         precision: match args.precision {
-            PrecisionArg::U8 => Precision::U8(granularity),
+            PrecisionArg::U8 => match args.granularity {
+                GranularityArg::Auto => Precision::U8Auto,
+                GranularityArg::Row => Precision::U8(Granularity::PerRow),
+                GranularityArg::Channel => Precision::U8(Granularity::PerChannel),
+            },
             PrecisionArg::F16 => Precision::F16,
             PrecisionArg::F32 => Precision::F32,
         },
@@ -146,9 +158,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     )?;
     bar.finish();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
+        outln!(
             "{}: engine {}, {:?} + {:?}, {:?} inputs, {} inputs x {} cuts: top-1 agreement {:.2}% ({} of {})",
             args.model,
             report.engine,
@@ -161,7 +173,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             report.agree,
             report.compared
         );
-        println!(
+        outln!(
             "  reference: {} distinct top-1 classes, most common {:.1}%, median top-1 margin {:.3}{}",
             report.reference_classes,
             report.majority_class_pct,
@@ -172,18 +184,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "; NOT input-dependent (same class for every input)"
             }
         );
-        println!(
+        outln!(
             "  {:>7} {:>7} {:>10} {:>10} {:>6}  cut",
-            "agree%", "ratio", "max abs", "max rel", "worst"
+            "agree%",
+            "ratio",
+            "max abs",
+            "max rel",
+            "worst"
         );
         for c in &report.cuts {
             let worst = c
                 .worst_disagreement_margin
                 .map(|m| format!("{m:.3}"))
                 .unwrap_or_else(|| "-".into());
-            println!(
+            outln!(
                 "  {:>7.2} {:>7.2} {:>10.3e} {:>10.3e} {:>6}  {}",
-                c.agreement_pct, c.ratio, c.max_abs_err, c.max_rel_err, worst, c.cut
+                c.agreement_pct,
+                c.ratio,
+                c.max_abs_err,
+                c.max_rel_err,
+                worst,
+                c.cut
             );
         }
     }

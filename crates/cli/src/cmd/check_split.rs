@@ -1,5 +1,6 @@
 //! `loadpart check-split`: whole model vs head + tail for every candidate cut.
 
+use crate::output::outln;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -73,8 +74,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     bar.finish();
     if args.json {
         match reports.as_slice() {
-            [one] => println!("{}", serde_json::to_string_pretty(one)?),
-            all => println!("{}", serde_json::to_string_pretty(all)?),
+            [one] => outln!("{}", serde_json::to_string_pretty(one)?),
+            all => outln!("{}", serde_json::to_string_pretty(all)?),
         }
     } else {
         for report in &reports {
@@ -89,7 +90,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn print_report(model: &str, report: &CheckReport) {
-    println!(
+    outln!(
         "{}: engine {}, batch {}: {} of {} cuts checked, max abs err {:.3e}, max rel err {:.3e} (tolerance {:.0e}), {} failures; outputs change by {:.2e} between two inputs",
         model,
         report.engine,
@@ -103,11 +104,11 @@ fn print_report(model: &str, report: &CheckReport) {
         report.input_sensitivity
     );
     if report.input_sensitivity < 1e-3 {
-        println!(
+        outln!(
             "  warning: the outputs barely depend on the input, so this check proves little (constant weights?)"
         );
     }
     for f in &report.failures {
-        println!("  FAILED {}: {}", f.cut, f.error);
+        outln!("  FAILED {}: {}", f.cut, f.error);
     }
 }

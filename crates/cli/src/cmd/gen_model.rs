@@ -1,5 +1,6 @@
 //! `loadpart gen-model`: write one of the generated test models to a file.
 
+use crate::output::outln;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -19,7 +20,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = zoo::generate(&args.name)?;
     std::fs::write(&args.output, model.to_bytes())
         .with_context(|| format!("writing {}", args.output.display()))?;
-    println!(
+    outln!(
         "wrote {} ({} nodes)",
         args.output.display(),
         model.nodes().len()

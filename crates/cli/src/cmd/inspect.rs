@@ -1,5 +1,6 @@
 //! `loadpart inspect`: the model's stages, tensors, blocks and candidate cuts.
 
+use crate::output::outln;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -150,7 +151,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         cuts,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
     print_text(&report, &space);
@@ -158,8 +159,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn print_text(r: &Report, space: &loadpart_cuts::CutSpace) {
-    println!("model sha256 {}  opset {}", &r.hash[..16], r.opset);
-    println!(
+    outln!("model sha256 {}  opset {}", &r.hash[..16], r.opset);
+    outln!(
         "inputs  {}",
         r.inputs
             .iter()
@@ -167,7 +168,7 @@ fn print_text(r: &Report, space: &loadpart_cuts::CutSpace) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
+    outln!(
         "outputs {}",
         r.outputs
             .iter()
@@ -175,19 +176,23 @@ fn print_text(r: &Report, space: &loadpart_cuts::CutSpace) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
+    outln!(
         "{} ONNX nodes ({} constant: weights and shape arithmetic, never cut) -> {} stages",
-        r.onnx_nodes, r.constant_nodes, r.stages
+        r.onnx_nodes,
+        r.constant_nodes,
+        r.stages
     );
-    println!(
+    outln!(
         "{} articulation tensors split the model into {} blocks; {} candidate cuts in all",
         r.articulation_tensors,
         r.blocks.len(),
         r.candidate_cuts
     );
-    println!(
+    outln!(
         "{:>5}  {:>6}  {:>10}  from -> to",
-        "block", "stages", "inner cuts"
+        "block",
+        "stages",
+        "inner cuts"
     );
     for b in &r.blocks {
         let count = if b.exact {
@@ -195,9 +200,13 @@ fn print_text(r: &Report, space: &loadpart_cuts::CutSpace) {
         } else {
             format!(">={}", b.inner_cuts)
         };
-        println!(
+        outln!(
             "{:>5}  {:>6}  {:>10}  {} -> {}",
-            b.index, b.stages, count, b.from, b.to
+            b.index,
+            b.stages,
+            count,
+            b.from,
+            b.to
         );
     }
     let exploding = space
@@ -206,14 +215,14 @@ fn print_text(r: &Report, space: &loadpart_cuts::CutSpace) {
         .filter(|b| matches!(b.cuts, BlockCuts::TooMany { .. }))
         .count();
     if exploding > 0 {
-        println!(
+        outln!(
             "{exploding} block(s) have too many cuts to list; the planner still searches them exactly, \
              per decision, as a minimum s-t cut (closure constraints as infinite edges, one node per tensor \
              so a tensor read by several tail stages is paid once)."
         );
     }
     for c in &r.cuts {
-        println!(
+        outln!(
             "{:<14} {:>10} B  {}",
             c.kind,
             c.bytes_per_sample,

@@ -1,5 +1,6 @@
 //! `loadpart plan`: where to cut a model under given network and server conditions.
 
+use crate::output::outln;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -137,7 +138,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         report.plot = Some(path.clone());
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_text(&report, planner.dag().node_count());
     }
@@ -351,13 +352,13 @@ fn short_cut(names: &[String], max: usize) -> String {
 fn print_text(r: &Report, stages: usize) {
     let d = &r.decision;
     let e = &r.conditions;
-    println!(
+    outln!(
         "model {} (sha256 {}), {} stages",
         r.model,
         &r.model_hash[..16.min(r.model_hash.len())],
         stages
     );
-    println!(
+    outln!(
         "conditions: uplink {}, downlink {}, RTT {} ms, queue {} ms, slowdown {}, server batch {}, device slowdown {}",
         format_bandwidth(e.uplink_bytes_per_s),
         format_bandwidth(e.downlink_bytes_per_s),
@@ -380,16 +381,16 @@ fn print_text(r: &Report, stages: usize) {
             100.0 * f
         )
     };
-    println!(
+    outln!(
         "policy {}: cut {} ({place})",
         r.policy,
         short_cut(&d.cut, 6)
     );
     if !d.sent.is_empty() && d.sent != d.cut {
-        println!("  sends {}", short_cut(&d.sent, 6));
+        outln!("  sends {}", short_cut(&d.sent, 6));
     }
     let b = &d.breakdown;
-    println!(
+    outln!(
         "predicted {:.3} ms = device {:.3} + encode {:.3} + upload {:.3} + rtt {:.3} + queue {:.3} + server {:.3} + decode {:.3} + download {:.3}",
         d.predicted_ms,
         b.device,
@@ -402,24 +403,25 @@ fn print_text(r: &Report, stages: usize) {
         b.download
     );
     if (r.full_model_ms - d.predicted_ms).abs() > 1e-6 * d.predicted_ms.abs().max(1.0) {
-        println!(
+        outln!(
             "under the full model with the given load this cut takes {:.3} ms",
             r.full_model_ms
         );
     }
-    println!(
+    outln!(
         "decision took {:.2} us (median of {TIMED_DECISIONS})",
         d.decision_us
     );
     if r.min_cut_blocks > 0 {
-        println!(
+        outln!(
             "{} candidate cuts listed; {} block(s) too large to list are searched exactly by min-cut and do not appear below",
-            r.listed_candidates, r.min_cut_blocks
+            r.listed_candidates,
+            r.min_cut_blocks
         );
     }
     if !r.runners_up.is_empty() {
-        println!("\nrunners-up (ms):");
-        println!(
+        outln!("\nrunners-up (ms):");
+        outln!(
             "{:>4} {:>5} {:>9} {:>8} {:>7} {:>10} {:>7} {:>7} {:>7} {:>8}  cut",
             "#",
             "cand",
@@ -434,7 +436,7 @@ fn print_text(r: &Report, stages: usize) {
         );
         for (i, u) in r.runners_up.iter().enumerate() {
             let b = &u.breakdown;
-            println!(
+            outln!(
                 "{:>4} {:>5} {:>9.3} {:>8.3} {:>7.3} {:>10.3} {:>7.3} {:>7.3} {:>7.3} {:>8.3}  {} [{}]",
                 i + 1,
                 u.candidate_index,
@@ -452,7 +454,7 @@ fn print_text(r: &Report, stages: usize) {
         }
     }
     if let Some(p) = &r.plot {
-        println!("\nwrote {}", p.display());
+        outln!("\nwrote {}", p.display());
     }
 }
 

@@ -1,5 +1,6 @@
 //! `loadpart profile`: measure stage times per batch size and tensor sizes.
 
+use crate::output::outln;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -86,14 +87,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
             )
         })
         .collect();
-    println!(
+    outln!(
         "wrote {} ({} stages; whole model {})",
         args.output.display(),
         profile.nodes.len(),
         total.join(", ")
     );
     if let Some(v) = &profile.validation {
-        println!(
+        outln!(
             "predicted vs measured time over {} heads and tails: mean error {:.1}%, max {:.1}%; head + tail: mean {:.1}%, max {:.1}%",
             v.samples.len(),
             v.mean_error_pct,

@@ -1,5 +1,6 @@
 //! `loadpart split`: write the head and tail of a cut as standard ONNX files.
 
+use crate::output::outln;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -52,7 +53,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let path = args.output.join(file);
         std::fs::write(&path, part.to_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
-        println!(
+        outln!(
             "{}: {} nodes, inputs {:?}, outputs {:?}",
             path.display(),
             part.model.graph.as_ref().map_or(0, |g| g.node.len()),

@@ -16,6 +16,7 @@ pub fn all_modes() -> Vec<EncodeOptions> {
     for precision in [
         Precision::U8(Granularity::PerRow),
         Precision::U8(Granularity::PerChannel),
+        Precision::U8Auto,
         Precision::F16,
         Precision::F32,
     ] {

@@ -42,10 +42,13 @@ proptest! {
     }
 
     #[test]
-    fn uint8_error_is_at_most_half_a_step((shape, data) in tensor(), per_channel in any::<bool>(), c in 0usize..3) {
-        let granularity = if per_channel { Granularity::PerChannel } else { Granularity::PerRow };
-        let opts = all_modes().into_iter()
-            .filter(|o| o.precision == Precision::U8(granularity)).nth(c).unwrap();
+    fn uint8_error_is_at_most_half_a_step((shape, data) in tensor(), mode in 0usize..3, c in 0usize..3) {
+        let precision = [
+            Precision::U8(Granularity::PerRow),
+            Precision::U8(Granularity::PerChannel),
+            Precision::U8Auto,
+        ][mode];
+        let opts = all_modes().into_iter().filter(|o| o.precision == precision).nth(c).unwrap();
         let e = match encode(&data, &shape, &opts) {
             Ok(e) => e,
             Err(err) => {
@@ -55,8 +58,10 @@ proptest! {
                 return Ok(());
             }
         };
-        let params = &e.header.quant.as_ref().unwrap().params;
-        let axes = if per_channel { 2 } else { 1 };
+        let quant = e.header.quant.as_ref().unwrap();
+        prop_assert_eq!(Some(quant.granularity), precision.u8_granularity(&shape));
+        let params = &quant.params;
+        let axes = if quant.granularity == Granularity::PerChannel { 2 } else { 1 };
         let group_len: usize = shape[axes.min(shape.len())..].iter().product();
         prop_assert_eq!(params.len() * group_len, data.len());
         let d = decode_blob(&e.to_bytes(), &DecodeLimits::default()).unwrap();
@@ -128,7 +133,7 @@ fn every_mode_round_trips_activations() {
         let bound = match opts.precision {
             Precision::F32 => 0.0,
             Precision::F16 => 1e-2,
-            Precision::U8(_) => 0.05,
+            Precision::U8(_) | Precision::U8Auto => 0.05,
         };
         assert!(max_err <= bound, "{opts:?}: {max_err}");
         // Zeros of ReLU stay exact in every mode.
