@@ -17,12 +17,16 @@ echo "== inspect: the cut space of a generated 4-branch inception model"
 "$lp" inspect zoo:inception
 echo
 echo "== check-split: whole model vs head+tail at every candidate cut (batch 1 and 4)"
-"$lp" check-split zoo:inception --batch 1
-"$lp" check-split zoo:inception --batch 4
+"$lp" check-split zoo:inception --batch 1,4
 echo
 echo "== check-split on the model-zoo ResNet-50 with seeded random weights (all cuts, batch 1)"
 "$lp" check-split resnet50
 echo
 echo "== profile: device (batch 1) and server (batches 1,2,4,8) profiles of ResNet-50"
 "$lp" profile resnet50 --batch-sizes 1 --runs 5 --validate-cuts 5 -o "$out/resnet50-device.json"
-"$lp" profile resnet50 --batch-sizes 1,2,4,8 --runs 5 --validate-cuts 5 -o "$out/resnet50-server.json"
+"$lp" profile resnet50 --batch-sizes 1,2,4,8 --runs 5 --anchors 8 --validate-cuts 5 -o "$out/resnet50-server.json"
+echo
+echo "== plan: the best cut for 20 Mbit/s, 5 ms RTT, a server queue of 20 ms, 1.5x slowdown, batch 4"
+"$lp" plan resnet50 --device-profile "$out/resnet50-device.json" --server-profile "$out/resnet50-server.json" \
+  --bandwidth 20mbit --rtt-ms 5 --queue-ms 20 --slowdown 1.5 --batch 4 --plot "$out/plan.svg"
+echo "(plot: $out/plan.svg)"

@@ -40,6 +40,10 @@ fn modes() -> Vec<(&'static str, EncodeOptions)> {
     };
     let row = Precision::U8(Granularity::PerRow);
     vec![
+        (
+            "u8auto+zstd1",
+            o(Precision::U8Auto, Compression::Zstd { level: 1 }),
+        ),
         ("u8+zstd1", o(row, Compression::Zstd { level: 1 })),
         ("u8+lz4", o(row, Compression::Lz4)),
         ("u8_raw", o(row, Compression::None)),
