@@ -1,6 +1,8 @@
 //! Head + tail equals the whole model, on every engine, for every candidate cut.
 
-use loadpart_exec::{CheckOptions, Prepared, check_split, compare_outputs, reference_input};
+use loadpart_exec::{
+    CheckOptions, Prepared, check_split, check_split_batches, compare_outputs, reference_input,
+};
 use loadpart_graph::{OnnxModel, tensor_f32, zoo};
 
 use crate::{engines, light_dir};
@@ -10,12 +12,14 @@ fn generated_models_split_exactly_at_every_cut() {
     for engine in engines() {
         for name in zoo::MODELS {
             let prepared = Prepared::new(&zoo::generate(name).unwrap(), None).unwrap();
-            for batch in [1, 3] {
-                let opts = CheckOptions {
-                    batch,
-                    ..Default::default()
-                };
-                let r = check_split(engine.as_ref(), &prepared, &opts, &mut |_, _| {}).unwrap();
+            let opts = CheckOptions::default();
+            // Each cut loaded once and run at both sizes.
+            let reports =
+                check_split_batches(engine.as_ref(), &prepared, &[1, 3], &opts, &mut |_, _| {})
+                    .unwrap();
+            assert_eq!(reports.iter().map(|r| r.batch).collect::<Vec<_>>(), [1, 3]);
+            for r in reports {
+                let batch = r.batch;
                 assert!(
                     r.passed(),
                     "{name} on {} batch {batch}: {:?}",
@@ -30,6 +34,22 @@ fn generated_models_split_exactly_at_every_cut() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn batch_size_zero_is_an_error() {
+    let engine = loadpart_engine::engine(loadpart_engine::EngineKind::Tract).unwrap();
+    let prepared = Prepared::new(&zoo::generate("chain").unwrap(), None).unwrap();
+    for batches in [&[][..], &[1, 0][..]] {
+        let r = check_split_batches(
+            engine.as_ref(),
+            &prepared,
+            batches,
+            &CheckOptions::default(),
+            &mut |_, _| {},
+        );
+        assert!(r.is_err(), "{batches:?}");
     }
 }
 

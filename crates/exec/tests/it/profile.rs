@@ -12,6 +12,7 @@ fn profile_covers_every_stage_and_tensor() {
         batch_sizes: vec![1, 4],
         runs: 3,
         warmup: 1,
+        anchors: 2,
         validate_cuts: 3,
         ..Default::default()
     };
@@ -31,9 +32,24 @@ fn profile_covers_every_stage_and_tensor() {
         p.tensors.iter().all(|t| t.codec.is_some()),
         "every activation has codec costs"
     );
+    // Head and tail calibrations: both sum to the whole model's time (within timing noise
+    // they need not be equal, but both are positive).
+    assert!(p.nodes.iter().all(|n| {
+        n.tail_time_us
+            .as_ref()
+            .is_some_and(|t| t.len() == 2 && t.iter().all(|x| x.is_finite() && *x >= 0.0))
+    }));
+    let whole_tail = |b: usize| {
+        p.nodes
+            .iter()
+            .map(|n| n.tail_time_us.as_ref().unwrap()[b])
+            .sum::<f64>()
+    };
+    assert!(whole_tail(0) > 0.0 && whole_tail(1) > whole_tail(0));
     let v = p.validation.as_ref().unwrap();
     assert_eq!(v.samples.len(), 3 * 2 * 2);
     assert!(v.mean_error_pct.is_finite());
+    assert!(v.split_mean_error_pct.is_finite() && v.split_max_error_pct >= v.split_mean_error_pct);
     // The planner accepts the profile for both roles.
     loadpart_plan::Planner::new(dag.clone(), &p, &p, Default::default()).unwrap();
     // Bad options are an error, not a panic.
