@@ -10,20 +10,9 @@ use std::path::PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use loadpart_exec::Prepared;
 use loadpart_graph::OnnxModel;
+use loadpart_graph::zoo::LIGHT_MODELS;
 use loadpart_plan::synth::{self, SplitMix64};
 use loadpart_plan::{Estimate, Planner, PlannerOptions};
-
-const LIGHT_MODELS: [&str; 9] = [
-    "bvlc_alexnet",
-    "densenet121",
-    "inception_v1",
-    "inception_v2",
-    "resnet50",
-    "shufflenet",
-    "squeezenet",
-    "vgg19",
-    "zfnet512",
-];
 
 fn light_dir() -> PathBuf {
     loadpart_graph::zoo::light_models_dir()

@@ -15,7 +15,9 @@
 //! standard ONNX files `loadpart split` writes.
 
 use crate::Part;
-use crate::onnx::{AttributeProto, NodeProto, attribute_proto::AttributeType, type_proto};
+use crate::onnx::{
+    AttributeProto, GraphProto, NodeProto, attribute_proto::AttributeType, type_proto,
+};
 
 /// Routes every rank-4 graph input of `part` that an `Add` or `Sum` reads through an identity
 /// `MaxPool` (kernel 1, stride 1), rewriting those readers. Returns how many relays were added.
@@ -23,8 +25,11 @@ pub fn insert_layout_relays(part: &mut Part) -> usize {
     let Some(graph) = part.model.graph.as_mut() else {
         return 0;
     };
-    let taken =
-        |name: &str, nodes: &[NodeProto]| nodes.iter().any(|n| n.output.iter().any(|o| o == name));
+    let taken = |name: &str, g: &GraphProto| {
+        g.node.iter().any(|n| n.output.iter().any(|o| o == name))
+            || g.input.iter().any(|i| i.name() == name)
+            || g.initializer.iter().any(|t| t.name() == name)
+    };
     let mut relays = Vec::new();
     for input in &graph.input {
         let Some(name) = input.name.as_deref() else {
@@ -45,7 +50,7 @@ pub fn insert_layout_relays(part: &mut Part) -> usize {
             continue;
         }
         let mut relayed = format!("{name}/layout_relay");
-        while taken(&relayed, &graph.node) {
+        while taken(&relayed, graph) {
             relayed.push('_');
         }
         relays.push((name.to_owned(), relayed));

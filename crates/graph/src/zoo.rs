@@ -308,6 +308,20 @@ pub fn tiny_relu() -> ModelProto {
     b.finish(&[y])
 }
 
+/// The model-zoo "light" models `scripts/setup.sh` installs (file `light_NAME.onnx` and its
+/// reference output `light_NAME_output_0.pb` in [`light_models_dir`]).
+pub const LIGHT_MODELS: [&str; 9] = [
+    "bvlc_alexnet",
+    "densenet121",
+    "inception_v1",
+    "inception_v2",
+    "resnet50",
+    "shufflenet",
+    "squeezenet",
+    "vgg19",
+    "zfnet512",
+];
+
 /// Where `scripts/setup.sh` installs the model-zoo light models: `$LOADPART_MODELS`, else
 /// `$LOADPART_HOME/models/light`, else `<workspace>/.loadpart/models/light`. One lookup for the
 /// CLI, tests, benches and examples.

@@ -14,17 +14,7 @@ use prost::Message;
 use crate::onnx_pb::TensorProto;
 use crate::support::{TOL, arange_input, engine, fixed_shape, max_rel_err, models_dir};
 
-pub const MODELS: [&str; 9] = [
-    "bvlc_alexnet",
-    "densenet121",
-    "inception_v1",
-    "inception_v2",
-    "resnet50",
-    "shufflenet",
-    "squeezenet",
-    "vgg19",
-    "zfnet512",
-];
+pub use loadpart_graph::zoo::LIGHT_MODELS as MODELS;
 
 /// Models an engine cannot run, with the exact reason. An entry is still run and must still
 /// fail: the day it passes, the test says to remove it.

@@ -4,18 +4,10 @@ use std::path::PathBuf;
 
 use loadpart_engine::{Dim, Engine, EngineKind, IoInfo};
 
-/// The workspace root (two levels above this crate).
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The light model-zoo models: `$LOADPART_MODELS`, else `<workspace>/.loadpart/models/light`.
-/// Missing models fail the test; they are never skipped.
+/// The light model-zoo models ([`loadpart_graph::zoo::light_models_dir`]). Missing models fail
+/// the test; they are never skipped.
 pub fn models_dir() -> PathBuf {
-    let dir = std::env::var_os("LOADPART_MODELS")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".loadpart/models/light"));
+    let dir = loadpart_graph::zoo::light_models_dir();
     assert!(
         dir.join("light_resnet50.onnx").is_file(),
         "test models not found in {}: run scripts/setup.sh (or set LOADPART_MODELS)",

@@ -30,6 +30,7 @@ pub(super) fn validate(
     for (done, i) in picked.into_iter().enumerate() {
         let cut = cuts[i];
         let measured = timer.split(&prepared.stages.names(&cut.tensors))?;
+        let id = cut.id(dag);
         for (b, &(head_us, tail_us)) in measured.iter().enumerate() {
             let (mut head_pred, mut tail_pred) = (0.0, 0.0);
             for (n, cost) in profile.nodes.iter().enumerate() {
@@ -39,7 +40,6 @@ pub(super) fn validate(
                     tail_pred += cost.tail_time_us.as_ref().unwrap_or(&cost.time_us)[b];
                 }
             }
-            let id = cut.id(dag);
             let batch_size = opts.batch_sizes[b];
             samples.push(ValidationSample {
                 cut: id.clone(),
@@ -49,7 +49,7 @@ pub(super) fn validate(
                 measured_us: head_us,
             });
             samples.push(ValidationSample {
-                cut: id,
+                cut: id.clone(),
                 part: "tail".into(),
                 batch_size,
                 predicted_us: tail_pred,
