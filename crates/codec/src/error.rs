@@ -177,41 +177,77 @@ pub enum CodecError {
     InvalidOption(String),
 }
 
-impl CodecError {
-    /// Stable snake_case label for metrics and logs; one per variant, never reused.
-    pub fn kind(&self) -> &'static str {
+impl loadpart_errors::Classify for CodecError {
+    fn kind(&self) -> loadpart_errors::ErrorKind {
+        use loadpart_errors::ErrorKind::*;
         match self {
-            Self::NonFinite { .. } => "non_finite",
-            Self::OutOfRange { .. } => "out_of_range",
-            Self::RangeTooWide { .. } => "range_too_wide",
-            Self::ShapeMismatch { .. } => "shape_mismatch",
-            Self::ShapeOverflow { .. } => "shape_overflow",
-            Self::RankTooHigh { .. } => "rank_too_high",
-            Self::TooManyElements { .. } => "too_many_elements",
-            Self::TooManyBytes { .. } => "too_many_bytes",
-            Self::BadMagic { .. } => "bad_magic",
-            Self::UnknownVersion { .. } => "unknown_version",
-            Self::UnknownDtype(_) => "unknown_dtype",
-            Self::UnknownCodec(_) => "unknown_codec",
-            Self::UnknownGranularity(_) => "unknown_granularity",
-            Self::Truncated { .. } => "truncated",
-            Self::PayloadLength { .. } => "payload_length",
-            Self::RawLength { .. } => "raw_length",
-            Self::ParamCount { .. } => "param_count",
-            Self::InvalidScale { .. } => "invalid_scale",
-            Self::Inconsistent(_) => "inconsistent_header",
-            Self::Checksum { .. } => "checksum",
-            Self::Decompress { .. } => "decompress",
-            Self::DecompressedLength { .. } => "decompressed_length",
-            Self::Compress { .. } => "compress",
-            Self::OutputLength { .. } => "output_length",
-            Self::BatchShape { .. } => "batch_shape",
-            Self::BatchFull { .. } => "batch_full",
-            Self::MissingParam(_) => "missing_param",
-            Self::UnknownParam(_) => "unknown_param",
-            Self::DuplicateParam(_) => "duplicate_param",
-            Self::BadParam { .. } => "bad_param",
-            Self::InvalidOption(_) => "invalid_option",
+            CodecError::Compress { .. }
+            | CodecError::OutputLength { .. }
+            | CodecError::BatchFull { .. } => Internal,
+            CodecError::NonFinite { .. }
+            | CodecError::OutOfRange { .. }
+            | CodecError::RangeTooWide { .. }
+            | CodecError::ShapeMismatch { .. }
+            | CodecError::ShapeOverflow { .. }
+            | CodecError::RankTooHigh { .. }
+            | CodecError::TooManyElements { .. }
+            | CodecError::TooManyBytes { .. }
+            | CodecError::BadMagic { .. }
+            | CodecError::UnknownVersion { .. }
+            | CodecError::UnknownDtype(_)
+            | CodecError::UnknownCodec(_)
+            | CodecError::UnknownGranularity(_)
+            | CodecError::Truncated { .. }
+            | CodecError::PayloadLength { .. }
+            | CodecError::RawLength { .. }
+            | CodecError::ParamCount { .. }
+            | CodecError::InvalidScale { .. }
+            | CodecError::Inconsistent(_)
+            | CodecError::Checksum { .. }
+            | CodecError::Decompress { .. }
+            | CodecError::DecompressedLength { .. }
+            | CodecError::BatchShape { .. }
+            | CodecError::MissingParam(_)
+            | CodecError::UnknownParam(_)
+            | CodecError::DuplicateParam(_)
+            | CodecError::BadParam { .. }
+            | CodecError::InvalidOption(_) => Caller,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            CodecError::NonFinite { .. } => "non_finite",
+            CodecError::OutOfRange { .. } => "out_of_range",
+            CodecError::RangeTooWide { .. } => "range_too_wide",
+            CodecError::ShapeMismatch { .. } => "shape_mismatch",
+            CodecError::ShapeOverflow { .. } => "shape_overflow",
+            CodecError::RankTooHigh { .. } => "rank_too_high",
+            CodecError::TooManyElements { .. } => "too_many_elements",
+            CodecError::TooManyBytes { .. } => "too_many_bytes",
+            CodecError::BadMagic { .. } => "bad_magic",
+            CodecError::UnknownVersion { .. } => "unknown_version",
+            CodecError::UnknownDtype(_) => "unknown_dtype",
+            CodecError::UnknownCodec(_) => "unknown_codec",
+            CodecError::UnknownGranularity(_) => "unknown_granularity",
+            CodecError::Truncated { .. } => "truncated",
+            CodecError::PayloadLength { .. } => "payload_length",
+            CodecError::RawLength { .. } => "raw_length",
+            CodecError::ParamCount { .. } => "param_count",
+            CodecError::InvalidScale { .. } => "invalid_scale",
+            CodecError::Inconsistent(_) => "inconsistent_header",
+            CodecError::Checksum { .. } => "checksum",
+            CodecError::Decompress { .. } => "decompress",
+            CodecError::DecompressedLength { .. } => "decompressed_length",
+            CodecError::Compress { .. } => "compress",
+            CodecError::OutputLength { .. } => "output_length",
+            CodecError::BatchShape { .. } => "batch_shape",
+            CodecError::BatchFull { .. } => "batch_full",
+            CodecError::MissingParam(_) => "missing_param",
+            CodecError::UnknownParam(_) => "unknown_param",
+            CodecError::DuplicateParam(_) => "duplicate_param",
+            CodecError::BadParam { .. } => "bad_param",
+            CodecError::InvalidOption(_) => "invalid_option",
         }
     }
 }

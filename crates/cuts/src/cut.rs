@@ -1,6 +1,6 @@
 //! Cuts: downward-closed heads, their boundary tensors, and validation of proposed tensor sets.
 
-use crate::{CutError, Dag, NodeId, NodeSet, TensorId};
+use crate::{CutError, CutId, Dag, NodeId, NodeSet, TensorId};
 
 /// A canonical cut: a downward-closed head `H` and its tensors `C(H)`.
 ///
@@ -18,8 +18,8 @@ pub struct Cut {
 }
 
 impl Cut {
-    /// Canonical, process-independent id: the tensor names sorted and joined with `,`.
-    pub fn id(&self, dag: &Dag) -> String {
+    /// Canonical, process-independent id (see [`CutId`]).
+    pub fn id(&self, dag: &Dag) -> CutId {
         cut_id(dag, &self.tensors)
     }
 
@@ -43,15 +43,9 @@ impl Cut {
     }
 }
 
-/// The canonical id of a tensor set: names sorted and joined with `,`.
-pub fn cut_id(dag: &Dag, tensors: &[TensorId]) -> String {
-    let mut names: Vec<&str> = tensors
-        .iter()
-        .map(|&t| dag.tensor(t).name.as_str())
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    names.join(",")
+/// The canonical id of a tensor set (see [`CutId`]).
+pub fn cut_id(dag: &Dag, tensors: &[TensorId]) -> CutId {
+    CutId::from_names(tensors.iter().map(|&t| dag.tensor(t).name.as_str()))
 }
 
 /// A proposed tensor set that was checked to separate the inputs from the outputs.
@@ -131,7 +125,7 @@ impl Dag {
     }
 
     /// A path from an input to an output that avoids every tensor with `cut[t]`, if one exists.
-    fn uncut_path(&self, cut: &[bool]) -> Option<Vec<String>> {
+    pub(crate) fn uncut_path(&self, cut: &[bool]) -> Option<Vec<String>> {
         // Forward search over tensors not in the cut; `via[t]` is the node that reached t.
         let mut reached = vec![false; self.tensors.len()];
         let mut via: Vec<Option<NodeId>> = vec![None; self.tensors.len()];

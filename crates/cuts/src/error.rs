@@ -54,4 +54,63 @@ pub enum CutError {
         /// Alternating tensor and node names, from a model input to a model output.
         path: Vec<String>,
     },
+    /// A cut id that is not well formed (see [`crate::CutId::parse`]).
+    #[error("malformed cut id {id:?}: {reason}")]
+    BadCutId {
+        /// The id received (at most 200 characters of it).
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The tensors a partitioned request sends are not exactly those its cut sends: one is
+    /// missing (the tail would need it) or one is superfluous.
+    #[error(
+        "the tensors sent ({}) are not the cut's tensors: the cut for these outputs sends ({})",
+        sent.join(", "),
+        expected.join(", ")
+    )]
+    SentMismatch {
+        /// Names received, sorted.
+        sent: Vec<String>,
+        /// Names the canonical cut sends, sorted.
+        expected: Vec<String>,
+    },
+    /// A requested output that is not a model output, or none at all to compute.
+    #[error("{0}")]
+    BadOutputs(String),
+}
+
+impl loadpart_errors::Classify for CutError {
+    fn kind(&self) -> loadpart_errors::ErrorKind {
+        use loadpart_errors::ErrorKind::*;
+        match self {
+            CutError::DuplicateName { .. }
+            | CutError::NodeWithoutInputs { .. }
+            | CutError::NoInputs
+            | CutError::NoOutputs
+            | CutError::DeadNode { .. } => Model,
+            CutError::UnknownTensorId { .. } => Internal,
+            CutError::UnknownTensor { .. }
+            | CutError::UncutPath { .. }
+            | CutError::BadCutId { .. }
+            | CutError::SentMismatch { .. }
+            | CutError::BadOutputs(_) => Caller,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            CutError::DuplicateName { .. } => "duplicate_name",
+            CutError::UnknownTensorId { .. } => "unknown_tensor_id",
+            CutError::UnknownTensor { .. } => "unknown_tensor",
+            CutError::NodeWithoutInputs { .. } => "node_without_inputs",
+            CutError::NoInputs => "no_inputs",
+            CutError::NoOutputs => "no_outputs",
+            CutError::DeadNode { .. } => "dead_node",
+            CutError::UncutPath { .. } => "not_a_cut",
+            CutError::BadCutId { .. } => "bad_cut_id",
+            CutError::SentMismatch { .. } => "sent_mismatch",
+            CutError::BadOutputs(_) => "bad_outputs",
+        }
+    }
 }

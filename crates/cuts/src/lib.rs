@@ -12,15 +12,19 @@
 #![forbid(unsafe_code)]
 
 mod cut;
+mod cut_id;
 mod dag;
 mod error;
 mod nodeset;
+mod request;
 mod space;
 
 pub use cut::{Cut, ValidCut, cut_id};
+pub use cut_id::CutId;
 pub use dag::{Dag, DagBuilder, Node, NodeId, Tensor, TensorId};
 pub use error::CutError;
 pub use nodeset::NodeSet;
+pub use request::RequestCut;
 pub use space::{Block, BlockCuts, Boundary, Candidate, CandidateKind, CutCount, CutSpace};
 
 #[cfg(test)]

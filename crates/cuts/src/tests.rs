@@ -141,7 +141,10 @@ fn brute_force_cut_ids(dag: &Dag) -> HashSet<String> {
         if dag.is_downset(&head) {
             let cut = dag.cut_of(head);
             assert!(dag.validate_cut(&cut.tensors).is_ok());
-            assert!(ids.insert(cut.id(dag)), "two downsets with one cut");
+            assert!(
+                ids.insert(cut.id(dag).to_string()),
+                "two downsets with one cut"
+            );
         }
     }
     ids
@@ -153,7 +156,10 @@ fn check_space(dag: &Dag, articulation: &[&str], inner: &[usize]) {
     let counts: Vec<CutCount> = space.blocks().iter().map(|b| b.cut_count()).collect();
     let expected: Vec<CutCount> = inner.iter().map(|&c| CutCount::Exact(c)).collect();
     assert_eq!(counts, expected);
-    let listed: Vec<String> = space.all_candidate_cuts().map(|c| c.cut.id(dag)).collect();
+    let listed: Vec<String> = space
+        .all_candidate_cuts()
+        .map(|c| c.cut.id(dag).to_string())
+        .collect();
     let unique: HashSet<String> = listed.iter().cloned().collect();
     assert_eq!(unique.len(), listed.len(), "duplicate candidates");
     assert_eq!(unique, brute_force_cut_ids(dag));
@@ -196,7 +202,7 @@ fn dense_cuts() {
     let BlockCuts::Enumerated(cuts) = &space.blocks()[1].cuts else {
         panic!("enumerated")
     };
-    let ids: Vec<String> = cuts.iter().map(|c| c.id(&dag)).collect();
+    let ids: Vec<String> = cuts.iter().map(|c| c.id(&dag).to_string()).collect();
     assert!(ids.contains(&"a,f1,f2".to_string()));
     assert!(ids.contains(&"a,f1,g2".to_string()));
 }
@@ -306,4 +312,45 @@ fn enumeration_cap_reports_too_many() {
     assert_eq!(space.all_candidate_cuts().count(), 4);
     let space = CutSpace::analyze(&dag, 53);
     assert_eq!(space.blocks()[1].cut_count(), CutCount::Exact(53));
+}
+
+#[test]
+fn requests_resolve_to_their_canonical_cut() {
+    let dag = two_in_two_out();
+    let id = |r: &RequestCut| r.cut.id(&dag).to_string();
+    let outs = |r: &RequestCut| names(&dag, &r.outputs);
+    // Full offload: every output computed by the tail.
+    let r = dag.cut_for_request(&["x2", "x1"], None).unwrap();
+    assert_eq!((id(&r), outs(&r)), ("x1,x2".into(), s(&["y1", "y2"])));
+    // Only c sent and no outputs listed: the tail computes both outputs.
+    let r = dag.cut_for_request(&["c"], None).unwrap();
+    assert_eq!((id(&r), outs(&r)), ("c".into(), s(&["y1", "y2"])));
+    // The device kept y1: the same sent tensor, another cut, told apart by the outputs asked for.
+    let r = dag.cut_for_request(&["c"], Some(&["y2"])).unwrap();
+    assert_eq!((id(&r), outs(&r)), ("c,y1".into(), s(&["y2"])));
+    assert_eq!(r.cut.head.len(), 4);
+}
+
+#[test]
+fn bad_requests_are_typed_errors() {
+    let dag = two_in_two_out();
+    let err = |sent: &[&str], outs: Option<&[&str]>| dag.cut_for_request(sent, outs).unwrap_err();
+    assert!(matches!(
+        err(&["nope"], None),
+        CutError::UnknownTensor { .. }
+    ));
+    assert!(matches!(err(&["c"], Some(&["a"])), CutError::BadOutputs(_)));
+    assert!(matches!(err(&["y1", "y2"], None), CutError::BadOutputs(_)));
+    // a alone cannot compute anything: x2's branch is missing.
+    assert!(matches!(
+        err(&["a"], Some(&["y1"])),
+        CutError::UncutPath { .. }
+    ));
+    // c plus a superfluous a: the canonical cut sends only c.
+    match err(&["c", "a"], None) {
+        CutError::SentMismatch { sent, expected } => {
+            assert_eq!((sent, expected), (s(&["a", "c"]), s(&["c"])));
+        }
+        other => panic!("{other}"),
+    }
 }

@@ -102,6 +102,44 @@ pub enum EngineError {
     },
 }
 
+impl loadpart_errors::Classify for EngineError {
+    fn kind(&self) -> loadpart_errors::ErrorKind {
+        use loadpart_errors::ErrorKind::*;
+        match self {
+            EngineError::UnknownEngine { .. }
+            | EngineError::BadTensor { .. }
+            | EngineError::UnknownInput { .. }
+            | EngineError::MissingInput { .. }
+            | EngineError::DuplicateInput { .. }
+            | EngineError::DtypeMismatch { .. }
+            | EngineError::ShapeMismatch { .. } => Caller,
+            EngineError::Load { .. } | EngineError::UnsupportedDtype { .. } => Model,
+            EngineError::LibraryNotFound { .. }
+            | EngineError::LibraryLoad { .. }
+            | EngineError::Run { .. } => Engine,
+            EngineError::Panic { .. } => Internal,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            EngineError::UnknownEngine { .. } => "unknown_engine",
+            EngineError::LibraryNotFound { .. } => "engine_library_not_found",
+            EngineError::LibraryLoad { .. } => "engine_library_load",
+            EngineError::Load { .. } => "model_load",
+            EngineError::UnsupportedDtype { .. } => "unsupported_dtype",
+            EngineError::BadTensor { .. } => "bad_tensor",
+            EngineError::UnknownInput { .. } => "unknown_input",
+            EngineError::MissingInput { .. } => "missing_input",
+            EngineError::DuplicateInput { .. } => "duplicate_input",
+            EngineError::DtypeMismatch { .. } => "dtype_mismatch",
+            EngineError::ShapeMismatch { .. } => "shape_mismatch",
+            EngineError::Run { .. } => "run_failed",
+            EngineError::Panic { .. } => "engine_panic",
+        }
+    }
+}
+
 fn display_paths(paths: &[PathBuf]) -> String {
     if paths.is_empty() {
         return "no path".to_owned();

@@ -21,6 +21,7 @@ mod error;
 mod io;
 pub mod locate;
 mod ort_backend;
+pub mod probe;
 mod tensor;
 mod timing;
 mod tract_backend;

@@ -244,13 +244,19 @@ impl Model for OrtModel {
                 engine: KIND,
                 source: Box::new(e),
             };
+            let mut seen = Vec::with_capacity(ordered.len());
             let values = self
                 .inputs
                 .iter()
                 .zip(&ordered)
-                .map(|(info, t)| Ok((Cow::Borrowed(info.name.as_str()), borrow(t)?)))
+                .map(|(info, t)| {
+                    let (value, address) = borrow(t)?;
+                    seen.push(address);
+                    Ok((Cow::Borrowed(info.name.as_str()), value))
+                })
                 .collect::<Result<Vec<_>, ort::Error>>()
                 .map_err(run_err)?;
+            crate::probe::record(seen);
             self.pool.with(
                 || self.recipe.build(),
                 |session| {
@@ -278,11 +284,20 @@ impl Model for OrtModel {
     }
 }
 
-/// A view of the caller's buffer: ONNX Runtime reads it in place, no copy.
-fn borrow<'a>(t: &TensorRef<'a>) -> Result<SessionInputValue<'a>, ort::Error> {
+/// A view of the caller's buffer: ONNX Runtime reads it in place, no copy. Also returns the
+/// data address ONNX Runtime reports for the value (see [`crate::probe`]).
+fn borrow<'a>(t: &TensorRef<'a>) -> Result<(SessionInputValue<'a>, usize), ort::Error> {
     Ok(match t.data() {
-        TensorDataRef::F32(v) => ort::value::TensorRef::from_array_view((t.shape(), v))?.into(),
-        TensorDataRef::I64(v) => ort::value::TensorRef::from_array_view((t.shape(), v))?.into(),
+        TensorDataRef::F32(v) => {
+            let r = ort::value::TensorRef::from_array_view((t.shape(), v))?;
+            let address = r.data_ptr() as usize;
+            (r.into(), address)
+        }
+        TensorDataRef::I64(v) => {
+            let r = ort::value::TensorRef::from_array_view((t.shape(), v))?;
+            let address = r.data_ptr() as usize;
+            (r.into(), address)
+        }
     })
 }
 

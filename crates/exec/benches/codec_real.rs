@@ -10,26 +10,21 @@
 //! MB/s are of f32 input (10^6 B/s); decode includes validation and the checksum.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
 use loadpart_codec::{DecodeLimits, Decoder, Encoder, validate};
 use loadpart_engine::EngineKind;
 use loadpart_exec::{
-    Compression, EncodeOptions, Granularity, Precision, Prepared, SplitRunner, random_inputs,
+    Compression, EncodeOptions, Granularity, Precision, Prepared, Split, random_inputs,
+    randomize_for_checks,
 };
-use loadpart_graph::OnnxModel;
 
 /// One cut tensor of one model.
 struct Activation {
     label: String,
     shape: Vec<usize>,
     data: Vec<f32>,
-}
-
-fn light_dir() -> PathBuf {
-    loadpart_graph::zoo::light_models_dir()
 }
 
 fn modes() -> Vec<(&'static str, EncodeOptions)> {
@@ -70,26 +65,24 @@ fn activations() -> Vec<Activation> {
         .expect("an engine");
     let mut out = Vec::new();
     for name in ["resnet50", "inception_v1"] {
-        let path = light_dir().join(format!("light_{name}.onnx"));
-        let model = OnnxModel::load(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh)", path.display()));
-        let prepared = Prepared::new(&model, Some(7)).expect("light model prepares");
+        let model = loadpart_graph::zoo::load_light(name).unwrap_or_else(|e| panic!("{e}"));
+        let prepared = Prepared::new(&randomize_for_checks(&model, 7).expect("randomizes"))
+            .expect("light model prepares");
         let space = prepared.stages.cut_space(10_000);
-        let inner: Vec<Vec<String>> = space
+        let inner: Vec<_> = space
             .boundaries()
             .iter()
             .filter(|b| {
                 !b.cut.is_full_offload() && !b.cut.is_full_local() && b.cut.tensors.len() == 1
             })
-            .map(|b| prepared.stages.names(&b.cut.tensors))
+            .map(|b| b.cut.id(prepared.stages.dag()))
             .collect();
         let inputs = random_inputs(&prepared.model, 1, 7).expect("inputs");
         for (pos, frac) in [("early", 0.2), ("middle", 0.5), ("late", 0.8)] {
             let cut = &inner[((inner.len() - 1) as f64 * frac).round() as usize];
             let runner =
-                SplitRunner::load(engine.as_ref(), &prepared.model, cut, &Default::default())
-                    .expect("loads");
-            let (mut t, _) = runner.run_head(&inputs).expect("head runs");
+                Split::load(engine.as_ref(), &prepared, cut, &Default::default()).expect("loads");
+            let mut t = runner.run_head(&inputs).expect("head runs").outputs;
             let (tensor, t) = t.swap_remove(0);
             let shape = t.shape.clone();
             let data = t.into_f32().expect("f32 activation");

@@ -5,24 +5,16 @@
 //! Criterion's medians are in `target/criterion/decide_real/<model>/new/estimates.json`.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use loadpart_exec::Prepared;
-use loadpart_graph::OnnxModel;
-use loadpart_graph::zoo::LIGHT_MODELS;
+use loadpart_graph::Prepared;
+use loadpart_graph::zoo::{self, LIGHT_MODELS};
 use loadpart_plan::synth::{self, SplitMix64};
 use loadpart_plan::{Estimate, Planner, PlannerOptions};
 
-fn light_dir() -> PathBuf {
-    loadpart_graph::zoo::light_models_dir()
-}
-
 fn planner(name: &str, options: PlannerOptions) -> Planner {
-    let path = light_dir().join(format!("light_{name}.onnx"));
-    let model = OnnxModel::load(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh)", path.display()));
-    let prepared = Prepared::new(&model, None).expect("light model prepares");
+    let model = zoo::load_light(name).unwrap_or_else(|e| panic!("{e}"));
+    let prepared = Prepared::new(&model).expect("light model prepares");
     let dag = prepared.stages.dag().clone();
     let mut rng = SplitMix64::new(7);
     let (device, server) = synth::random_profiles(&dag, &mut rng, &[1, 2, 4, 8]);

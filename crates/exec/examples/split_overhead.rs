@@ -8,14 +8,14 @@
 use std::time::{Duration, Instant};
 
 use loadpart_engine::{EngineKind, LoadOptions};
-use loadpart_exec::{Prepared, SplitRunner, random_inputs};
+use loadpart_exec::{Prepared, Split, random_inputs, randomize_for_checks};
 use loadpart_graph::OnnxModel;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).cloned().unwrap_or_else(|| {
-        loadpart_graph::zoo::light_models_dir()
-            .join("light_resnet50.onnx")
+        loadpart_graph::zoo::light_model_path("resnet50")
+            .expect("light models installed (scripts/setup.sh)")
             .display()
             .to_string()
     });
@@ -27,8 +27,8 @@ fn main() {
     let runs: usize = args.get(4).map(|s| s.parse().expect("runs")).unwrap_or(30);
 
     let engine = loadpart_engine::engine(kind).expect("engine");
-    let prepared =
-        Prepared::new(&OnnxModel::load(&path).expect("model"), Some(7)).expect("prepare");
+    let model = randomize_for_checks(&OnnxModel::load(&path).expect("model"), 7).expect("weights");
+    let prepared = Prepared::new(&model).expect("prepare");
     let opts = LoadOptions::default();
     let full = engine
         .load(&prepared.model.to_bytes(), &opts)
@@ -37,10 +37,10 @@ fn main() {
     let views: Vec<_> = inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
 
     let space = prepared.stages.cut_space(10_000);
-    let cuts: Vec<Vec<String>> = space
+    let cuts: Vec<_> = space
         .all_candidate_cuts()
         .filter(|c| !c.cut.is_full_local() && !c.cut.is_full_offload())
-        .map(|c| prepared.stages.names(&c.cut.tensors))
+        .map(|c| c.cut.id(prepared.stages.dag()))
         .collect();
     let step = (cuts.len() / n_cuts.max(1)).max(1);
     println!("{path} on {kind}, batch 1, median of {runs} interleaved runs");
@@ -50,8 +50,7 @@ fn main() {
     );
     let mut ratios = Vec::new();
     for (i, cut) in cuts.iter().step_by(step).take(n_cuts).enumerate() {
-        let runner =
-            SplitRunner::load(engine.as_ref(), &prepared.model, cut, &opts).expect("split");
+        let runner = Split::load(engine.as_ref(), &prepared, cut, &opts).expect("split");
         let (mut tf, mut th, mut tt, mut ts) = (vec![], vec![], vec![], vec![]);
         let mut per_run = Vec::new();
         for k in 0..runs + 3 {
@@ -61,8 +60,12 @@ fn main() {
             full.run(&views).expect("full");
             let f = start.elapsed();
             let start = Instant::now();
-            let (c, h) = runner.run_head(&inputs).expect("head");
-            let (_, t) = runner.run_tail(&c).expect("tail");
+            let head = runner.run_head(&inputs).expect("head");
+            let h = head.elapsed;
+            let t = runner
+                .run_tail(&runner.sent(&head.outputs))
+                .expect("tail")
+                .elapsed;
             let wall = start.elapsed();
             if k >= 3 {
                 tf.push(f);
@@ -80,7 +83,7 @@ fn main() {
         ratios.push(ratio);
         println!(
             "{i:>4}  {f:>9.2}  {h:>9.2}  {t:>9.2}  {s:>11.2}  {ratio:>8.3}  {}",
-            cut.join(",")
+            cut
         );
     }
     ratios.sort_by(f64::total_cmp);

@@ -12,9 +12,11 @@ use serde::Serialize;
 
 pub use loadpart_codec::{Compression, EncodeOptions, Granularity, Precision};
 
+use loadpart_cuts::CutId;
+
 use crate::check::compare_outputs;
 use crate::inputs::{NamedTensors, random_inputs, views};
-use crate::{ExecError, Prepared, SplitRunner};
+use crate::{ExecError, Prepared, Split};
 
 /// Samples per engine run in [`codec_agreement`].
 pub const AGREEMENT_BATCH: usize = 8;
@@ -36,8 +38,8 @@ pub enum InputKind {
 /// Agreement at one cut. JSON field names are a stable interface.
 #[derive(Debug, Clone, Serialize)]
 pub struct CutAgreement {
-    /// Cut tensor names joined by ','.
-    pub cut: String,
+    /// The cut's canonical id.
+    pub cut: CutId,
     /// f32 bytes of the cut tensors per sample.
     pub f32_bytes_per_sample: u64,
     /// Bytes on the wire (headers + payloads) per sample, averaged over the run.
@@ -120,17 +122,13 @@ fn top1(t: &Tensor) -> Vec<(usize, f64)> {
 /// `k` cuts drawn at random (seeded) among the candidate cuts that send something and leave the
 /// server something to run: full local never, full offload only with `full_offload`. Returned
 /// in candidate (topological) order; all of them when there are at most `k`.
-pub fn sample_cuts(
-    prepared: &Prepared,
-    k: usize,
-    seed: u64,
-    full_offload: bool,
-) -> Vec<Vec<String>> {
+pub fn sample_cuts(prepared: &Prepared, k: usize, seed: u64, full_offload: bool) -> Vec<CutId> {
     let space = prepared.stages.cut_space(10_000);
-    let cuts: Vec<Vec<String>> = space
+    let dag = prepared.stages.dag();
+    let cuts: Vec<CutId> = space
         .all_candidate_cuts()
         .filter(|c| !c.cut.is_full_local() && (full_offload || !c.cut.is_full_offload()))
-        .map(|c| prepared.stages.names(&c.cut.tensors))
+        .map(|c| c.cut.id(dag))
         .collect();
     if cuts.len() <= k {
         return cuts;
@@ -147,70 +145,82 @@ fn codec_err(tensor: &str) -> impl Fn(CodecError) -> ExecError + '_ {
     }
 }
 
-/// Runs `inputs` seeded random samples (uniform [0, 1), [`AGREEMENT_BATCH`] per run) through
-/// the whole model and, for each cut, through head -> codec (encode, validate, decode) -> tail,
-/// and counts how often the top-1 class of the first output agrees. Non-f32 cut tensors pass
-/// through unencoded. Inputs are [`InputKind::Smooth`] (see [`codec_agreement_with`]).
+/// What [`codec_agreement`] runs.
+#[derive(Debug, Clone)]
+pub struct AgreementOptions {
+    /// Samples per cut (run [`AGREEMENT_BATCH`] at a time).
+    pub inputs: usize,
+    /// The codec the cut tensors go through.
+    pub codec: EncodeOptions,
+    pub seed: u64,
+    pub input_kind: InputKind,
+    pub load: LoadOptions,
+}
+
+impl Default for AgreementOptions {
+    fn default() -> Self {
+        Self {
+            inputs: 200,
+            codec: EncodeOptions::default(),
+            seed: 7,
+            input_kind: InputKind::Smooth,
+            load: LoadOptions::default(),
+        }
+    }
+}
+
+/// Runs `opts.inputs` seeded random samples through the whole model and, for each cut, through
+/// head -> codec (encode, validate, decode) -> tail, and counts how often the top-1 class of the
+/// first output agrees. Non-f32 cut tensors pass through unencoded.
 pub fn codec_agreement(
     engine: &dyn Engine,
     prepared: &Prepared,
-    cuts: &[Vec<String>],
-    inputs: usize,
-    opts: &EncodeOptions,
-    seed: u64,
+    cuts: &[CutId],
+    opts: &AgreementOptions,
 ) -> Result<AgreementReport, ExecError> {
-    codec_agreement_with(
-        engine,
-        prepared,
-        cuts,
-        inputs,
-        opts,
-        seed,
-        InputKind::Smooth,
-        &LoadOptions::default(),
-        &mut |_, _| {},
-    )
+    codec_agreement_with(engine, prepared, cuts, opts, &mut |_, _| {})
 }
 
-/// [`codec_agreement`] with a choice of inputs, engine load options, and `progress(done,
-/// total)` after each batch.
-#[allow(clippy::too_many_arguments)]
+/// [`codec_agreement`] with `progress(done, total)` after each batch.
 pub fn codec_agreement_with(
     engine: &dyn Engine,
     prepared: &Prepared,
-    cuts: &[Vec<String>],
-    inputs: usize,
-    opts: &EncodeOptions,
-    seed: u64,
-    input_kind: InputKind,
-    load: &LoadOptions,
+    cuts: &[CutId],
+    opts: &AgreementOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<AgreementReport, ExecError> {
-    if inputs == 0 || cuts.is_empty() {
-        return Err(ExecError::Options(format!(
-            "need inputs > 0 and at least one cut, got {inputs} inputs and {} cuts",
-            cuts.len()
-        )));
+    let (inputs, seed, input_kind, load) = (opts.inputs, opts.seed, opts.input_kind, &opts.load);
+    if inputs == 0 {
+        return Err(ExecError::Count {
+            what: "inputs",
+            got: 0,
+        });
+    }
+    if cuts.is_empty() {
+        return Err(ExecError::Count {
+            what: "cuts",
+            got: 0,
+        });
     }
     let model = &prepared.model;
     let output = model
         .outputs()
         .first()
         .cloned()
-        .ok_or_else(|| ExecError::Options("model has no output".into()))?;
+        .ok_or(ExecError::Empty("output"))?;
     let full = engine.load(&model.to_bytes(), load)?;
-    let runners: Vec<SplitRunner> = cuts
+    let runners: Vec<Split> = cuts
         .iter()
-        .map(|c| SplitRunner::load(engine, model, c, load))
+        .map(|c| Split::load(engine, prepared, c, load))
         .collect::<Result<_, _>>()?;
-    let mut encoder = Encoder::new(*opts).map_err(codec_err("options"))?;
+    let mut encoder = Encoder::new(opts.codec).map_err(codec_err("options"))?;
     let mut decoder = Decoder::new();
     let limits = DecodeLimits::default();
 
     let mut per_cut: Vec<CutAgreement> = cuts
         .iter()
         .map(|c| CutAgreement {
-            cut: c.join(","),
+            cut: c.clone(),
             f32_bytes_per_sample: 0,
             wire_bytes_per_sample: 0.0,
             ratio: 0.0,
@@ -241,14 +251,13 @@ pub fn codec_agreement_with(
             .map(|(_, t)| top1(t))
             .unwrap_or_default();
         if ref_top.len() != n {
-            return Err(ExecError::Options(format!(
-                "output '{output}' is not a [batch, ...] float tensor"
-            )));
+            return Err(ExecError::NotBatched(output.clone()));
         }
         ref_classes.extend(ref_top.iter().map(|t| t.0));
         margins.extend(ref_top.iter().map(|t| t.1));
         for (k, runner) in runners.iter().enumerate() {
-            let (sent, _) = runner.run_head(&x)?;
+            let head = runner.run_head(&x)?.outputs;
+            let sent = runner.sent(&head);
             let mut received: NamedTensors = Vec::with_capacity(sent.len());
             for (name, t) in sent {
                 let Some(data) = t.as_f32() else {
@@ -265,7 +274,7 @@ pub fn codec_agreement_with(
                     .map_err(codec_err(&name))?;
                 received.push((name, Tensor::f32(t.shape.clone(), out)?));
             }
-            let (got, _) = runner.run_tail(&received)?;
+            let got = runner.merge(&head, runner.run_tail(&received)?.outputs)?;
             let (abs, rel) = compare_outputs(&reference, &got)?;
             let got_top = got
                 .iter()
@@ -308,7 +317,7 @@ pub fn codec_agreement_with(
     margins.sort_unstable_by(f64::total_cmp);
     Ok(AgreementReport {
         engine: engine.kind().to_string(),
-        codec: *opts,
+        codec: opts.codec,
         input_kind,
         output,
         inputs,

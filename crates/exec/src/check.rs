@@ -1,11 +1,13 @@
 //! Conformance of split execution: head + tail must compute what the whole model computes.
 
-use loadpart_engine::{Engine, LoadOptions, Tensor};
+use loadpart_engine::{Engine, LoadOptions, Tensor, TensorData};
 use rand::{SeedableRng, rngs::StdRng, seq::index::sample};
 use serde::Serialize;
 
+use loadpart_cuts::CutId;
+
 use crate::inputs::{random_inputs, views};
-use crate::{ExecError, Prepared, SplitRunner};
+use crate::{ExecError, Prepared, Split};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -38,7 +40,7 @@ impl Default for CheckOptions {
 /// One cut that did not match, or could not run.
 #[derive(Debug, Clone, Serialize)]
 pub struct CutFailure {
-    pub cut: String,
+    pub cut: CutId,
     pub error: String,
 }
 
@@ -51,7 +53,7 @@ pub struct CheckReport {
     pub cuts_checked: usize,
     pub max_abs_err: f64,
     pub max_rel_err: f64,
-    pub worst_cut: Option<String>,
+    pub worst_cut: Option<CutId>,
     pub tolerance: f64,
     /// How much the outputs change between two different random inputs (the same metric as
     /// `max_rel_err`). Near 0 means the outputs do not depend on the input (constant weights),
@@ -69,6 +71,7 @@ impl CheckReport {
 /// Largest absolute difference and largest relative difference over all outputs, where an
 /// output's relative difference is its largest absolute difference divided by the largest
 /// magnitude in the reference output (a scale-aware metric that does not blow up near zeros).
+/// Integer outputs (indices, classes) are compared too: any difference counts in full.
 pub fn compare_outputs(
     reference: &[(String, Tensor)],
     got: &[(String, Tensor)],
@@ -79,9 +82,11 @@ pub fn compare_outputs(
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, t)| t)
-            .ok_or_else(|| ExecError::MissingTensor {
-                part: "split run",
-                tensor: name.clone(),
+            .ok_or_else(|| {
+                ExecError::Runtime(loadpart_runtime::RuntimeError::MissingTensor {
+                    part: "split run".into(),
+                    tensor: name.clone(),
+                })
             })?;
         if g.shape != r.shape {
             return Err(ExecError::ShapeMismatch {
@@ -90,15 +95,28 @@ pub fn compare_outputs(
                 expected: r.shape.clone(),
             });
         }
-        let (a, b) = match (r.as_f32(), g.as_f32()) {
-            (Some(a), Some(b)) => (a, b),
-            _ => continue,
+        let (diff, scale) = match (&r.data, &g.data) {
+            (TensorData::F32(a), TensorData::F32(b)) => (
+                a.iter().zip(b).fold(0f64, |m, (x, y)| {
+                    let d = (*x as f64 - *y as f64).abs();
+                    if d.is_nan() { f64::INFINITY } else { m.max(d) }
+                }),
+                a.iter().fold(0f64, |m, v| m.max(v.abs() as f64)),
+            ),
+            (TensorData::I64(a), TensorData::I64(b)) => (
+                a.iter()
+                    .zip(b)
+                    .fold(0f64, |m, (x, y)| m.max((*x as f64 - *y as f64).abs())),
+                a.iter().fold(0f64, |m, v| m.max(v.unsigned_abs() as f64)),
+            ),
+            _ => {
+                return Err(ExecError::DtypeMismatch {
+                    name: name.clone(),
+                    got: g.dtype().to_string(),
+                    expected: r.dtype().to_string(),
+                });
+            }
         };
-        let scale = a.iter().fold(0f64, |m, v| m.max(v.abs() as f64));
-        let diff = a.iter().zip(b).fold(0f64, |m, (x, y)| {
-            let d = (*x as f64 - *y as f64).abs();
-            if d.is_nan() { f64::INFINITY } else { m.max(d) }
-        });
         max_abs = max_abs.max(diff);
         max_rel = max_rel.max(if scale > 0.0 { diff / scale } else { diff });
     }
@@ -128,16 +146,15 @@ pub fn check_split_batches(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<CheckReport>, ExecError> {
     if batches.is_empty() || batches.contains(&0) {
-        return Err(ExecError::Options(format!(
-            "batch sizes must be at least 1, got {batches:?}"
-        )));
+        return Err(ExecError::BatchSizes {
+            got: batches.to_vec(),
+            increasing: false,
+        });
     }
     let model = &prepared.model;
     let space = prepared.stages.cut_space(opts.max_cuts_per_block);
-    let cuts: Vec<Vec<String>> = space
-        .all_candidate_cuts()
-        .map(|c| prepared.stages.names(&c.cut.tensors))
-        .collect();
+    let dag = prepared.stages.dag();
+    let cuts: Vec<CutId> = space.all_candidate_cuts().map(|c| c.cut.id(dag)).collect();
     let chosen: Vec<usize> = match opts.sample {
         Some(k) if k < cuts.len() => {
             let mut rng = StdRng::seed_from_u64(opts.seed);
@@ -189,9 +206,8 @@ pub fn check_split_batches(
     drop(full);
 
     for (done, &i) in chosen.iter().enumerate() {
-        let cut = &cuts[i];
-        let id = cut.join(",");
-        let runner = SplitRunner::load(engine, model, cut, &opts.load);
+        let id = &cuts[i];
+        let runner = Split::load(engine, prepared, id, &opts.load);
         for b in &mut at {
             let outcome = runner.as_ref().map_err(|e| e.to_string()).and_then(|r| {
                 r.run(&b.inputs)

@@ -1,22 +1,13 @@
 //! Model inputs for checks and profiling.
 
-use loadpart_engine::{Tensor, TensorRef};
+use loadpart_engine::Tensor;
 use loadpart_graph::onnx::DataType;
 use loadpart_graph::{OnnxModel, Shapes};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::ExecError;
 
-/// Tensors by name, in a meaningful order (model inputs, cut tensors or outputs).
-pub type NamedTensors = Vec<(String, Tensor)>;
-
-/// Borrowed views of named tensors, as engines take them.
-pub fn views(tensors: &[(String, Tensor)]) -> Vec<(&str, TensorRef<'_>)> {
-    tensors
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.view()))
-        .collect()
-}
+pub use loadpart_runtime::{NamedTensors, views};
 
 /// Seeded uniform [0, 1) values for every model input at `batch` (integers inputs get zeros).
 pub fn random_inputs(
@@ -48,10 +39,7 @@ pub fn random_inputs(
 /// `arange(n) / n` in float32, shaped like the (single) model input at batch 1.
 pub fn reference_input(model: &OnnxModel) -> Result<NamedTensors, ExecError> {
     let shapes = Shapes::infer(model, 1)?;
-    let name = model
-        .inputs()
-        .first()
-        .ok_or_else(|| ExecError::Options("model has no input".into()))?;
+    let name = model.inputs().first().ok_or(ExecError::Empty("input"))?;
     let ty = shapes.try_get(name)?;
     let n = ty.elements();
     let data = (0..n).map(|i| i as f32 / n as f32).collect();

@@ -1,10 +1,10 @@
-//! Runs partitioned models on an engine.
+//! Offline harnesses for partitioned models: conformance, codec accuracy and profiling.
 //!
-//! This crate composes the ONNX graph crate (cuts, part extraction) with an engine: it loads a
-//! head and a tail for a cut and runs them as the device and the server would
-//! ([`SplitRunner`]), checks that head + tail computes what the whole model computes
-//! ([`check_split`]), and measures the costs the planner needs ([`profile_model`]). It knows
-//! nothing of networks.
+//! Built on the serving runtime (`loadpart-runtime`): [`Split`] loads a cut's head and tail and
+//! runs them as the device and the server would, [`check_split`] checks that head + tail
+//! computes what the whole model computes, [`codec_agreement`] measures what the codec costs in
+//! top-1 agreement, and [`profile_model`] measures the costs the planner needs. Only the CLI,
+//! tests and benches use it; servers and clients use the runtime. It knows nothing of networks.
 #![forbid(unsafe_code)]
 
 mod accuracy;
@@ -12,16 +12,18 @@ mod check;
 mod error;
 mod inputs;
 mod profile;
-mod runner;
+mod split;
 
 pub use accuracy::{
-    AGREEMENT_BATCH, AgreementReport, Compression, CutAgreement, EncodeOptions, Granularity,
-    InputKind, Precision, codec_agreement, codec_agreement_with, sample_cuts,
+    AGREEMENT_BATCH, AgreementOptions, AgreementReport, Compression, CutAgreement, EncodeOptions,
+    Granularity, InputKind, Precision, codec_agreement, codec_agreement_with, sample_cuts,
 };
 pub use check::{
     CheckOptions, CheckReport, CutFailure, check_split, check_split_batches, compare_outputs,
 };
 pub use error::ExecError;
 pub use inputs::{NamedTensors, random_inputs, reference_input};
+pub use loadpart_graph::{Prepared, randomize_for_checks};
+pub use loadpart_runtime::views;
 pub use profile::{ProfileOptions, profile_model};
-pub use runner::{Prepared, SplitRunner};
+pub use split::Split;

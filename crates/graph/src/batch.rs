@@ -65,7 +65,7 @@ pub fn make_batch_dynamic(model: &OnnxModel) -> Result<OnnxModel, GraphError> {
             d.value = Some(dimension::Value::DimParam(BATCH_DIM.into()));
         }
     }
-    let rewritten = model.rewritten(proto)?;
+    let rewritten = model.reshaped(proto)?;
     let at3 =
         Shapes::infer(&rewritten, 3).map_err(|e| GraphError::Batch(format!("at batch 3: {e}")))?;
     for o in rewritten.outputs() {

@@ -5,6 +5,23 @@ use loadpart_cuts::CutError;
 pub enum GraphError {
     #[error("not a valid ONNX model: {0}")]
     Malformed(String),
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unknown generated model {name:?} (known: {})", known.join(", "))]
+    UnknownGenerated {
+        name: String,
+        known: Vec<&'static str>,
+    },
+    #[error("no light model {name:?} in {}: {reason}", dir.display())]
+    LightModel {
+        name: String,
+        dir: std::path::PathBuf,
+        reason: String,
+    },
     #[error("ONNX model has no graph")]
     NoGraph,
     #[error(
@@ -39,4 +56,47 @@ pub enum GraphError {
         attr: String,
         reason: String,
     },
+}
+
+impl loadpart_errors::Classify for GraphError {
+    fn kind(&self) -> loadpart_errors::ErrorKind {
+        use loadpart_errors::ErrorKind::*;
+        match self {
+            GraphError::Cut(e) => e.kind(),
+            GraphError::UnknownTensor(_)
+            | GraphError::UnknownGenerated { .. }
+            | GraphError::LightModel { .. } => Caller,
+            GraphError::Io { .. } => Internal,
+            GraphError::Malformed(_)
+            | GraphError::NoGraph
+            | GraphError::ExternalData(_)
+            | GraphError::UndefinedTensor { .. }
+            | GraphError::DuplicateProducer(_)
+            | GraphError::Cycle(_)
+            | GraphError::Shape { .. }
+            | GraphError::UnsupportedType(..)
+            | GraphError::Batch(_)
+            | GraphError::Attribute { .. } => Model,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            GraphError::Malformed(_) => "malformed_model",
+            GraphError::Io { .. } => "io",
+            GraphError::UnknownGenerated { .. } => "unknown_generated_model",
+            GraphError::LightModel { .. } => "light_model_missing",
+            GraphError::NoGraph => "no_graph",
+            GraphError::ExternalData(_) => "external_data",
+            GraphError::UndefinedTensor { .. } => "undefined_tensor",
+            GraphError::DuplicateProducer(_) => "duplicate_producer",
+            GraphError::Cycle(_) => "cycle",
+            GraphError::UnknownTensor(_) => "unknown_tensor",
+            GraphError::Shape { .. } => "shape_inference",
+            GraphError::UnsupportedType(..) => "unsupported_type",
+            GraphError::Batch(_) => "batch_dimension",
+            GraphError::Cut(e) => e.label(),
+            GraphError::Attribute { .. } => "bad_attribute",
+        }
+    }
 }

@@ -14,6 +14,16 @@ use crate::onnx::{
 };
 use crate::{BATCH_DIM, GraphError, OnnxModel, Shapes};
 
+/// How a part declares its batch dimension (dim 0 of its inputs and outputs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchDim {
+    /// Symbolic (`N`) wherever it follows the batch size: the part runs at any batch.
+    Dynamic,
+    /// As the source model declares it: symbolic when the source's inputs have a symbolic
+    /// dim 0, else the fixed size the source was exported with.
+    Source,
+}
+
 /// Which part of a partition this is (for naming and display).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,34 +57,45 @@ impl Part {
 
 impl OnnxModel {
     /// The model's head for a cut: computes `cut` from the model inputs.
-    pub fn head(&self, cut: &[String], dynamic_batch: bool) -> Result<Part, GraphError> {
-        self.extract(PartKind::Head, self.inputs(), cut, dynamic_batch)
+    pub fn head(&self, cut: &[String], batch: BatchDim) -> Result<Part, GraphError> {
+        self.extract(PartKind::Head, self.inputs(), cut, batch)
     }
     /// The model's tail for a cut: computes the model outputs from `cut`.
-    pub fn tail(&self, cut: &[String], dynamic_batch: bool) -> Result<Part, GraphError> {
-        self.extract(PartKind::Tail, cut, self.outputs(), dynamic_batch)
+    pub fn tail(&self, cut: &[String], batch: BatchDim) -> Result<Part, GraphError> {
+        self.extract(PartKind::Tail, cut, self.outputs(), batch)
     }
     /// The segment computing cut `to` from cut `from`.
     pub fn segment(
         &self,
         from: &[String],
         to: &[String],
-        dynamic_batch: bool,
+        batch: BatchDim,
     ) -> Result<Part, GraphError> {
-        self.extract(PartKind::Segment, from, to, dynamic_batch)
+        self.extract(PartKind::Segment, from, to, batch)
+    }
+
+    /// Whether some model input declares a symbolic (or unknown) dim 0.
+    pub fn has_dynamic_batch(&self) -> bool {
+        self.inputs().iter().any(|i| {
+            self.declared(i)
+                .is_some_and(|(_, d)| d.first() == Some(&None))
+        })
     }
 
     /// Extracts the nodes needed to compute `wanted` from `available`. Fails with an uncut-path
-    /// error when a wanted tensor depends on a model input that is not available. With
-    /// `dynamic_batch`, dim 0 of the part's inputs and outputs is declared symbolic when it
-    /// follows the batch size.
+    /// error when a wanted tensor depends on a model input that is not available. `batch` says
+    /// how the part declares dim 0 of its inputs and outputs.
     pub fn extract(
         &self,
         kind: PartKind,
         available: &[String],
         wanted: &[String],
-        dynamic_batch: bool,
+        batch: BatchDim,
     ) -> Result<Part, GraphError> {
+        let dynamic_batch = match batch {
+            BatchDim::Dynamic => true,
+            BatchDim::Source => self.has_dynamic_batch(),
+        };
         for t in available.iter().chain(wanted) {
             if !self.has_tensor(t) {
                 return Err(GraphError::UnknownTensor(t.clone()));

@@ -52,8 +52,10 @@ pub struct OnnxModel {
 impl OnnxModel {
     pub fn load(path: impl AsRef<Path>) -> Result<Self, GraphError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|e| GraphError::Malformed(format!("cannot read {}: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|source| GraphError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::from_bytes(&bytes)
     }
 
@@ -70,10 +72,17 @@ impl OnnxModel {
         Self::from_proto_with_hash(proto, hash)
     }
 
-    /// A rewritten version of this model that keeps its identity (content hash): rewrites such as
-    /// dynamic batch are deterministic, so profiles of the original apply.
-    pub(crate) fn rewritten(&self, proto: ModelProto) -> Result<Self, GraphError> {
+    /// A rewrite of this model that computes the same values for every batch size (dynamic
+    /// batch): it keeps this model's identity, so profiles and peers of the original apply.
+    pub(crate) fn reshaped(&self, proto: ModelProto) -> Result<Self, GraphError> {
         Self::from_proto_with_hash(proto, self.hash.clone())
+    }
+
+    /// A rewrite that changes values (new weights, outputs removed): a new model with a new
+    /// identity, the hash of the rewritten bytes, so that a peer holding the original cannot
+    /// pass for it.
+    pub(crate) fn revalued(&self, proto: ModelProto) -> Result<Self, GraphError> {
+        Self::from_proto(proto)
     }
 
     fn from_proto_with_hash(mut proto: ModelProto, hash: String) -> Result<Self, GraphError> {
@@ -167,7 +176,10 @@ impl OnnxModel {
     pub fn to_bytes(&self) -> Vec<u8> {
         self.proto.encode_to_vec()
     }
-    /// SHA-256 of the model file, hex: the key of every profile of this model.
+    /// The model's identity: SHA-256 (hex) of the bytes that are actually run, i.e. of the file,
+    /// or of the rewritten model after a rewrite that changes values (see
+    /// [`crate::randomize_weights`]); a dynamic-batch rewrite keeps it. The key of every profile
+    /// and what device and server compare before trusting each other's tensors.
     pub fn hash(&self) -> &str {
         &self.hash
     }

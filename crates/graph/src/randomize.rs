@@ -79,7 +79,7 @@ pub fn randomize_weights(model: &OnnxModel, seed: u64) -> Result<OnnxModel, Grap
         i += 1;
         !drop_nodes[i - 1]
     });
-    model.rewritten(proto)
+    model.revalued(proto)
 }
 
 /// Follows `tensor` through constant-only ops to the first activation op that reads it.
@@ -158,5 +158,5 @@ pub fn strip_final_softmax(model: &OnnxModel) -> Result<OnnxModel, GraphError> {
         i += 1;
         !drop.contains(&(i - 1))
     });
-    model.rewritten(proto)
+    model.revalued(proto)
 }

@@ -10,6 +10,8 @@ use crate::onnx::{
     TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType,
     tensor_shape_proto::Dimension, tensor_shape_proto::dimension, type_proto,
 };
+use std::path::{Path, PathBuf};
+
 use crate::{BATCH_DIM, GraphError, OnnxModel};
 
 /// Names of the generated models, for the CLI.
@@ -24,10 +26,10 @@ pub fn generate(name: &str) -> Result<OnnxModel, GraphError> {
         "dense" => dense(),
         "two-io" => two_io(),
         other => {
-            return Err(GraphError::Malformed(format!(
-                "unknown generated model '{other}' (known: {})",
-                MODELS.join(", ")
-            )));
+            return Err(GraphError::UnknownGenerated {
+                name: other.to_string(),
+                known: MODELS.to_vec(),
+            });
         }
     };
     OnnxModel::from_proto(proto)
@@ -322,17 +324,84 @@ pub const LIGHT_MODELS: [&str; 9] = [
     "zfnet512",
 ];
 
-/// Where `scripts/setup.sh` installs the model-zoo light models: `$LOADPART_MODELS`, else
-/// `$LOADPART_HOME/models/light`, else `<workspace>/.loadpart/models/light`. One lookup for the
-/// CLI, tests, benches and examples.
-pub fn light_models_dir() -> std::path::PathBuf {
-    if let Some(d) = std::env::var_os("LOADPART_MODELS") {
-        return d.into();
+/// Where `scripts/setup.sh` installs the model-zoo light models, looked up at run time (nothing
+/// about the build machine is compiled in): `$LOADPART_MODELS`, else
+/// `$LOADPART_HOME/models/light`, else the first `.loadpart/models/light` found in the current
+/// directory or one of its parents, else in the running executable's directory or one of its
+/// parents. When none exists, the path where the current directory's setup would put them.
+pub fn light_models_dir() -> PathBuf {
+    let set = |v: &str| {
+        std::env::var_os(v)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = set("LOADPART_MODELS") {
+        return d;
     }
-    let home = std::env::var_os("LOADPART_HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.loadpart")
-        });
-    home.join("models/light")
+    if let Some(home) = set("LOADPART_HOME") {
+        return home.join("models/light");
+    }
+    let local = Path::new(".loadpart").join("models").join("light");
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf));
+    for start in std::iter::once(cwd.clone()).chain(exe_dir) {
+        if let Some(found) = start
+            .ancestors()
+            .map(|a| a.join(&local))
+            .find(|d| d.is_dir())
+        {
+            return found;
+        }
+    }
+    cwd.join(local)
+}
+
+/// The file of light model `name` (`resnet50`, `light_resnet50`, `alexnet` for
+/// `light_bvlc_alexnet`, ...) in [`light_models_dir`]. The error says where it looked and that
+/// `scripts/setup.sh` installs them.
+pub fn light_model_path(name: &str) -> Result<PathBuf, GraphError> {
+    let dir = light_models_dir();
+    let stem = name.trim_end_matches(".onnx");
+    let stem = stem.strip_prefix("light_").unwrap_or(stem);
+    for candidate in [
+        format!("light_{stem}.onnx"),
+        format!("light_bvlc_{stem}.onnx"),
+    ] {
+        let path = dir.join(candidate);
+        if path.is_file() {
+            return Ok(path);
+        }
+    }
+    let reason = if dir.is_dir() {
+        format!(
+            "not one of {} (names: {})",
+            dir.display(),
+            LIGHT_MODELS.join(", ")
+        )
+    } else {
+        "the directory does not exist; run scripts/setup.sh to install the light models".into()
+    };
+    Err(GraphError::LightModel {
+        name: name.to_string(),
+        dir,
+        reason,
+    })
+}
+
+/// Loads light model `name` (see [`light_model_path`]).
+pub fn load_light(name: &str) -> Result<OnnxModel, GraphError> {
+    OnnxModel::load(light_model_path(name)?)
+}
+
+/// The reference output the model zoo ships for light model `name` (`light_NAME_output_0.pb`).
+pub fn light_reference_path(name: &str) -> Result<PathBuf, GraphError> {
+    let model = light_model_path(name)?;
+    let stem = model
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    Ok(model.with_file_name(format!("{stem}_output_0.pb")))
 }

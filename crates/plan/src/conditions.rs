@@ -90,7 +90,7 @@ pub(crate) struct Rates {
     pub down_us_per_byte: f64,
     pub rtt_us: f64,
     pub queue_us: f64,
-    /// Per-request server time = `f * (w_lo * batch_time[lo] + w_hi * batch_time[hi])`.
+    /// Server time of the request's batch = `f * (w_lo * batch_time[lo] + w_hi * batch_time[hi])`.
     pub slowdown: f64,
     pub lo: usize,
     pub hi: usize,
@@ -150,29 +150,34 @@ impl Rates {
         }
     }
 
-    /// Per-request server time of a part whose whole-batch times at the two bracketing batch
-    /// sizes are `at_lo` and `at_hi`, including the slowdown.
+    /// Server time of a request running in the batch being formed, for a part whose whole-batch
+    /// times at the two bracketing batch sizes are `at_lo` and `at_hi`, including the slowdown.
     #[inline]
     pub fn server(&self, at_lo: f64, at_hi: f64) -> f64 {
         self.slowdown * (self.w_lo * at_lo + self.w_hi * at_hi)
     }
 }
 
-/// Per-request weights for batch size `k`: the batch time is interpolated linearly between the
-/// bracketing profiled sizes (clamped outside them) and divided by `k` (also clamped). Returns
-/// `(lo, hi, w_lo, w_hi)` with per-request time `w_lo * t[lo] + w_hi * t[hi]`.
+/// Weights for the time of a whole batch of `k`: interpolated linearly between the bracketing
+/// profiled sizes, and proportionally to `k` outside them (a batch twice the largest profiled
+/// size takes twice its time). Returns `(lo, hi, w_lo, w_hi)` with batch time
+/// `w_lo * t[lo] + w_hi * t[hi]`.
+///
+/// A request that runs in a batch of `k` waits for the whole batch: its server time is this batch
+/// time, not the batch time divided by `k` (that per-request share is what the server's
+/// throughput, hence the queue wait W, depends on).
 pub(crate) fn interpolation(sizes: &[f64], k: f64) -> (usize, usize, f64, f64) {
     let last = sizes.len() - 1;
     if k <= sizes[0] {
-        return (0, 0, 1.0 / sizes[0], 0.0);
+        return (0, 0, k / sizes[0], 0.0);
     }
     if k >= sizes[last] {
-        return (last, last, 1.0 / sizes[last], 0.0);
+        return (last, last, k / sizes[last], 0.0);
     }
     let hi = sizes.partition_point(|&b| b <= k);
     let lo = hi - 1;
     let a = (k - sizes[lo]) / (sizes[hi] - sizes[lo]);
-    (lo, hi, (1.0 - a) / k, a / k)
+    (lo, hi, 1.0 - a, a)
 }
 
 #[cfg(test)]
@@ -180,19 +185,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn interpolation_is_linear_and_clamped() {
+    fn a_request_waits_for_its_whole_batch() {
         let sizes = [1.0, 2.0, 4.0, 8.0];
         let t = [10.0, 12.0, 16.0, 30.0];
-        let per = |k: f64| {
+        let batch = |k: f64| {
             let (lo, hi, a, b) = interpolation(&sizes, k);
             a * t[lo] + b * t[hi]
         };
-        assert_eq!(per(1.0), 10.0);
-        assert_eq!(per(0.5), 10.0);
-        assert_eq!(per(2.0), 6.0);
-        assert!((per(3.0) - 14.0 / 3.0).abs() < 1e-12);
-        assert_eq!(per(8.0), 30.0 / 8.0);
-        assert_eq!(per(100.0), 30.0 / 8.0);
+        assert_eq!(batch(1.0), 10.0);
+        assert_eq!(batch(2.0), 12.0, "the batch time at 2, not 12 / 2");
+        assert_eq!(batch(3.0), 14.0);
+        assert_eq!(batch(8.0), 30.0);
+        assert_eq!(batch(16.0), 60.0, "proportional beyond the largest size");
+        assert_eq!(batch(0.5), 5.0, "proportional below the smallest size");
+        // A device profiled only at batch 4 gives a single request a quarter of that batch.
         let (lo, hi, a, b) = interpolation(&[4.0], 1.0);
         assert_eq!((lo, hi, a, b), (0, 0, 0.25, 0.0));
     }

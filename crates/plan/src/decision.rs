@@ -1,6 +1,6 @@
 //! What a decision returns: the cut, where it sits in the model, and the predicted latency.
 
-use loadpart_cuts::{Cut, Dag};
+use loadpart_cuts::{Cut, CutId, Dag};
 use serde::{Deserialize, Serialize};
 
 /// Predicted end-to-end latency of one cut, split by component, µs.
@@ -90,8 +90,8 @@ impl Breakdown {
 pub struct DecisionReport {
     /// Cut tensor names, sorted.
     pub cut: Vec<String>,
-    /// Canonical cut id (the names joined with `,`).
-    pub cut_id: String,
+    /// Canonical cut id (the names, escaped, joined with `,`; see [`CutId`]).
+    pub cut_id: CutId,
     /// The tensors actually sent (cut tensors read by the tail), sorted by name.
     pub sent: Vec<String>,
     /// Predicted end-to-end latency, ms.
@@ -114,7 +114,7 @@ impl Decision {
         };
         let cut = names(&mut self.cut.tensors.iter().copied());
         DecisionReport {
-            cut_id: cut.join(","),
+            cut_id: CutId::from_names(&cut),
             sent: names(&mut self.cut.sent_tensors(dag)),
             cut,
             predicted_ms: self.predicted.total() * 1e-3,

@@ -47,6 +47,16 @@ pub enum PlanError {
         /// What is wrong, quoting the value.
         detail: String,
     },
+    /// A profile measured in one role (device or server) given in the other's place.
+    #[error("the {expected} profile given was measured as a {found} profile ({detail})")]
+    WrongRole {
+        /// `"device"` or `"server"`: the place it was given in.
+        expected: &'static str,
+        /// The role the profile records.
+        found: String,
+        /// How to fix it.
+        detail: &'static str,
+    },
     /// A policy name that [`crate::PolicyKind`] does not know.
     #[error(
         "unknown policy {0:?}; expected local, server, neurosurgeon, loadpart-original, loadpart, oracle or fixed:<cut>"
@@ -61,4 +71,32 @@ pub enum PlanError {
         #[source]
         source: CutError,
     },
+}
+
+impl loadpart_errors::Classify for PlanError {
+    fn kind(&self) -> loadpart_errors::ErrorKind {
+        use loadpart_errors::ErrorKind::*;
+        match self {
+            PlanError::UnknownPolicy(_) | PlanError::BadFixedCut { .. } => Caller,
+            PlanError::ModelMismatch { .. }
+            | PlanError::BadBatchSizes { .. }
+            | PlanError::MissingNode { .. }
+            | PlanError::MissingTensor { .. }
+            | PlanError::BadValue { .. }
+            | PlanError::WrongRole { .. } => Model,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            PlanError::ModelMismatch { .. } => "profile_model_mismatch",
+            PlanError::BadBatchSizes { .. } => "profile_batch_sizes",
+            PlanError::MissingNode { .. } => "profile_missing_node",
+            PlanError::MissingTensor { .. } => "profile_missing_tensor",
+            PlanError::BadValue { .. } => "profile_bad_value",
+            PlanError::WrongRole { .. } => "profile_wrong_role",
+            PlanError::UnknownPolicy(_) => "unknown_policy",
+            PlanError::BadFixedCut { .. } => "bad_fixed_cut",
+        }
+    }
 }

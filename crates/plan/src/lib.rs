@@ -18,6 +18,7 @@ mod decision;
 mod error;
 pub mod policy;
 mod profile;
+mod server_costs;
 mod solver;
 mod sweep;
 pub mod synth;
@@ -29,7 +30,9 @@ pub use decision::{Breakdown, CutPosition, Decision, DecisionReport};
 pub use error::PlanError;
 pub use policy::{Policy, PolicyKind};
 pub use profile::{
-    ModelProfile, NodeCost, ProfileValidation, TensorCodec, TensorInfo, ValidationSample,
+    ModelProfile, NodeCost, ProfileRole, ProfileValidation, TensorCodec, TensorInfo,
+    ThreadSettings, ValidationSample,
 };
+pub use server_costs::ServerCosts;
 pub use solver::{BlockSearchKind, CandidateCost, Planner, PlannerOptions};
 pub use sweep::{SweepPoint, geometric_bandwidths, sweep_bandwidth};

@@ -14,6 +14,14 @@ pub struct ModelProfile {
     pub engine: String,
     /// Host the profile was measured on.
     pub host: String,
+    /// Whether this profile was measured for the device (heads, batch 1) or the server (tails,
+    /// batches); `None` in profiles written before roles were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<ProfileRole>,
+    /// Threads the engine ran with (0 = the engine's default) and cores available to the
+    /// process when profiling; a profile applies to runs with the same settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<ThreadSettings>,
     /// Batch sizes measured, strictly increasing. A device profile usually holds just `[1]`.
     pub batch_sizes: Vec<usize>,
     /// Per-node (per-stage) times.
@@ -23,6 +31,32 @@ pub struct ModelProfile {
     /// How well summed node times predicted measured head and tail times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<ProfileValidation>,
+}
+
+/// Which side a profile was measured for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileRole {
+    Device,
+    Server,
+}
+
+impl ProfileRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileRole::Device => "device",
+            ProfileRole::Server => "server",
+        }
+    }
+}
+
+/// Thread settings a profile was measured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSettings {
+    /// Intra-op threads per run (0 = the engine's default).
+    pub intra_threads: usize,
+    /// Cores the profiling process could use (its CPU affinity).
+    pub cores: usize,
 }
 
 /// Time of one stage.
@@ -102,7 +136,7 @@ pub struct ProfileValidation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValidationSample {
     /// Canonical cut id.
-    pub cut: String,
+    pub cut: loadpart_cuts::CutId,
     /// `"head"` or `"tail"`.
     pub part: String,
     /// Batch size of the run.

@@ -232,6 +232,8 @@ pub fn random_profiles(
         })
         .collect();
     let profile = |host: &str, batch_sizes: Vec<usize>, nodes| ModelProfile {
+        role: None,
+        threads: None,
         model_hash: "synthetic".into(),
         engine: "synthetic".into(),
         host: host.into(),

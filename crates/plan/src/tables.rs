@@ -176,6 +176,28 @@ impl CostTables {
     /// tensor that can cross the network (read by a node, or a model output) needs a size in the
     /// device profile; profile entries for names the DAG lacks are ignored.
     pub fn new(dag: &Dag, device: &ModelProfile, server: &ModelProfile) -> Result<Self, PlanError> {
+        for (expected, p, detail) in [
+            (
+                "device",
+                device,
+                "measure it with `loadpart profile --role device`",
+            ),
+            (
+                "server",
+                server,
+                "measure it with `loadpart profile --role server`",
+            ),
+        ] {
+            if let Some(role) = p.role
+                && role.as_str() != expected
+            {
+                return Err(PlanError::WrongRole {
+                    expected,
+                    found: role.as_str().to_string(),
+                    detail,
+                });
+            }
+        }
         if device.model_hash != server.model_hash {
             return Err(PlanError::ModelMismatch {
                 device: device.model_hash.clone(),

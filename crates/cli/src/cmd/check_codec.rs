@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use loadpart_engine::{EngineKind, LoadOptions};
 use loadpart_exec::{
-    Compression, EncodeOptions, Granularity, InputKind, Precision, Prepared, codec_agreement_with,
-    sample_cuts,
+    AgreementOptions, Compression, EncodeOptions, Granularity, InputKind, Precision,
+    codec_agreement_with, sample_cuts,
 };
 
 use crate::engine_pick::pick;
 use crate::progress::Progress;
-use crate::source::load_model;
+use crate::source::{load_model, prepare_for_checks};
 
 /// Element precision on the wire.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -115,7 +115,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let model = load_model(&args.model)?;
     let engine = pick(args.engine)?;
-    let prepared = Prepared::new(&model, (!args.keep_weights).then_some(args.seed))?;
+    let prepared = prepare_for_checks(&model, args.keep_weights, args.seed)?;
     let codec = EncodeOptions {
         precision: match args.precision {
             PrecisionArg::U8 => match args.granularity {
@@ -142,20 +142,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ..Default::default()
     };
     let bar = Progress::new(!args.json && std::io::stderr().is_terminal());
-    let report = codec_agreement_with(
-        engine.as_ref(),
-        &prepared,
-        &cuts,
-        args.inputs,
-        &codec,
-        args.seed,
-        match args.input_kind {
+    let opts = AgreementOptions {
+        inputs: args.inputs,
+        codec,
+        seed: args.seed,
+        input_kind: match args.input_kind {
             InputArg::Smooth => InputKind::Smooth,
             InputArg::Uniform => InputKind::Uniform,
         },
-        &load,
-        &mut |d, t| bar.update("checking batches", d, t),
-    )?;
+        load,
+    };
+    let report = codec_agreement_with(engine.as_ref(), &prepared, &cuts, &opts, &mut |d, t| {
+        bar.update("checking batches", d, t)
+    })?;
     bar.finish();
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&report)?);

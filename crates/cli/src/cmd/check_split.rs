@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use loadpart_engine::{EngineKind, LoadOptions};
-use loadpart_exec::{CheckOptions, CheckReport, Prepared, check_split_batches};
+use loadpart_exec::{CheckOptions, CheckReport, check_split_batches};
 
 use crate::engine_pick::pick;
 use crate::progress::Progress;
-use crate::source::load_model;
+use crate::source::{load_model, prepare_for_checks};
 
 /// Check split execution: run the whole model and, for every candidate cut (or a sample), the
 /// head then the tail on the same seeded random input, and compare the outputs.
@@ -52,7 +52,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let model = load_model(&args.model)?;
     let engine = pick(args.engine)?;
-    let prepared = Prepared::new(&model, (!args.keep_weights).then_some(args.seed))?;
+    let prepared = prepare_for_checks(&model, args.keep_weights, args.seed)?;
     let opts = CheckOptions {
         sample: args.sample,
         seed: args.seed,

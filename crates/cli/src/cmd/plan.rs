@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail, ensure};
 use loadpart_cuts::{CandidateKind, Dag};
-use loadpart_exec::Prepared;
+use loadpart_graph::Prepared;
 use loadpart_plan::{
     BlockSearchKind, Breakdown, Conditions, DecisionReport, Estimate, ModelProfile, Planner,
     PlannerOptions, Policy, PolicyKind, geometric_bandwidths, sweep_bandwidth,
@@ -112,7 +112,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = load_model(&args.model)?;
     let device = read_profile(&args.device_profile, model.hash())?;
     let server = read_profile(&args.server_profile, model.hash())?;
-    let prepared = Prepared::new(&model, None)?;
+    let prepared = Prepared::new(&model)?;
     let planner = Planner::new(
         prepared.stages.dag().clone(),
         &device,

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use loadpart_engine::{EngineKind, LoadOptions};
-use loadpart_exec::{Prepared, ProfileOptions, profile_model};
+use loadpart_exec::{ProfileOptions, profile_model};
+use loadpart_graph::Prepared;
+use loadpart_plan::ProfileRole;
 
 use crate::engine_pick::pick;
 use crate::progress::Progress;
@@ -43,6 +45,11 @@ pub struct Args {
     /// Threads per run (0 = engine default).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Which side the profile is for: `device` (heads, usually batch 1) or `server` (tails, at
+    /// the batch sizes the server forms). Recorded in the profile; the planner refuses a device
+    /// profile in the server's place. Default: device for batch size 1 alone, else server.
+    #[arg(long)]
+    role: Option<RoleArg>,
     /// Host name recorded in the profile.
     #[arg(long, env = "HOSTNAME", default_value = "localhost")]
     host: String,
@@ -51,16 +58,29 @@ pub struct Args {
     output: std::path::PathBuf,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    Device,
+    Server,
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
+    let role = match args.role {
+        Some(RoleArg::Device) => ProfileRole::Device,
+        Some(RoleArg::Server) => ProfileRole::Server,
+        None if args.batch_sizes == [1] => ProfileRole::Device,
+        None => ProfileRole::Server,
+    };
     let model = load_model(&args.model)?;
     let engine = pick(args.engine)?;
-    let prepared = Prepared::new(&model, None)?;
+    let prepared = Prepared::new(&model)?;
     let opts = ProfileOptions {
         batch_sizes: args.batch_sizes.clone(),
         warmup: args.warmup,
         runs: args.runs,
         anchors: args.anchors,
         validate_cuts: args.validate_cuts,
+        role,
         load: LoadOptions {
             intra_threads: args.threads,
             ..Default::default()

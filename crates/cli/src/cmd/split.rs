@@ -4,15 +4,17 @@ use crate::output::outln;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use loadpart_graph::{StageGraph, make_batch_dynamic};
+use loadpart_graph::{BatchDim, StageGraph, make_batch_dynamic};
 use serde::Serialize;
 
 use crate::source::load_model;
 
 /// Split a model at a cut into DIR/head.onnx (inputs -> cut tensors) and DIR/tail.onnx (cut
-/// tensors -> outputs), standalone models any ONNX runtime loads. DIR/cut.json lists the
-/// tensors, and those a part passes through unchanged (a cut tensor that is also a model input
-/// or output) which the caller forwards itself.
+/// tensors -> outputs), standalone models any ONNX runtime loads. Only parts that compute
+/// something are written: at full offload there is no head (send the model inputs), at full
+/// local no tail. DIR/cut.json lists the files written, the tensors, and those a part passes
+/// through unchanged (a cut tensor that is also a model input or output) which the caller
+/// forwards itself. Parts keep the source's batch dimension (dynamic stays dynamic).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The model (path, zoo:NAME, or light model name).
@@ -23,7 +25,9 @@ pub struct Args {
     /// Output directory.
     #[arg(short, long)]
     output: std::path::PathBuf,
-    /// Declare dim 0 symbolic and rewrite batch-1 Reshape targets so the parts take any batch.
+    /// For a model exported with a fixed batch of 1: declare dim 0 symbolic and rewrite batch-1
+    /// Reshape targets so the parts take any batch. A model whose batch is already dynamic
+    /// gives dynamic parts without it.
     #[arg(long)]
     dynamic_batch: bool,
 }
@@ -31,6 +35,10 @@ pub struct Args {
 #[derive(Serialize)]
 struct CutFile<'a> {
     cut: &'a [String],
+    /// `head.onnx`, or null when the head computes nothing (full offload).
+    head_file: Option<&'static str>,
+    /// `tail.onnx`, or null when the tail computes nothing (full local).
+    tail_file: Option<&'static str>,
     head_inputs: &'a [String],
     head_passthrough: &'a [String],
     tail_outputs: &'a [String],
@@ -45,11 +53,33 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let sg = StageGraph::build(&model)?;
     let names: Vec<&str> = args.cut.iter().map(String::as_str).collect();
     sg.validate_cut(&names)?;
-    let head = model.head(&args.cut, args.dynamic_batch)?;
-    let tail = model.tail(&args.cut, args.dynamic_batch)?;
+    let batch = if args.dynamic_batch {
+        BatchDim::Dynamic
+    } else {
+        BatchDim::Source
+    };
+    let head = model.head(&args.cut, batch)?;
+    let tail = model.tail(&args.cut, batch)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("creating {}", args.output.display()))?;
-    for (file, part) in [("head.onnx", &head), ("tail.onnx", &tail)] {
+    let mut written = [None, None];
+    for (i, (file, part)) in [("head.onnx", &head), ("tail.onnx", &tail)]
+        .into_iter()
+        .enumerate()
+    {
+        if part.is_empty() {
+            outln!(
+                "{file}: not written, the {:?} part computes nothing ({})",
+                part.kind,
+                if i == 0 {
+                    "full offload: the device sends the model inputs"
+                } else {
+                    "full local: the device computes every output"
+                }
+            );
+            continue;
+        }
+        written[i] = Some(file);
         let path = args.output.join(file);
         std::fs::write(&path, part.to_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
@@ -63,6 +93,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let meta = CutFile {
         cut: &args.cut,
+        head_file: written[0],
+        tail_file: written[1],
         head_inputs: &head.inputs,
         head_passthrough: &head.passthrough,
         tail_outputs: &tail.outputs,

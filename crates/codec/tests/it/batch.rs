@@ -4,6 +4,7 @@ use loadpart_codec::{
     BatchAssembler, DecodeLimits, EncodeOptions, decode_blob, encode, synthetic_activations,
     validate,
 };
+use loadpart_errors::Classify;
 
 #[test]
 fn requests_land_in_consecutive_rows() {
@@ -48,7 +49,7 @@ fn mismatched_or_overflowing_requests_leave_the_batch_unchanged() {
         let e = enc(shape);
         let t = validate(&e.header, &e.payload, &limits).unwrap();
         let err = batch.push(&t).unwrap_err();
-        assert_eq!(err.kind(), want, "{shape:?}: {err}");
+        assert_eq!(err.label(), want, "{shape:?}: {err}");
         assert_eq!(batch.rows(), 1);
     }
     assert!(BatchAssembler::new(&[usize::MAX, 2], 1).is_err());
@@ -67,5 +68,5 @@ fn one_call_decode_into_a_row_range() {
         &decode_blob(&e.to_bytes(), &limits).unwrap().data[..]
     );
     let err = loadpart_codec::decode_into(&e, &mut rows[..10], &limits).unwrap_err();
-    assert_eq!(err.kind(), "output_length");
+    assert_eq!(err.label(), "output_length");
 }

@@ -4,6 +4,7 @@ use loadpart_codec::{
     CodecError, DecodeLimits, EncodeOptions, Precision, TensorHeader, WIRE_VERSION, decode_blob,
     encode, split_blob, validate,
 };
+use loadpart_errors::Classify;
 
 fn f32_opts() -> EncodeOptions {
     EncodeOptions {
@@ -29,7 +30,7 @@ fn element_and_byte_limits() {
             max_elements,
             max_bytes,
         };
-        let got = decode_blob(&bytes, &limits).err().map(|e| e.kind());
+        let got = decode_blob(&bytes, &limits).err().map(|e| e.label());
         assert_eq!(got, want, "{name}");
     }
     let err = decode_blob(
@@ -58,7 +59,7 @@ fn tampered(f: impl FnOnce(&mut TensorHeader, &mut Vec<u8>)) -> Result<(), Codec
 
 #[test]
 fn semantic_checks() {
-    let kind = |r: Result<(), CodecError>| r.err().map(|e| e.kind());
+    let kind = |r: Result<(), CodecError>| r.err().map(|e| e.label());
     assert_eq!(kind(tampered(|_, _| {})), None);
     assert_eq!(
         kind(tampered(|h, _| h.shape = vec![u64::MAX, 2, 2])),
@@ -128,7 +129,7 @@ fn unknown_codes_version_and_magic() {
         let mut b = good.clone();
         b[at] = value;
         let err = decode_blob(&b, &limits).unwrap_err();
-        assert_eq!(err.kind(), want, "byte {at} = {value}: {err}");
+        assert_eq!(err.label(), want, "byte {at} = {value}: {err}");
     }
     let err = decode_blob(&good[..3], &limits).unwrap_err();
     assert!(matches!(err, CodecError::Truncated { .. }), "{err}");
@@ -145,7 +146,7 @@ fn declared_bomb_is_rejected_before_decompressing() {
         max_bytes: 64 << 10,
     };
     let err = decode_blob(&e.to_bytes(), &limits).unwrap_err();
-    assert_eq!(err.kind(), "too_many_bytes");
+    assert_eq!(err.label(), "too_many_bytes");
     assert!(err.to_string().contains("limit is 65536"), "{err}");
 }
 
@@ -162,7 +163,7 @@ fn lying_about_the_decompressed_size_is_caught() {
     e.header.seal(&e.payload);
     let limits = DecodeLimits::default();
     let err = decode_blob(&e.to_bytes(), &limits).unwrap_err();
-    assert_eq!(err.kind(), "decompressed_length", "{err}");
+    assert_eq!(err.label(), "decompressed_length", "{err}");
 }
 
 /// Fuzzer finding (crash-6d2e4daa..., kept as corpus/decode/regress-empty-tensor-huge-dims):
@@ -179,12 +180,12 @@ fn empty_tensor_with_huge_dims_is_rejected() {
     assert_eq!(h.shape, vec![0, 1 << 47, 1 << 32]);
     h.seal(payload);
     let err = validate(&h, payload, &limits).unwrap_err();
-    assert_eq!(err.kind(), "shape_overflow", "{err}");
+    assert_eq!(err.label(), "shape_overflow", "{err}");
     // Large but representable other dims are held to the element limit.
     h.shape = vec![0, 1 << 20, 3];
     h.seal(payload);
     let err = validate(&h, payload, &limits).unwrap_err();
-    assert_eq!(err.kind(), "too_many_elements", "{err}");
+    assert_eq!(err.label(), "too_many_elements", "{err}");
     // A reasonable empty tensor still decodes.
     let e = encode(&[], &[0, 4, 5], &EncodeOptions::default()).unwrap();
     assert!(decode_blob(&e.to_bytes(), &limits).unwrap().data.is_empty());

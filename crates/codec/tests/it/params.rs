@@ -3,6 +3,7 @@
 use loadpart_codec::{
     CodecError, DecodeLimits, EncodeOptions, ParamValue, TensorHeader, encode, validate,
 };
+use loadpart_errors::Classify;
 
 fn sample() -> (TensorHeader, Vec<u8>) {
     let data: Vec<f32> = (0..24).map(|i| (i % 5) as f32 - 1.0).collect();
@@ -49,7 +50,7 @@ fn foreign_keys_are_ignored_own_unknown_keys_are_not() {
     let back = parse(&p).unwrap();
     assert!(validate(&back, &payload, &DecodeLimits::default()).is_ok());
     p.push(("loadpart_future".into(), ParamValue::Bool(true)));
-    assert_eq!(parse(&p).unwrap_err().kind(), "unknown_param");
+    assert_eq!(parse(&p).unwrap_err().label(), "unknown_param");
 }
 
 #[test]
@@ -106,16 +107,16 @@ fn malformed_parameters() {
                 .unwrap_err()
         });
         let kind = match got {
-            Ok(e) | Err(e) => e.kind(),
+            Ok(e) | Err(e) => e.label(),
         };
         assert_eq!(kind, want, "{key} = {value:?}");
     }
     let mut dup = base.clone();
     dup.push(base[0].clone());
-    assert_eq!(parse(&dup).unwrap_err().kind(), "duplicate_param");
+    assert_eq!(parse(&dup).unwrap_err().label(), "duplicate_param");
     // A changed scale parses but fails the checksum.
     let changed = with("loadpart_scales", s("0.5,0.5"));
     let h2 = parse(&changed).unwrap();
     let err = validate(&h2, &payload, &DecodeLimits::default()).unwrap_err();
-    assert_eq!(err.kind(), "checksum");
+    assert_eq!(err.label(), "checksum");
 }

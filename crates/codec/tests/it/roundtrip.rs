@@ -4,6 +4,7 @@ use loadpart_codec::{
     Codec, DecodeLimits, Decoder, EncodeOptions, Encoder, Granularity, Precision, QuantParam,
     decode_blob, encode, synthetic_activations,
 };
+use loadpart_errors::Classify;
 use proptest::prelude::*;
 
 use crate::all_modes;
@@ -53,7 +54,7 @@ proptest! {
             Ok(e) => e,
             Err(err) => {
                 // Only groups spanning nearly the whole f32 range are refused.
-                prop_assert_eq!(err.kind(), "range_too_wide");
+                prop_assert_eq!(err.label(), "range_too_wide");
                 prop_assert!(data.iter().any(|x| x.abs() > 1e38));
                 return Ok(());
             }
@@ -213,7 +214,7 @@ fn non_finite_and_out_of_range_inputs_are_typed_errors() {
     for opts in all_modes() {
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             let err = encode(&[1.0, bad, 2.0], &[3], &opts).unwrap_err();
-            assert_eq!(err.kind(), "non_finite", "{opts:?}");
+            assert_eq!(err.label(), "non_finite", "{opts:?}");
         }
     }
     let f16 = EncodeOptions {
@@ -221,10 +222,10 @@ fn non_finite_and_out_of_range_inputs_are_typed_errors() {
         ..EncodeOptions::default()
     };
     assert_eq!(
-        encode(&[1e5], &[1], &f16).unwrap_err().kind(),
+        encode(&[1e5], &[1], &f16).unwrap_err().label(),
         "out_of_range"
     );
     let err = encode(&[1.0, 2.0], &[3], &EncodeOptions::default()).unwrap_err();
-    assert_eq!(err.kind(), "shape_mismatch");
+    assert_eq!(err.label(), "shape_mismatch");
     assert!(err.to_string().contains("3 elements but 2"), "{err}");
 }

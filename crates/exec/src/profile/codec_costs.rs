@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use loadpart_codec::{EncodeOptions, measure};
 use loadpart_engine::Engine;
-use loadpart_graph::PartKind;
+use loadpart_graph::{BatchDim, PartKind};
 use loadpart_plan::TensorCodec;
 
 use super::ProfileOptions;
@@ -28,7 +28,12 @@ pub(super) fn codec_costs(
         .filter(|t| !t.is_input)
         .map(|t| t.name.clone())
         .collect();
-    let probe = model.extract(PartKind::Segment, model.inputs(), &wanted, true)?;
+    let probe = model.extract(
+        PartKind::Segment,
+        model.inputs(),
+        &wanted,
+        BatchDim::Dynamic,
+    )?;
     let inputs = random_inputs(model, 1, opts.seed)?;
     let mut values = inputs.clone();
     if !probe.is_empty() {
@@ -40,8 +45,10 @@ pub(super) fn codec_costs(
     let total = values.len();
     for (i, (name, t)) in values.iter().enumerate() {
         if let Some(data) = t.as_f32().filter(|d| !d.is_empty()) {
-            let s = measure(data, &t.shape, &encode, 3)
-                .map_err(|e| ExecError::Options(format!("codec on '{name}': {e}")))?;
+            let s = measure(data, &t.shape, &encode, 3).map_err(|source| ExecError::Codec {
+                tensor: name.clone(),
+                source,
+            })?;
             let per = |ns: u64, bytes: u64| ns as f64 / bytes.max(1) as f64;
             out.insert(
                 name.clone(),

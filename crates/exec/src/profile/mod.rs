@@ -27,7 +27,11 @@ use loadpart_plan::{ModelProfile, NodeCost, TensorInfo};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::inputs::{NamedTensors, random_inputs, views};
-use crate::{ExecError, Prepared, SplitRunner};
+use loadpart_cuts::CutId;
+use loadpart_graph::BatchDim;
+use loadpart_plan::{ProfileRole, ThreadSettings};
+
+use crate::{ExecError, Prepared, Split};
 
 /// How to profile.
 #[derive(Debug, Clone)]
@@ -49,6 +53,8 @@ pub struct ProfileOptions {
     pub load: LoadOptions,
     /// Measure quantization and compression of every activation (real values from one run).
     pub codec: bool,
+    /// Which side the profile is for (recorded in it; the planner checks it).
+    pub role: ProfileRole,
 }
 
 impl Default for ProfileOptions {
@@ -63,6 +69,7 @@ impl Default for ProfileOptions {
             max_cuts_per_block: 10_000,
             load: LoadOptions::default(),
             codec: true,
+            role: ProfileRole::Device,
         }
     }
 }
@@ -78,12 +85,17 @@ pub fn profile_model(
     if opts.batch_sizes.is_empty()
         || opts.batch_sizes[0] == 0
         || opts.batch_sizes.windows(2).any(|w| w[0] >= w[1])
-        || opts.runs == 0
     {
-        return Err(ExecError::Options(format!(
-            "batch sizes must be positive and strictly increasing and runs > 0, got {:?} and {}",
-            opts.batch_sizes, opts.runs
-        )));
+        return Err(ExecError::BatchSizes {
+            got: opts.batch_sizes.clone(),
+            increasing: true,
+        });
+    }
+    if opts.runs == 0 {
+        return Err(ExecError::Count {
+            what: "timed runs",
+            got: 0,
+        });
     }
     let model = &prepared.model;
     let sg = &prepared.stages;
@@ -94,7 +106,7 @@ pub fn profile_model(
         .iter()
         .map(|b| Shapes::infer(model, *b))
         .collect::<Result<_, _>>()?;
-    let timer = Timer::new(engine, model, &shapes, opts)?;
+    let timer = Timer::new(engine, prepared, &shapes, opts)?;
     let nb = opts.batch_sizes.len();
     let blocks = space.blocks();
     let bounds = space.boundaries();
@@ -129,7 +141,7 @@ pub fn profile_model(
     let mut head_anchors = vec![Vec::with_capacity(points.len()); nb];
     let mut tail_anchors = vec![Vec::with_capacity(points.len()); nb];
     for (done, &k) in points.iter().enumerate() {
-        let measured = timer.split(&sg.names(&bounds[k].cut.tensors))?;
+        let measured = timer.split(&bounds[k].cut.id(dag))?;
         for (b, (head_us, tail_us)) in measured.into_iter().enumerate() {
             head_anchors[b].push((k, head_us));
             tail_anchors[b].push((k, tail_us));
@@ -203,6 +215,11 @@ pub fn profile_model(
         model_hash: model.hash().to_string(),
         engine: engine.kind().to_string(),
         host: host.to_string(),
+        role: Some(opts.role),
+        threads: Some(ThreadSettings {
+            intra_threads: opts.load.intra_threads,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }),
         batch_sizes: opts.batch_sizes.clone(),
         nodes,
         tensors,
@@ -217,6 +234,7 @@ pub fn profile_model(
 /// Times parts of one model at every profiled batch size.
 struct Timer<'a> {
     engine: &'a dyn Engine,
+    prepared: &'a Prepared,
     model: &'a OnnxModel,
     shapes: &'a [Shapes],
     opts: &'a ProfileOptions,
@@ -232,10 +250,11 @@ struct Timer<'a> {
 impl<'a> Timer<'a> {
     fn new(
         engine: &'a dyn Engine,
-        model: &'a OnnxModel,
+        prepared: &'a Prepared,
         shapes: &'a [Shapes],
         opts: &'a ProfileOptions,
     ) -> Result<Self, ExecError> {
+        let model = &prepared.model;
         let overhead_us = run_overhead_us(engine, opts)?;
         let whole = engine.load(&model.to_bytes(), &opts.load)?;
         let inputs: Vec<NamedTensors> = opts
@@ -252,6 +271,7 @@ impl<'a> Timer<'a> {
             .collect::<Result<_, ExecError>>()?;
         Ok(Self {
             engine,
+            prepared,
             model,
             shapes,
             opts,
@@ -265,13 +285,13 @@ impl<'a> Timer<'a> {
     /// Time (µs, fastest run, less the fixed run overhead) of the segment computing `to` from
     /// `from`, per batch size.
     fn segment(&self, from: &[String], to: &[String]) -> Result<Vec<f64>, ExecError> {
-        let part = self.model.segment(from, to, true)?;
+        let part = self.model.segment(from, to, BatchDim::Dynamic)?;
         if part.is_empty() {
             return Ok(vec![0.0; self.shapes.len()]);
         }
         let inputs: Vec<String> = part.inputs.clone();
         let loaded = self.engine.load(
-            &crate::runner::part_bytes(self.engine, part),
+            &loadpart_runtime::part_bytes(self.engine, part),
             &self.opts.load,
         )?;
         self.shapes
@@ -303,8 +323,8 @@ impl<'a> Timer<'a> {
     /// times the profile's whole-model time ([`Timer::whole_us`]), is the result: this machine's
     /// speed drifts by 20-40% over tens of seconds (shared hosts), and the ratio to a run made
     /// moments earlier cancels that drift where a raw time would not.
-    fn split(&self, cut: &[String]) -> Result<Vec<(f64, f64)>, ExecError> {
-        let runner = SplitRunner::load(self.engine, self.model, cut, &self.opts.load)?;
+    fn split(&self, cut: &CutId) -> Result<Vec<(f64, f64)>, ExecError> {
+        let runner = Split::load(self.engine, self.prepared, cut, &self.opts.load)?;
         self.inputs
             .iter()
             .zip(&self.whole_us)
@@ -313,8 +333,9 @@ impl<'a> Timer<'a> {
                 let mut tail_r = Vec::with_capacity(self.opts.runs);
                 for k in 0..self.opts.warmup + self.opts.runs {
                     let whole = self.whole.run(&views(inputs))?.elapsed.as_secs_f64();
-                    let (cut_tensors, th) = runner.run_head(inputs)?;
-                    let (_, tt) = runner.run_tail(&cut_tensors)?;
+                    let head = runner.run_head(inputs)?;
+                    let th = head.elapsed;
+                    let tt = runner.run_tail(&runner.sent(&head.outputs))?.elapsed;
                     if k >= self.opts.warmup {
                         head_r.push(th.as_secs_f64() / whole.max(1e-12));
                         tail_r.push(tt.as_secs_f64() / whole.max(1e-12));

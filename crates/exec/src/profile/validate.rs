@@ -29,8 +29,8 @@ pub(super) fn validate(
     let total = picked.len();
     for (done, i) in picked.into_iter().enumerate() {
         let cut = cuts[i];
-        let measured = timer.split(&prepared.stages.names(&cut.tensors))?;
         let id = cut.id(dag);
+        let measured = timer.split(&id)?;
         for (b, &(head_us, tail_us)) in measured.iter().enumerate() {
             let (mut head_pred, mut tail_pred) = (0.0, 0.0);
             for (n, cost) in profile.nodes.iter().enumerate() {

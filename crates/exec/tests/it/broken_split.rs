@@ -1,10 +1,10 @@
 //! The split check must fail when a part is wrong: a comparison that cannot fail proves nothing.
 
 use loadpart_engine::Engine;
-use loadpart_exec::{NamedTensors, Prepared, SplitRunner, compare_outputs, random_inputs};
-use loadpart_graph::{OnnxModel, zoo};
+use loadpart_exec::{NamedTensors, Prepared, Split, compare_outputs, random_inputs};
+use loadpart_graph::{BatchDim, zoo};
 
-use crate::{engines, light_dir};
+use crate::{engines, randomized_light};
 
 fn run_tail(engine: &dyn Engine, tail: &loadpart_graph::Part, cut: &NamedTensors) -> NamedTensors {
     let loaded = engine.load(&tail.to_bytes(), &Default::default()).unwrap();
@@ -23,16 +23,17 @@ fn split_middle(
 ) -> (NamedTensors, NamedTensors, loadpart_graph::Part) {
     let space = prepared.stages.cut_space(1000);
     let cuts: Vec<_> = space.all_candidate_cuts().collect();
-    let cut = prepared.stages.names(&cuts[cuts.len() / 2].cut.tensors);
+    let id = cuts[cuts.len() / 2].cut.id(prepared.stages.dag());
+    let cut = id.names();
     let inputs = random_inputs(&prepared.model, 2, 3).unwrap();
     let full = engine
         .load(&prepared.model.to_bytes(), &Default::default())
         .unwrap();
     let views: Vec<_> = inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
     let reference = full.run(&views).unwrap().outputs;
-    let runner = SplitRunner::load(engine, &prepared.model, &cut, &Default::default()).unwrap();
-    let (head_out, _) = runner.run_head(&inputs).unwrap();
-    let tail = prepared.model.tail(&cut, true).unwrap();
+    let runner = Split::load(engine, prepared, &id, &Default::default()).unwrap();
+    let head_out = runner.run_head(&inputs).unwrap().outputs;
+    let tail = prepared.model.tail(&cut, BatchDim::Dynamic).unwrap();
     // The honest split matches.
     let (_, rel) = compare_outputs(&reference, &run_tail(engine, &tail, &head_out)).unwrap();
     assert!(rel <= 1e-4, "honest split differs: {rel}");
@@ -41,14 +42,11 @@ fn split_middle(
 
 #[test]
 fn a_tail_missing_one_activation_is_caught() {
+    let _serial = crate::exclusive();
     for engine in engines() {
         for prepared in [
-            Prepared::new(&zoo::generate("inception").unwrap(), None).unwrap(),
-            Prepared::new(
-                &OnnxModel::load(light_dir().join("light_resnet50.onnx")).unwrap(),
-                Some(7),
-            )
-            .unwrap(),
+            Prepared::new(&zoo::generate("inception").unwrap()).unwrap(),
+            randomized_light("resnet50"),
         ] {
             let (reference, head_out, mut tail) = split_middle(engine.as_ref(), &prepared);
             // Break the extraction: bypass the tail's first Relu (feed its input to its consumers).
@@ -79,12 +77,9 @@ fn a_tail_missing_one_activation_is_caught() {
 
 #[test]
 fn a_head_with_one_wrong_weight_is_caught() {
+    let _serial = crate::exclusive();
     for engine in engines() {
-        let prepared = Prepared::new(
-            &OnnxModel::load(light_dir().join("light_resnet50.onnx")).unwrap(),
-            Some(7),
-        )
-        .unwrap();
+        let prepared = randomized_light("resnet50");
         let (reference, mut head_out, tail) = split_middle(engine.as_ref(), &prepared);
         // A head with one wrong weight: every 100th value of one cut tensor is off by the
         // tensor's largest magnitude (a wrong filter shifts many values at once).

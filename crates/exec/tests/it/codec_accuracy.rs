@@ -2,24 +2,27 @@
 //! whole model on the top-1 class (`loadpart check-codec MODEL` runs the full-size check).
 
 use loadpart_engine::EngineKind;
-use loadpart_exec::{EncodeOptions, Precision, Prepared, codec_agreement, sample_cuts};
+use loadpart_exec::{
+    AgreementOptions, EncodeOptions, Precision, Prepared, codec_agreement, randomize_for_checks,
+    sample_cuts,
+};
 use loadpart_graph::zoo;
 
 #[test]
 fn uint8_cut_tensors_keep_top1_on_generated_inception() {
+    let _serial = crate::exclusive();
     let engine = loadpart_engine::engine(EngineKind::Ort).unwrap();
-    let prepared = Prepared::new(&zoo::generate("inception").unwrap(), Some(7)).unwrap();
+    let model = randomize_for_checks(&zoo::generate("inception").unwrap(), 7).unwrap();
+    let prepared = Prepared::new(&model).unwrap();
     let cuts = sample_cuts(&prepared, 3, 7, false);
     assert_eq!(cuts.len(), 3);
-    let r = codec_agreement(
-        engine.as_ref(),
-        &prepared,
-        &cuts,
-        40,
-        &EncodeOptions::default(),
-        7,
-    )
-    .unwrap();
+    let opts = AgreementOptions {
+        inputs: 40,
+        codec: EncodeOptions::default(),
+        seed: 7,
+        ..Default::default()
+    };
+    let r = codec_agreement(engine.as_ref(), &prepared, &cuts, &opts).unwrap();
     assert_eq!(r.compared, 40 * 3);
     assert!(
         r.input_dependent,
@@ -40,14 +43,21 @@ fn uint8_cut_tensors_keep_top1_on_generated_inception() {
 
 #[test]
 fn lossless_codec_agrees_exactly() {
+    let _serial = crate::exclusive();
     let engine = loadpart_engine::engine(EngineKind::Ort).unwrap();
-    let prepared = Prepared::new(&zoo::generate("residual").unwrap(), Some(7)).unwrap();
+    let model = randomize_for_checks(&zoo::generate("residual").unwrap(), 7).unwrap();
+    let prepared = Prepared::new(&model).unwrap();
     let cuts = sample_cuts(&prepared, 2, 3, true);
-    let opts = EncodeOptions {
-        precision: Precision::F32,
+    let opts = AgreementOptions {
+        inputs: 10,
+        codec: EncodeOptions {
+            precision: Precision::F32,
+            ..Default::default()
+        },
+        seed: 3,
         ..Default::default()
     };
-    let r = codec_agreement(engine.as_ref(), &prepared, &cuts, 10, &opts, 3).unwrap();
+    let r = codec_agreement(engine.as_ref(), &prepared, &cuts, &opts).unwrap();
     assert_eq!(r.agree, r.compared);
     assert!(r.cuts.iter().all(|c| c.max_rel_err <= 1e-4), "{:?}", r.cuts);
 }

@@ -3,15 +3,16 @@
 use loadpart_exec::{
     CheckOptions, Prepared, check_split, check_split_batches, compare_outputs, reference_input,
 };
-use loadpart_graph::{OnnxModel, tensor_f32, zoo};
+use loadpart_graph::{tensor_f32, zoo};
 
-use crate::{engines, light_dir};
+use crate::{engines, randomized_light};
 
 #[test]
 fn generated_models_split_exactly_at_every_cut() {
+    let _serial = crate::exclusive();
     for engine in engines() {
         for name in zoo::MODELS {
-            let prepared = Prepared::new(&zoo::generate(name).unwrap(), None).unwrap();
+            let prepared = Prepared::new(&zoo::generate(name).unwrap()).unwrap();
             let opts = CheckOptions::default();
             // Each cut loaded once and run at both sizes.
             let reports =
@@ -39,8 +40,9 @@ fn generated_models_split_exactly_at_every_cut() {
 
 #[test]
 fn batch_size_zero_is_an_error() {
+    let _serial = crate::exclusive();
     let engine = loadpart_engine::engine(loadpart_engine::EngineKind::Tract).unwrap();
-    let prepared = Prepared::new(&zoo::generate("chain").unwrap(), None).unwrap();
+    let prepared = Prepared::new(&zoo::generate("chain").unwrap()).unwrap();
     for batches in [&[][..], &[1, 0][..]] {
         let r = check_split_batches(
             engine.as_ref(),
@@ -55,6 +57,7 @@ fn batch_size_zero_is_an_error() {
 
 #[test]
 fn light_models_split_exactly_on_sampled_cuts() {
+    let _serial = crate::exclusive();
     // CI keeps to a sample of cuts per model; `loadpart check-split MODEL` checks them all.
     for engine in engines() {
         for name in [
@@ -64,8 +67,7 @@ fn light_models_split_exactly_on_sampled_cuts() {
             "shufflenet",
             "densenet121",
         ] {
-            let model = OnnxModel::load(light_dir().join(format!("light_{name}.onnx"))).unwrap();
-            let prepared = Prepared::new(&model, Some(7)).unwrap();
+            let prepared = randomized_light(name);
             let opts = CheckOptions {
                 batch: 2,
                 sample: Some(4),
@@ -84,20 +86,20 @@ fn light_models_split_exactly_on_sampled_cuts() {
 
 #[test]
 fn batch_rewrite_keeps_the_reference_output() {
+    let _serial = crate::exclusive();
     // The dynamic-batch rewrite must not change what the model computes: the rewritten AlexNet
     // and ShuffleNet (both hard-code batch 1 in a Reshape) still match the shipped reference.
     for engine in engines() {
         for name in ["bvlc_alexnet", "shufflenet"] {
-            let model = OnnxModel::load(light_dir().join(format!("light_{name}.onnx"))).unwrap();
-            let prepared = Prepared::new(&model, None).unwrap();
+            let model = zoo::load_light(name).unwrap();
+            let prepared = Prepared::new(&model).unwrap();
             let input = reference_input(&prepared.model).unwrap();
             let loaded = engine
                 .load(&prepared.model.to_bytes(), &Default::default())
                 .unwrap();
             let views: Vec<_> = input.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
             let got = loaded.run(&views).unwrap().outputs;
-            let bytes =
-                std::fs::read(light_dir().join(format!("light_{name}_output_0.pb"))).unwrap();
+            let bytes = std::fs::read(zoo::light_reference_path(name).unwrap()).unwrap();
             let (dims, data) = tensor_f32(&bytes).unwrap();
             let reference = vec![(
                 got[0].0.clone(),

@@ -10,15 +10,18 @@ mod profile;
 
 use loadpart_engine::{Engine, EngineKind};
 
-/// Directory of the model-zoo light models installed by `scripts/setup.sh`.
-pub fn light_dir() -> std::path::PathBuf {
-    let dir = loadpart_graph::zoo::light_models_dir();
-    assert!(
-        dir.join("light_resnet50.onnx").exists(),
-        "light models missing in {}: run scripts/setup.sh",
-        dir.display()
-    );
-    dir
+/// A light model with seeded random weights, prepared (see `loadpart_graph::randomize_for_checks`).
+pub fn randomized_light(name: &str) -> loadpart_exec::Prepared {
+    let model = loadpart_graph::zoo::load_light(name).unwrap_or_else(|e| panic!("{e}"));
+    loadpart_exec::Prepared::new(&loadpart_exec::randomize_for_checks(&model, 7).unwrap()).unwrap()
+}
+
+/// Held by every test of this binary that runs models: timing tests (profiles) must not share
+/// the two cores with conformance runs, or their measurements measure the other tests.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Every engine; a missing ONNX Runtime fails the tests rather than skipping them.

@@ -3,24 +3,9 @@
 //! min-cut), over random synthetic profiles and random conditions.
 
 use loadpart_exec::Prepared;
-use loadpart_graph::OnnxModel;
+use loadpart_graph::zoo::{self, LIGHT_MODELS};
 use loadpart_plan::synth::{self, SplitMix64};
 use loadpart_plan::{Planner, PlannerOptions, verify};
-
-use crate::light_dir;
-
-/// The model-zoo light models installed by `scripts/setup.sh`.
-const LIGHT_MODELS: [&str; 9] = [
-    "light_bvlc_alexnet",
-    "light_densenet121",
-    "light_inception_v1",
-    "light_inception_v2",
-    "light_resnet50",
-    "light_shufflenet",
-    "light_squeezenet",
-    "light_vgg19",
-    "light_zfnet512",
-];
 
 /// Profile draws per model and search kind, and conditions per profile.
 const PROFILES: u64 = 4;
@@ -30,15 +15,14 @@ const MAX_DOWNSETS: usize = 200_000;
 
 #[test]
 fn solver_matches_brute_force_on_every_block_of_the_light_models() {
-    let dir = light_dir();
     let listed = PlannerOptions::default();
     let min_cut = PlannerOptions {
         max_cuts_per_block: 0,
         ..listed
     };
     for (m, name) in LIGHT_MODELS.iter().enumerate() {
-        let model = OnnxModel::load(dir.join(format!("{name}.onnx"))).expect("light model loads");
-        let prepared = Prepared::new(&model, None).expect("light model prepares");
+        let model = zoo::load_light(name).unwrap_or_else(|e| panic!("{e}"));
+        let prepared = Prepared::new(&model).expect("light model prepares");
         let dag = prepared.stages.dag();
         let (mut blocks_checked, mut largest) = (0usize, 0usize);
         for (search, options) in [("listed", listed), ("min-cut", min_cut)] {

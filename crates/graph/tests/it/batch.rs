@@ -1,18 +1,11 @@
 //! Making the batch dynamic on files exported with batch 1.
 
-use loadpart_graph::{OnnxModel, Shapes, make_batch_dynamic};
-
-use crate::light_dir;
+use loadpart_graph::{OnnxModel, Shapes, make_batch_dynamic, zoo};
 
 #[test]
 fn light_models_become_dynamic_batch() {
-    for name in [
-        "light_bvlc_alexnet",
-        "light_shufflenet",
-        "light_inception_v1",
-        "light_vgg19",
-    ] {
-        let model = OnnxModel::load(light_dir().join(format!("{name}.onnx"))).unwrap();
+    for name in ["alexnet", "shufflenet", "inception_v1", "vgg19"] {
+        let model = zoo::load_light(name).unwrap();
         // The original hard-codes batch 1 in a Reshape target: batch 4 cannot be inferred.
         assert!(
             Shapes::infer(&model, 4).is_err(),

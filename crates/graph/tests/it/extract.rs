@@ -1,6 +1,6 @@
 //! Head, tail and segment extraction keep exactly what they need.
 
-use loadpart_graph::{OnnxModel, StageGraph, zoo};
+use loadpart_graph::{BatchDim, OnnxModel, StageGraph, zoo};
 
 #[test]
 fn parts_keep_only_what_they_use() {
@@ -9,8 +9,8 @@ fn parts_keep_only_what_they_use() {
     let space = sg.cut_space(10_000);
     for c in space.all_candidate_cuts() {
         let cut = sg.names(&c.cut.tensors);
-        let head = model.head(&cut, true).unwrap();
-        let tail = model.tail(&cut, true).unwrap();
+        let head = model.head(&cut, BatchDim::Dynamic).unwrap();
+        let tail = model.tail(&cut, BatchDim::Dynamic).unwrap();
         let total = model.nodes().len();
         assert_eq!(
             head.model.graph.as_ref().unwrap().node.len()
@@ -44,7 +44,9 @@ fn segment_between_two_cuts() {
         .iter()
         .map(|t| sg.dag().tensor(*t).name.clone())
         .collect();
-    let seg = model.segment(&arts[1..2], &arts[3..4], true).unwrap();
+    let seg = model
+        .segment(&arts[1..2], &arts[3..4], BatchDim::Dynamic)
+        .unwrap();
     assert_eq!(seg.inputs, arts[1..2]);
     assert_eq!(seg.outputs, arts[3..4]);
     assert_eq!(
@@ -53,21 +55,22 @@ fn segment_between_two_cuts() {
         "conv, relu, maxpool"
     );
     // Asking for a tensor that depends on a model input not given is an uncut path.
-    let err = model.segment(&arts[2..3], &arts[1..2], true).unwrap_err();
+    let err = model
+        .segment(&arts[2..3], &arts[1..2], BatchDim::Dynamic)
+        .unwrap_err();
     assert!(err.to_string().contains("not a cut"), "{err}");
 }
 
 #[test]
 fn constant_subgraphs_are_copied_into_each_part() {
-    let dir = crate::light_dir();
-    let model = OnnxModel::load(dir.join("light_squeezenet.onnx")).unwrap();
+    let model = loadpart_graph::zoo::load_light("squeezenet").unwrap();
     let sg = StageGraph::build(&model).unwrap();
     let space = sg.cut_space(1000);
     let mid = space.all_candidate_cuts().nth(10).unwrap();
     let cut = sg.names(&mid.cut.tensors);
     for part in [
-        model.head(&cut, false).unwrap(),
-        model.tail(&cut, false).unwrap(),
+        model.head(&cut, BatchDim::Source).unwrap(),
+        model.tail(&cut, BatchDim::Source).unwrap(),
     ] {
         let g = part.model.graph.as_ref().unwrap();
         assert!(
@@ -86,7 +89,7 @@ fn layout_relays_route_only_residual_inputs() {
     let mut relayed_cuts = 0;
     for c in space.all_candidate_cuts() {
         let cut = sg.names(&c.cut.tensors);
-        let mut tail = model.tail(&cut, true).unwrap();
+        let mut tail = model.tail(&cut, BatchDim::Dynamic).unwrap();
         let g = tail.model.graph.as_ref().unwrap();
         let before = g.node.len();
         // Exactly the tail inputs that the residual Add reads get a relay, and the Add reads

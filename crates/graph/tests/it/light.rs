@@ -1,13 +1,13 @@
 //! The model-zoo light models load, get shapes, stages and cut spaces.
 
-use loadpart_graph::{OnnxModel, Shapes, StageGraph};
-
-use crate::light_dir;
+use loadpart_graph::{OnnxModel, Shapes, StageGraph, zoo};
 
 #[test]
 fn all_light_models_analyse() {
     let mut seen = 0;
-    for entry in std::fs::read_dir(light_dir()).unwrap() {
+    for entry in
+        std::fs::read_dir(zoo::light_model_path("resnet50").unwrap().parent().unwrap()).unwrap()
+    {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "onnx") {
             continue;
@@ -36,7 +36,7 @@ fn all_light_models_analyse() {
 
 #[test]
 fn resnet50_cut_structure() {
-    let model = OnnxModel::load(light_dir().join("light_resnet50.onnx")).unwrap();
+    let model = zoo::load_light("resnet50").unwrap();
     let sg = StageGraph::build(&model).unwrap();
     let space = sg.cut_space(10_000);
     // 16 bottleneck blocks; the 4 with a projection skip have 7 inner cuts, the rest 3.

@@ -117,7 +117,7 @@ fn neurosurgeon_ignores_load_and_loadpart_does_not() {
 }
 
 #[test]
-fn batch_size_changes_the_per_request_server_time() {
+fn a_request_in_a_batch_waits_for_the_whole_batch() {
     let p = planner(synth::resnet50_like(), false);
     let offload = p.full_offload().head.clone();
     let at = |k: f64| {
@@ -130,12 +130,14 @@ fn batch_size_changes_the_per_request_server_time() {
         )
         .server
     };
-    // Batch time at k is 100 * (1 + 0.5 (k - 1)) per stage; per request it is that over k.
+    // Batch time at k is 100 * (1 + 0.5 (k - 1)) per stage, and a request in a batch of k waits
+    // for all of it (not the batch time over k); beyond the largest profiled size (8) it grows
+    // in proportion.
     let stages = p.dag().node_count() as f64;
     assert!((at(1.0) - 100.0 * stages).abs() < 1e-6);
-    assert!((at(4.0) - 100.0 * 2.5 / 4.0 * stages).abs() < 1e-6);
-    assert!((at(3.0) - 100.0 * 2.0 / 3.0 * stages).abs() < 1e-6);
-    assert_eq!(at(64.0), at(8.0));
+    assert!((at(4.0) - 100.0 * 2.5 * stages).abs() < 1e-6);
+    assert!((at(3.0) - 100.0 * 2.0 * stages).abs() < 1e-6);
+    assert!((at(16.0) - 2.0 * at(8.0)).abs() < 1e-6);
 }
 
 #[test]
@@ -162,4 +164,34 @@ fn oracle_decides_on_the_truth() {
     let or = PolicyKind::Oracle.build(p).unwrap().decide(&c);
     assert!(lp.cut.is_full_offload());
     assert!(or.cut.is_full_local());
+}
+
+#[test]
+fn roles_are_checked_and_tail_times_are_public() {
+    use crate::fixtures::profiles;
+    use loadpart_plan::{Planner, PlannerOptions, ProfileRole, ServerCosts};
+    let dag = synth::resnet50_like();
+    let (mut device, mut server) = profiles(&dag, false);
+    device.role = Some(ProfileRole::Device);
+    server.role = Some(ProfileRole::Server);
+    let p = Planner::new(dag.clone(), &device, &server, PlannerOptions::default()).unwrap();
+    // A device profile in the server's place is refused, by the planner and by ServerCosts.
+    let err = Planner::new(dag.clone(), &device, &device, PlannerOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("measured as a device profile"),
+        "{err}"
+    );
+    assert!(ServerCosts::new(&dag, &device).is_err());
+    // The server's own view of a tail's batch time is the planner's, at f = 1.
+    let costs = ServerCosts::new(&dag, &server).unwrap();
+    let offload = p.full_offload().head.clone();
+    for k in [1.0, 3.0, 8.0] {
+        let e = Estimate {
+            server_batch: k,
+            ..base()
+        };
+        let predicted = p.predict(&offload, &e).server;
+        assert!((costs.tail_time_us(&offload, k) - predicted).abs() < 1e-6 * predicted);
+    }
+    assert_eq!(costs.tail_time_us(&p.full_local().head, 4.0), 0.0);
 }

@@ -154,10 +154,16 @@ fn cut_space_lists_every_downset_once() {
             }
             let space = CutSpace::analyze(&dag, 100_000);
             assert!(space.is_complete());
-            let listed: Vec<String> = space.all_candidate_cuts().map(|c| c.cut.id(&dag)).collect();
+            let listed: Vec<String> = space
+                .all_candidate_cuts()
+                .map(|c| c.cut.id(&dag).to_string())
+                .collect();
             let unique: HashSet<&String> = listed.iter().collect();
             assert_eq!(unique.len(), listed.len(), "seed {seed}: repeated cut");
-            let all: HashSet<String> = heads.into_iter().map(|h| dag.cut_of(h).id(&dag)).collect();
+            let all: HashSet<String> = heads
+                .into_iter()
+                .map(|h| dag.cut_of(h).id(&dag).to_string())
+                .collect();
             assert_eq!(all.len(), listed.len(), "seed {seed}");
             assert!(listed.iter().all(|id| all.contains(id)), "seed {seed}");
             for c in space.all_candidate_cuts() {

@@ -41,6 +41,8 @@ pub fn profiles(dag: &Dag, codec: bool) -> (ModelProfile, ModelProfile) {
         })
         .collect();
     let profile = |host: &str, sizes: Vec<usize>, nodes| ModelProfile {
+        role: None,
+        threads: None,
         model_hash: "designed".into(),
         engine: "test".into(),
         host: host.into(),

@@ -328,11 +328,18 @@ impl<'a> Reference<'a> {
         Self { b }
     }
 
+    /// The node's time in a whole batch of `k`: a request waits for its batch.
     fn server_per_request(&self, name: &str, k: f64) -> f64 {
         let p = &self.b.server;
         let t = p.tail_node_times(name).unwrap();
         let sizes: Vec<f64> = p.batch_sizes.iter().map(|&x| x as f64).collect();
-        let k = k.clamp(sizes[0], *sizes.last().unwrap());
+        let (first, last) = (sizes[0], *sizes.last().unwrap());
+        if k <= first {
+            return t[0] * k / first;
+        }
+        if k >= last {
+            return t[t.len() - 1] * k / last;
+        }
         let mut time = t[t.len() - 1];
         for i in 0..sizes.len() {
             if sizes[i] == k {
@@ -345,7 +352,7 @@ impl<'a> Reference<'a> {
                 break;
             }
         }
-        time / k
+        time
     }
 
     fn latency(&self, head: &NodeSet, e: &Estimate) -> f64 {
