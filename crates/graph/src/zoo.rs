@@ -283,7 +283,7 @@ fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
     }
 }
 
-fn int_attr(name: &str, v: i64) -> AttributeProto {
+pub(crate) fn int_attr(name: &str, v: i64) -> AttributeProto {
     AttributeProto {
         name: Some(name.into()),
         r#type: Some(AttributeType::Int as i32),
@@ -292,7 +292,7 @@ fn int_attr(name: &str, v: i64) -> AttributeProto {
     }
 }
 
-fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
+pub(crate) fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
     AttributeProto {
         name: Some(name.into()),
         r#type: Some(AttributeType::Ints as i32),
