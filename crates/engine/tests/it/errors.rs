@@ -1,11 +1,11 @@
 //! Bad bytes and bad requests give typed errors, never panics.
 
 use loadpart_engine::{EngineError, EngineKind, LoadOptions, TensorRef};
-use prost::Message;
+use loadpart_graph::onnx::GraphProto;
 
 use crate::dynamic::load;
+use crate::fixtures::{model, node, value_info};
 use crate::light::model_bytes;
-use crate::onnx_pb::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
 use crate::small_net::{C_IN, CLASSES, HW, SmallNet};
 use crate::support::{Rng, engine};
 
@@ -47,13 +47,13 @@ pub fn bad_bytes(kind: EngineKind) {
 /// A graph output that no node produces (tract panics on it internally).
 pub fn dangling_output(kind: EngineKind) {
     let graph = GraphProto {
-        name: "dangling".into(),
-        node: vec![NodeProto::new("Relu", &["x"], &["y"], vec![])],
-        input: vec![ValueInfoProto::float("x", &[Some(1), Some(4)])],
-        output: vec![ValueInfoProto::float("nope", &[Some(1), Some(4)])],
+        name: Some("dangling".into()),
+        node: vec![node("Relu", &["x"], &["y"], vec![])],
+        input: vec![value_info("x", &[Some(1), Some(4)])],
+        output: vec![value_info("nope", &[Some(1), Some(4)])],
         ..Default::default()
     };
-    let err = load_err(kind, &ModelProto::with_graph(graph).encode_to_vec());
+    let err = load_err(kind, &model(graph));
     println!("{kind} dangling output: {err}");
 }
 

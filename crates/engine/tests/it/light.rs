@@ -9,9 +9,8 @@
 use std::fs;
 
 use loadpart_engine::{EngineKind, LoadOptions, TensorRef};
-use prost::Message;
+use loadpart_graph::tensor_f32;
 
-use crate::onnx_pb::TensorProto;
 use crate::support::{TOL, arange_input, engine, fixed_shape, max_rel_err, models_dir};
 
 pub use loadpart_graph::zoo::LIGHT_MODELS as MODELS;
@@ -34,9 +33,7 @@ pub fn model_bytes(model: &str) -> Vec<u8> {
 fn reference(model: &str) -> (Vec<usize>, Vec<f32>) {
     let path = models_dir().join(format!("light_{model}_output_0.pb"));
     let bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    TensorProto::decode(&*bytes)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_f32()
+    tensor_f32(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Full model on `arange(n)/n`, batch 1: the first output's shape and values.

@@ -6,8 +6,8 @@
 
 mod dynamic;
 mod errors;
+mod fixtures;
 mod light;
-mod onnx_pb;
 mod randomized;
 mod small_net;
 mod support;

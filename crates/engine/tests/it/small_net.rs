@@ -6,11 +6,10 @@
 //! Two inputs and two outputs also check that inputs are matched by name and outputs come back
 //! in model order (`y`, then `h`).
 
-use prost::Message;
+use loadpart_graph::onnx::GraphProto;
+use loadpart_graph::tensor_from_f32;
 
-use crate::onnx_pb::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto,
-};
+use crate::fixtures::{int, ints, model, node, value_info};
 use crate::support::Rng;
 
 pub const C_IN: usize = 2;
@@ -41,44 +40,40 @@ impl SmallNet {
     pub fn onnx(&self) -> Vec<u8> {
         let n = None;
         let graph = GraphProto {
-            name: "small_net".into(),
+            name: Some("small_net".into()),
             node: vec![
-                NodeProto::new(
+                node(
                     "Conv",
                     &["x", "W", "B"],
                     &["c"],
                     vec![
-                        AttributeProto::ints("kernel_shape", &[3, 3]),
-                        AttributeProto::ints("pads", &[1, 1, 1, 1]),
-                        AttributeProto::ints("strides", &[1, 1]),
+                        ints("kernel_shape", &[3, 3]),
+                        ints("pads", &[1, 1, 1, 1]),
+                        ints("strides", &[1, 1]),
                     ],
                 ),
-                NodeProto::new("Relu", &["c"], &["h"], vec![]),
-                NodeProto::new(
-                    "Flatten",
-                    &["h"],
-                    &["f"],
-                    vec![AttributeProto::int("axis", 1)],
-                ),
-                NodeProto::new("Gemm", &["f", "G", "Gb"], &["g"], vec![]),
-                NodeProto::new("Add", &["g", "s"], &["y"], vec![]),
+                node("Relu", &["c"], &["h"], vec![]),
+                node("Flatten", &["h"], &["f"], vec![int("axis", 1)]),
+                node("Gemm", &["f", "G", "Gb"], &["g"], vec![]),
+                node("Add", &["g", "s"], &["y"], vec![]),
             ],
             initializer: vec![
-                TensorProto::floats("W", &[C_OUT, C_IN, 3, 3], self.conv_w.clone()),
-                TensorProto::floats("B", &[C_OUT], self.conv_b.clone()),
-                TensorProto::floats("G", &[FEAT, CLASSES], self.gemm_w.clone()),
-                TensorProto::floats("Gb", &[CLASSES], self.gemm_b.clone()),
+                tensor_from_f32("W", &[C_OUT, C_IN, 3, 3], &self.conv_w),
+                tensor_from_f32("B", &[C_OUT], &self.conv_b),
+                tensor_from_f32("G", &[FEAT, CLASSES], &self.gemm_w),
+                tensor_from_f32("Gb", &[CLASSES], &self.gemm_b),
             ],
             input: vec![
-                ValueInfoProto::float("x", &[n, Some(C_IN), Some(HW), Some(HW)]),
-                ValueInfoProto::float("s", &[n, Some(CLASSES)]),
+                value_info("x", &[n, Some(C_IN), Some(HW), Some(HW)]),
+                value_info("s", &[n, Some(CLASSES)]),
             ],
             output: vec![
-                ValueInfoProto::float("y", &[n, Some(CLASSES)]),
-                ValueInfoProto::float("h", &[n, Some(C_OUT), Some(HW), Some(HW)]),
+                value_info("y", &[n, Some(CLASSES)]),
+                value_info("h", &[n, Some(C_OUT), Some(HW), Some(HW)]),
             ],
+            ..Default::default()
         };
-        ModelProto::with_graph(graph).encode_to_vec()
+        model(graph)
     }
 
     /// `(y, h)` computed directly, in f64.
