@@ -9,7 +9,6 @@ mod output;
 mod plot;
 mod progress;
 mod source;
-mod svg;
 
 use clap::{Parser, Subcommand};
 

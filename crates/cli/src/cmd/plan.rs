@@ -133,7 +133,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             policy.as_ref(),
             &conditions,
             report.decision.position.candidate_index,
-        ));
+        ))
+        .context("drawing the plan figure")?;
         std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
         report.plot = Some(path.clone());
     }
