@@ -2,10 +2,13 @@
 # Installs what loadpart needs beyond the Rust toolchain, into ./.loadpart (idempotent, registries only):
 #   .loadpart/lib/libonnxruntime.so   ONNX Runtime's shared library, from the pinned PyPI wheel `onnxruntime`
 #   .loadpart/models/light/*.onnx     the model-zoo test models (and reference outputs) shipped in the PyPI wheel `onnx`
-# No pip install into the system: wheels are downloaded (no dependencies) and unpacked.
+#   .loadpart/venv                    a Python virtual environment with `tritonclient[grpc]`, the third-party client
+#                                     that loadpart-proto's tests check the Open Inference Protocol definitions against
+# No pip install into the system: wheels are downloaded (no dependencies) and unpacked, or installed into the venv.
 set -euo pipefail
 ORT_VERSION="${LOADPART_ORT_VERSION:-1.31.1}"
 ONNX_VERSION="${LOADPART_ONNX_VERSION:-1.23.2}"
+TRITONCLIENT_VERSION="${LOADPART_TRITONCLIENT_VERSION:-2.73.0}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 home="${LOADPART_HOME:-$root/.loadpart}"
 mkdir -p "$home/wheels" "$home/lib" "$home/models/light"
@@ -51,4 +54,16 @@ with zipfile.ZipFile(whl) as z:
                 shutil.copyfileobj(src, out)
 PY
 fi
-echo "loadpart setup: ONNX Runtime $ORT_VERSION in $home/lib, $(ls "$home/models/light"/*.onnx | wc -l) light models in $home/models/light" >&2
+venv="$home/venv"
+if ! "$venv/bin/python" - "$TRITONCLIENT_VERSION" >/dev/null 2>&1 <<'PY'
+import sys
+from importlib.metadata import version
+import tritonclient.grpc.service_pb2  # noqa: F401  (the [grpc] extra: grpcio, protobuf)
+sys.exit(0 if version("tritonclient") == sys.argv[1] else 1)
+PY
+then
+  [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "tritonclient[grpc]==${TRITONCLIENT_VERSION}" >&2
+fi
+
+echo "loadpart setup: ONNX Runtime $ORT_VERSION in $home/lib, $(ls "$home/models/light"/*.onnx | wc -l) light models in $home/models/light, tritonclient $TRITONCLIENT_VERSION in $venv" >&2
