@@ -8,9 +8,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # ONNX Runtime 1.31 otherwise keeps a telemetry database in ~/.cache shared by all processes;
 # concurrent ORT processes were seen blocking on its lock.
 export ORT_DISABLE_TELEMETRY=1
-lp=target/release/loadpart
+lp="${LOADPART_BIN:-target/release/loadpart}"
 engines="${*:-ort tract}"
-out=results/check-split
+out="${LOADPART_SWEEP_OUT:-results/check-split}"
 mkdir -p "$out"
 for engine in $engines; do
   for model in squeezenet bvlc_alexnet zfnet512 inception_v1 resnet50 shufflenet inception_v2 densenet121 vgg19; do

@@ -8,34 +8,12 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use loadpart_codec::{
-    Compression, DecodeLimits, Decoder, EncodeOptions, Encoder, Granularity, Precision,
-    synthetic_activations, validate,
+    DecodeLimits, Decoder, EncodeOptions, Encoder, synthetic_activations, validate,
 };
 
-fn modes() -> Vec<(&'static str, EncodeOptions)> {
-    let u8r = Precision::U8(Granularity::PerRow);
-    let o = |precision, compression| EncodeOptions {
-        precision,
-        compression,
-        min_ratio: 1.0,
-    };
-    vec![
-        ("u8_zstd1", o(u8r, Compression::Zstd { level: 1 })),
-        ("u8_lz4", o(u8r, Compression::Lz4)),
-        ("u8_raw", o(u8r, Compression::None)),
-        (
-            "u8ch_zstd1",
-            o(
-                Precision::U8(Granularity::PerChannel),
-                Compression::Zstd { level: 1 },
-            ),
-        ),
-        ("f16_raw", o(Precision::F16, Compression::None)),
-        (
-            "f32_zstd1",
-            o(Precision::F32, Compression::Zstd { level: 1 }),
-        ),
-    ]
+/// Every named codec mode (one table for all benches: [`loadpart_codec::NAMED_MODES`]).
+fn modes() -> impl Iterator<Item = (&'static str, EncodeOptions)> {
+    loadpart_codec::NAMED_MODES.into_iter()
 }
 
 fn bench(c: &mut Criterion) {

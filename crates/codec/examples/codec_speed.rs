@@ -9,10 +9,7 @@
 
 use std::time::Instant;
 
-use loadpart_codec::{
-    Compression, DecodeLimits, Decoder, EncodeOptions, Encoder, Granularity, Precision,
-    synthetic_activations, validate,
-};
+use loadpart_codec::{DecodeLimits, Decoder, Encoder, synthetic_activations, validate};
 
 /// Nanoseconds this thread has run on a CPU, or wall-clock nanoseconds if unavailable.
 fn cpu_ns(start: Instant) -> u64 {
@@ -28,34 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(30);
-    let u8r = Precision::U8(Granularity::PerRow);
-    let o = |precision, compression| EncodeOptions {
-        precision,
-        compression,
-        min_ratio: 1.0,
-    };
-    let modes = [
-        ("u8+zstd1", o(u8r, Compression::Zstd { level: 1 })),
-        ("u8+zstd-3", o(u8r, Compression::Zstd { level: -3 })),
-        ("u8+lz4", o(u8r, Compression::Lz4)),
-        ("u8 raw", o(u8r, Compression::None)),
-        (
-            "u8/ch+zstd1",
-            o(
-                Precision::U8(Granularity::PerChannel),
-                Compression::Zstd { level: 1 },
-            ),
-        ),
-        ("f16 raw", o(Precision::F16, Compression::None)),
-        (
-            "f16+zstd1",
-            o(Precision::F16, Compression::Zstd { level: 1 }),
-        ),
-        (
-            "f32+zstd1",
-            o(Precision::F32, Compression::Zstd { level: 1 }),
-        ),
-    ];
+    let modes = loadpart_codec::NAMED_MODES;
     let limits = DecodeLimits::default();
     let t0 = Instant::now();
     println!("shape        mode          ratio   encode MB/s   decode MB/s");

@@ -34,7 +34,7 @@ pub use error::CodecError;
 pub use header::{MAGIC, QuantInfo, TensorHeader, WIRE_VERSION};
 pub use options::{
     AUTO_MIN_CHANNEL_ELEMENTS, Codec, Compression, DecodeLimits, Dtype, EncodeOptions, Granularity,
-    MAX_RANK, Precision,
+    MAX_RANK, NAMED_MODES, Precision,
 };
 pub use params::{PARAM_PREFIX, ParamValue};
 pub use quant::{F16_MAX, QuantParam, dequantize_u8, quantize_u8};

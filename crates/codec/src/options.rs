@@ -282,3 +282,45 @@ impl Default for DecodeLimits {
         }
     }
 }
+
+impl EncodeOptions {
+    /// `precision` + `compression`, kept whenever compression shrinks the payload at all
+    /// (`min_ratio` 1), as benchmarks and the profiler measure them.
+    pub const fn with(precision: Precision, compression: Compression) -> Self {
+        Self {
+            precision,
+            compression,
+            min_ratio: 1.0,
+        }
+    }
+}
+
+/// The codec modes that benchmarks and reports compare, by a stable short name: the default
+/// first, then the alternatives a user may pick.
+pub const NAMED_MODES: [(&str, EncodeOptions); 9] = {
+    const ZSTD1: Compression = Compression::Zstd { level: 1 };
+    const ROW: Precision = Precision::U8(Granularity::PerRow);
+    [
+        (
+            "u8auto+zstd1",
+            EncodeOptions::with(Precision::U8Auto, ZSTD1),
+        ),
+        ("u8+zstd1", EncodeOptions::with(ROW, ZSTD1)),
+        (
+            "u8+zstd-3",
+            EncodeOptions::with(ROW, Compression::Zstd { level: -3 }),
+        ),
+        ("u8+lz4", EncodeOptions::with(ROW, Compression::Lz4)),
+        ("u8_raw", EncodeOptions::with(ROW, Compression::None)),
+        (
+            "u8ch+zstd1",
+            EncodeOptions::with(Precision::U8(Granularity::PerChannel), ZSTD1),
+        ),
+        (
+            "f16_raw",
+            EncodeOptions::with(Precision::F16, Compression::None),
+        ),
+        ("f16+zstd1", EncodeOptions::with(Precision::F16, ZSTD1)),
+        ("f32+zstd1", EncodeOptions::with(Precision::F32, ZSTD1)),
+    ]
+};

@@ -99,6 +99,18 @@ pub enum CandidateKind {
     FullLocal,
 }
 
+impl std::fmt::Display for CandidateKind {
+    /// The label reports and plots use: `full-offload`, `articulation`, `block N`, `full-local`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CandidateKind::FullOffload => f.write_str("full-offload"),
+            CandidateKind::Articulation(_) => f.write_str("articulation"),
+            CandidateKind::Inner { block } => write!(f, "block {block}"),
+            CandidateKind::FullLocal => f.write_str("full-local"),
+        }
+    }
+}
+
 /// One entry of [`CutSpace::all_candidate_cuts`].
 #[derive(Debug, Clone, Copy)]
 pub struct Candidate<'a> {

@@ -15,10 +15,7 @@ use std::time::Instant;
 use criterion::{Criterion, Throughput};
 use loadpart_codec::{DecodeLimits, Decoder, Encoder, validate};
 use loadpart_engine::EngineKind;
-use loadpart_exec::{
-    Compression, EncodeOptions, Granularity, Precision, Prepared, Split, random_inputs,
-    randomize_for_checks,
-};
+use loadpart_exec::{EncodeOptions, Prepared, Split, random_inputs, randomize_for_checks};
 
 /// One cut tensor of one model.
 struct Activation {
@@ -27,34 +24,9 @@ struct Activation {
     data: Vec<f32>,
 }
 
-fn modes() -> Vec<(&'static str, EncodeOptions)> {
-    let o = |precision, compression| EncodeOptions {
-        precision,
-        compression,
-        min_ratio: 1.0,
-    };
-    let row = Precision::U8(Granularity::PerRow);
-    vec![
-        (
-            "u8auto+zstd1",
-            o(Precision::U8Auto, Compression::Zstd { level: 1 }),
-        ),
-        ("u8+zstd1", o(row, Compression::Zstd { level: 1 })),
-        ("u8+lz4", o(row, Compression::Lz4)),
-        ("u8_raw", o(row, Compression::None)),
-        (
-            "u8ch+zstd1",
-            o(
-                Precision::U8(Granularity::PerChannel),
-                Compression::Zstd { level: 1 },
-            ),
-        ),
-        ("f16_raw", o(Precision::F16, Compression::None)),
-        (
-            "f32+zstd1",
-            o(Precision::F32, Compression::Zstd { level: 1 }),
-        ),
-    ]
+/// Every named codec mode (one table for all benches: [`loadpart_codec::NAMED_MODES`]).
+fn modes() -> impl Iterator<Item = (&'static str, EncodeOptions)> {
+    loadpart_codec::NAMED_MODES.into_iter()
 }
 
 /// Head outputs at the single-tensor cuts found at 20%, 50% and 80% of each model's boundary

@@ -119,10 +119,18 @@ fn top1(t: &Tensor) -> Vec<(usize, f64)> {
         .collect()
 }
 
+/// Whether [`sample_cuts`] may draw full offload (the model inputs as the cut).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullOffload {
+    Include,
+    Exclude,
+}
+
 /// `k` cuts drawn at random (seeded) among the candidate cuts that send something and leave the
-/// server something to run: full local never, full offload only with `full_offload`. Returned
-/// in candidate (topological) order; all of them when there are at most `k`.
-pub fn sample_cuts(prepared: &Prepared, k: usize, seed: u64, full_offload: bool) -> Vec<CutId> {
+/// server something to run: full local never, full offload as `offload` says. Returned in
+/// candidate (topological) order; all of them when there are at most `k`.
+pub fn sample_cuts(prepared: &Prepared, k: usize, seed: u64, offload: FullOffload) -> Vec<CutId> {
+    let full_offload = offload == FullOffload::Include;
     let space = prepared.stages.cut_space(10_000);
     let dag = prepared.stages.dag();
     let cuts: Vec<CutId> = space

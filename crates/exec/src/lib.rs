@@ -16,7 +16,8 @@ mod split;
 
 pub use accuracy::{
     AGREEMENT_BATCH, AgreementOptions, AgreementReport, Compression, CutAgreement, EncodeOptions,
-    Granularity, InputKind, Precision, codec_agreement, codec_agreement_with, sample_cuts,
+    FullOffload, Granularity, InputKind, Precision, codec_agreement, codec_agreement_with,
+    sample_cuts,
 };
 pub use check::{
     CheckOptions, CheckReport, CutFailure, check_split, check_split_batches, compare_outputs,

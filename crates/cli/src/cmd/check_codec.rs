@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use loadpart_engine::{EngineKind, LoadOptions};
 use loadpart_exec::{
-    AgreementOptions, Compression, EncodeOptions, Granularity, InputKind, Precision,
+    AgreementOptions, Compression, EncodeOptions, FullOffload, Granularity, InputKind, Precision,
     codec_agreement_with, sample_cuts,
 };
 
@@ -133,7 +133,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         },
         min_ratio: 1.0,
     };
-    let cuts = sample_cuts(&prepared, args.cuts, args.seed, args.full_offload);
+    let cuts = sample_cuts(
+        &prepared,
+        args.cuts,
+        args.seed,
+        if args.full_offload {
+            FullOffload::Include
+        } else {
+            FullOffload::Exclude
+        },
+    );
     if cuts.is_empty() {
         bail!("{} has no cut that sends a tensor", args.model);
     }

@@ -4,7 +4,7 @@ use crate::output::outln;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use loadpart_cuts::{BlockCuts, CandidateKind, CutCount};
+use loadpart_cuts::{BlockCuts, CutCount, CutId};
 use loadpart_graph::{Shapes, StageGraph};
 use serde::Serialize;
 
@@ -74,7 +74,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         if names.len() > 2 {
             format!("{} tensors", names.len())
         } else {
-            names.join(",")
+            CutId::from_names(&names).to_string()
         }
     };
     let blocks: Vec<BlockReport> = space
@@ -110,12 +110,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                             .map_or(0, |t| t.bytes())
                     })
                     .sum();
-                let kind = match c.kind {
-                    CandidateKind::FullOffload => "full-offload".to_string(),
-                    CandidateKind::Articulation(_) => "articulation".to_string(),
-                    CandidateKind::Inner { block } => format!("block {block}"),
-                    CandidateKind::FullLocal => "full-local".to_string(),
-                };
+                let kind = c.kind.to_string();
                 CutReport {
                     kind,
                     tensors,
@@ -226,7 +221,7 @@ fn print_text(r: &Report, space: &loadpart_cuts::CutSpace) {
             "{:<14} {:>10} B  {}",
             c.kind,
             c.bytes_per_sample,
-            c.tensors.join(",")
+            CutId::from_names(&c.tensors)
         );
     }
 }

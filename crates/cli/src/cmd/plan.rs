@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail, ensure};
-use loadpart_cuts::{CandidateKind, Dag};
+use loadpart_cuts::Dag;
 use loadpart_graph::Prepared;
 use loadpart_plan::{
     BlockSearchKind, Breakdown, Conditions, DecisionReport, Estimate, ModelProfile, Planner,
@@ -165,7 +165,7 @@ fn decide(planner: &Planner, policy: &dyn Policy, c: &Conditions, top: usize) ->
         .take(top)
         .map(|r| RunnerUp {
             candidate_index: r.index,
-            kind: kind_name(r.candidate.kind),
+            kind: r.candidate.kind.to_string(),
             cut: names(dag, &r.candidate.cut.tensors),
             predicted_ms: r.predicted.total() * 1e-3,
             breakdown: r.predicted.scaled(1e-3),
@@ -331,15 +331,6 @@ fn names(dag: &Dag, tensors: &[loadpart_cuts::TensorId]) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-fn kind_name(k: CandidateKind) -> String {
-    match k {
-        CandidateKind::FullOffload => "full-offload".into(),
-        CandidateKind::Articulation(_) => "articulation".into(),
-        CandidateKind::Inner { block } => format!("block {block}"),
-        CandidateKind::FullLocal => "full-local".into(),
-    }
 }
 
 /// `a, b, c (+4 more)` for long cuts.

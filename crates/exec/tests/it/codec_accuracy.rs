@@ -3,8 +3,8 @@
 
 use loadpart_engine::EngineKind;
 use loadpart_exec::{
-    AgreementOptions, EncodeOptions, Precision, Prepared, codec_agreement, randomize_for_checks,
-    sample_cuts,
+    AgreementOptions, EncodeOptions, FullOffload, Precision, Prepared, codec_agreement,
+    randomize_for_checks, sample_cuts,
 };
 use loadpart_graph::zoo;
 
@@ -14,7 +14,7 @@ fn uint8_cut_tensors_keep_top1_on_generated_inception() {
     let engine = loadpart_engine::engine(EngineKind::Ort).unwrap();
     let model = randomize_for_checks(&zoo::generate("inception").unwrap(), 7).unwrap();
     let prepared = Prepared::new(&model).unwrap();
-    let cuts = sample_cuts(&prepared, 3, 7, false);
+    let cuts = sample_cuts(&prepared, 3, 7, FullOffload::Exclude);
     assert_eq!(cuts.len(), 3);
     let opts = AgreementOptions {
         inputs: 40,
@@ -47,7 +47,7 @@ fn lossless_codec_agrees_exactly() {
     let engine = loadpart_engine::engine(EngineKind::Ort).unwrap();
     let model = randomize_for_checks(&zoo::generate("residual").unwrap(), 7).unwrap();
     let prepared = Prepared::new(&model).unwrap();
-    let cuts = sample_cuts(&prepared, 2, 3, true);
+    let cuts = sample_cuts(&prepared, 2, 3, FullOffload::Include);
     let opts = AgreementOptions {
         inputs: 10,
         codec: EncodeOptions {
