@@ -11,4 +11,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Build every target once (tests, examples, benches, the binary). Building all targets unifies
 # features exactly as the test run does, so `cargo test` and scripts/demo.sh reuse this build.
 cargo build --release --workspace --all-targets --locked
+# Lints: clippy's check build cannot reuse the release build (it builds metadata only); it shares
+# the release profile's target directory so dependencies are checked once across runs.
+cargo fmt --all --check
+cargo clippy --release --workspace --all-targets --locked -- -D warnings
 cargo test --release --workspace --locked

@@ -69,8 +69,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     {
         if part.is_empty() {
             outln!(
-                "{file}: not written, the {:?} part computes nothing ({})",
-                part.kind,
+                "{file}: not written, the {} computes nothing ({})",
+                if i == 0 { "head" } else { "tail" },
                 if i == 0 {
                     "full offload: the device sends the model inputs"
                 } else {
