@@ -240,3 +240,35 @@ pub fn check_split_batches(
     }
     Ok(at.into_iter().map(|b| b.report).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(t: Tensor) -> Vec<(String, Tensor)> {
+        vec![("y".to_string(), t)]
+    }
+
+    #[test]
+    fn integer_outputs_are_compared_too() {
+        let a = named(Tensor::i64(vec![3], vec![1, 5, 7]).unwrap());
+        let same = named(Tensor::i64(vec![3], vec![1, 5, 7]).unwrap());
+        let off = named(Tensor::i64(vec![3], vec![1, 6, 7]).unwrap());
+        assert_eq!(compare_outputs(&a, &same).unwrap(), (0.0, 0.0));
+        let (abs, rel) = compare_outputs(&a, &off).unwrap();
+        assert_eq!(abs, 1.0);
+        assert!((rel - 1.0 / 7.0).abs() < 1e-12);
+        let float = named(Tensor::f32(vec![3], vec![1.0, 5.0, 7.0]).unwrap());
+        assert!(matches!(
+            compare_outputs(&a, &float),
+            Err(ExecError::DtypeMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn nan_counts_as_an_infinite_error() {
+        let a = named(Tensor::f32(vec![2], vec![1.0, 2.0]).unwrap());
+        let b = named(Tensor::f32(vec![2], vec![1.0, f32::NAN]).unwrap());
+        assert_eq!(compare_outputs(&a, &b).unwrap().0, f64::INFINITY);
+    }
+}
