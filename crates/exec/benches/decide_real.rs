@@ -9,23 +9,15 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use loadpart_graph::Prepared;
 use loadpart_graph::zoo::{self, LIGHT_MODELS};
-use loadpart_plan::synth::{self, SplitMix64};
-use loadpart_plan::{Estimate, Planner, PlannerOptions};
+use loadpart_plan::synth;
+use loadpart_plan::{Planner, PlannerOptions};
 
 fn planner(name: &str, options: PlannerOptions) -> Planner {
     let model = zoo::load_light(name).unwrap_or_else(|e| panic!("{e}"));
     let prepared = Prepared::new(&model).expect("light model prepares");
     let dag = prepared.stages.dag().clone();
-    let mut rng = SplitMix64::new(7);
-    let (device, server) = synth::random_profiles(&dag, &mut rng, &[1, 2, 4, 8]);
-    Planner::new(dag, &device, &server, options).expect("synthetic profiles fit the DAG")
-}
-
-fn estimates() -> Vec<Estimate> {
-    let mut rng = SplitMix64::new(11);
-    (0..1024)
-        .map(|_| synth::random_estimate(&mut rng))
-        .collect()
+    synth::synthetic_planner(dag, 7, &[1, 2, 4, 8], options)
+        .expect("synthetic profiles fit the DAG")
 }
 
 fn bench(c: &mut Criterion) {
@@ -42,7 +34,7 @@ fn bench(c: &mut Criterion) {
     for name in ["densenet121", "inception_v2", "resnet50"] {
         cases.push((format!("{name}/min_cut"), planner(name, min_cut)));
     }
-    let est = estimates();
+    let est = synth::random_estimates(11, 1024);
     let mut group = c.benchmark_group("decide_real");
     for (name, p) in &cases {
         let mut i = 0;

@@ -7,12 +7,10 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use crate::build::value_info;
 use crate::model::node_label;
-use crate::onnx::{
-    GraphProto, ModelProto, TensorShapeProto, TypeProto, ValueInfoProto,
-    tensor_shape_proto::Dimension, tensor_shape_proto::dimension, type_proto,
-};
-use crate::{BATCH_DIM, GraphError, OnnxModel, Shapes};
+use crate::onnx::{GraphProto, ModelProto, ValueInfoProto};
+use crate::{GraphError, OnnxModel, Shapes};
 
 /// How a part declares its batch dimension (dim 0 of its inputs and outputs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,30 +157,14 @@ impl OnnxModel {
                 .as_ref()
                 .and_then(|s| s.get(name))
                 .is_some_and(|t2| t2.dims.first() != t1.dims.first());
-            let dim = t1
+            // Dim 0 is symbolic where it follows the batch size.
+            let dims: Vec<Option<usize>> = t1
                 .dims
                 .iter()
                 .enumerate()
-                .map(|(i, d)| Dimension {
-                    value: Some(if i == 0 && batched {
-                        dimension::Value::DimParam(BATCH_DIM.into())
-                    } else {
-                        dimension::Value::DimValue(*d as i64)
-                    }),
-                    denotation: None,
-                })
+                .map(|(i, &d)| (i > 0 || !batched).then_some(d))
                 .collect();
-            Ok(ValueInfoProto {
-                name: Some(name.to_string()),
-                r#type: Some(TypeProto {
-                    value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                        elem_type: Some(t1.elem as i32),
-                        shape: Some(TensorShapeProto { dim }),
-                    })),
-                    denotation: None,
-                }),
-                ..Default::default()
-            })
+            Ok(value_info(name, t1.elem, &dims))
         };
 
         let inputs: Vec<String> = available

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+pub mod build;
 mod consts;
 mod error;
 mod extract;

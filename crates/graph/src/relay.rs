@@ -15,9 +15,8 @@
 //! standard ONNX files `loadpart split` writes.
 
 use crate::Part;
-use crate::onnx::{
-    AttributeProto, GraphProto, NodeProto, attribute_proto::AttributeType, type_proto,
-};
+use crate::build::{ints_attr, node};
+use crate::onnx::{GraphProto, NodeProto, type_proto};
 
 /// Routes every rank-4 graph input of `part` that an `Add` or `Sum` reads through an identity
 /// `MaxPool` (kernel 1, stride 1), rewriting those readers. Returns how many relays were added.
@@ -64,21 +63,14 @@ pub fn insert_layout_relays(part: &mut Part) -> usize {
             }
         }
     }
-    let ints = |name: &str| AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Ints as i32),
-        ints: vec![1, 1],
-        ..Default::default()
-    };
     let new_nodes: Vec<NodeProto> = relays
         .iter()
-        .map(|(from, to)| NodeProto {
-            name: Some(to.clone()),
-            op_type: Some("MaxPool".into()),
-            input: vec![from.clone()],
-            output: vec![to.clone()],
-            attribute: vec![ints("kernel_shape"), ints("strides")],
-            ..Default::default()
+        .map(|(from, to)| {
+            let attrs = vec![
+                ints_attr("kernel_shape", &[1, 1]),
+                ints_attr("strides", &[1, 1]),
+            ];
+            node("MaxPool", Some(to), &[from.as_str()], &[to.as_str()], attrs)
         })
         .collect();
     let added = new_nodes.len();

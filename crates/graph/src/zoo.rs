@@ -4,15 +4,14 @@
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
+use crate::build::{int_attr, ints_attr, model, node, value_info};
 use crate::consts::tensor_from_f32;
 use crate::onnx::{
-    AttributeProto, DataType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType,
-    tensor_shape_proto::Dimension, tensor_shape_proto::dimension, type_proto,
+    AttributeProto, DataType, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto,
 };
 use std::path::{Path, PathBuf};
 
-use crate::{BATCH_DIM, GraphError, OnnxModel};
+use crate::{GraphError, OnnxModel};
 
 /// Names of the generated models, for the CLI.
 pub const MODELS: &[&str] = &["chain", "residual", "inception", "dense", "two-io"];
@@ -147,8 +146,12 @@ impl Builder {
         format!("{prefix}_{}", self.next)
     }
 
+    /// A float graph input of dims `dims` after the symbolic batch dimension.
     fn input(&mut self, name: &str, dims: &[usize]) -> String {
-        self.inputs.push(value_info(name, dims));
+        let dims: Vec<Option<usize>> = std::iter::once(None)
+            .chain(dims.iter().copied().map(Some))
+            .collect();
+        self.inputs.push(value_info(name, DataType::Float, &dims));
         name.into()
     }
 
@@ -171,14 +174,9 @@ impl Builder {
 
     fn op(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> String {
         let out = self.fresh(&op.to_lowercase());
-        self.nodes.push(NodeProto {
-            name: Some(format!("{out}_node")),
-            op_type: Some(op.into()),
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![out.clone()],
-            attribute: attrs,
-            ..Default::default()
-        });
+        let name = format!("{out}_node");
+        self.nodes
+            .push(node(op, Some(&name), inputs, &[&out], attrs));
         out
     }
 
@@ -235,69 +233,26 @@ impl Builder {
         self.op("Gemm", &[&f, &w, &bias], vec![])
     }
 
+    /// The model, opset 13; the graph outputs carry names only, no types.
     fn finish(self, outputs: &[String]) -> ModelProto {
-        ModelProto {
-            ir_version: Some(8),
-            opset_import: vec![OperatorSetIdProto {
-                domain: Some(String::new()),
-                version: Some(13),
-            }],
-            producer_name: Some("loadpart-zoo".into()),
-            graph: Some(GraphProto {
-                name: Some(self.name),
-                node: self.nodes,
-                initializer: self.inits,
-                input: self.inputs,
-                output: outputs
-                    .iter()
-                    .map(|o| ValueInfoProto {
-                        name: Some(o.clone()),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }),
+        let graph = GraphProto {
+            name: Some(self.name),
+            node: self.nodes,
+            initializer: self.inits,
+            input: self.inputs,
+            output: outputs
+                .iter()
+                .map(|o| ValueInfoProto {
+                    name: Some(o.clone()),
+                    ..Default::default()
+                })
+                .collect(),
             ..Default::default()
+        };
+        ModelProto {
+            producer_name: Some("loadpart-zoo".into()),
+            ..model(graph, 13)
         }
-    }
-}
-
-fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
-    let dim = std::iter::once(dimension::Value::DimParam(BATCH_DIM.into()))
-        .chain(dims.iter().map(|d| dimension::Value::DimValue(*d as i64)))
-        .map(|v| Dimension {
-            value: Some(v),
-            denotation: None,
-        })
-        .collect();
-    ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(DataType::Float as i32),
-                shape: Some(TensorShapeProto { dim }),
-            })),
-            denotation: None,
-        }),
-        ..Default::default()
-    }
-}
-
-pub(crate) fn int_attr(name: &str, v: i64) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Int as i32),
-        i: Some(v),
-        ..Default::default()
-    }
-}
-
-pub(crate) fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Ints as i32),
-        ints: v.to_vec(),
-        ..Default::default()
     }
 }
 

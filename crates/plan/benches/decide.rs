@@ -3,21 +3,12 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use loadpart_cuts::Dag;
-use loadpart_plan::synth::{self, SplitMix64};
-use loadpart_plan::{Estimate, Planner, PlannerOptions};
+use loadpart_plan::synth;
+use loadpart_plan::{Planner, PlannerOptions};
 use std::hint::black_box;
 
 fn planner(dag: Dag, options: PlannerOptions) -> Planner {
-    let mut rng = SplitMix64::new(7);
-    let (device, server) = synth::random_profiles(&dag, &mut rng, &[1, 2, 4, 8]);
-    Planner::new(dag, &device, &server, options).expect("synthetic profiles are valid")
-}
-
-fn estimates() -> Vec<Estimate> {
-    let mut rng = SplitMix64::new(11);
-    (0..1024)
-        .map(|_| synth::random_estimate(&mut rng))
-        .collect()
+    synth::synthetic_planner(dag, 7, &[1, 2, 4, 8], options).expect("synthetic profiles are valid")
 }
 
 fn bench(c: &mut Criterion) {
@@ -47,7 +38,7 @@ fn bench(c: &mut Criterion) {
             min_cut,
         ),
     ];
-    let est = estimates();
+    let est = synth::random_estimates(11, 1024);
     let mut group = c.benchmark_group("decide");
     for (name, dag, options) in cases {
         let p = planner(dag, options);

@@ -1,7 +1,9 @@
 //! Synthetic DAGs shaped like well-known CNNs, random profiles and random conditions, for
 //! benchmarks and tests until real profiles exist. Deterministic for a given seed.
 
-use crate::{Estimate, ModelProfile, NodeCost, TensorCodec, TensorInfo};
+use crate::{
+    Estimate, ModelProfile, NodeCost, PlanError, Planner, PlannerOptions, TensorCodec, TensorInfo,
+};
 use loadpart_cuts::{Dag, DagBuilder, TensorId};
 
 /// A tiny deterministic PRNG (SplitMix64): enough for synthetic costs, no dependency.
@@ -261,4 +263,23 @@ pub fn random_estimate(rng: &mut SplitMix64) -> Estimate {
         server_batch: rng.uniform(1.0, 8.0),
         device_slowdown: rng.uniform(0.5, 2.0),
     }
+}
+
+/// A planner over `dag` on [`random_profiles`] drawn from `seed`, the server profiled at
+/// `batch_sizes`: the setup of the decision-time benchmarks.
+pub fn synthetic_planner(
+    dag: Dag,
+    seed: u64,
+    batch_sizes: &[usize],
+    options: PlannerOptions,
+) -> Result<Planner, PlanError> {
+    let mut rng = SplitMix64::new(seed);
+    let (device, server) = random_profiles(&dag, &mut rng, batch_sizes);
+    Planner::new(dag, &device, &server, options)
+}
+
+/// `n` conditions from [`random_estimate`], drawn from `seed`.
+pub fn random_estimates(seed: u64, n: usize) -> Vec<Estimate> {
+    let mut rng = SplitMix64::new(seed);
+    (0..n).map(|_| random_estimate(&mut rng)).collect()
 }

@@ -7,6 +7,7 @@ use plotters::style::RGBColor;
 
 #[allow(
     dead_code,
+    unused_imports,
     reason = "a plotting API for the evaluation's figures; the plan figure uses part of it"
 )]
 pub mod chart;

@@ -3,15 +3,15 @@
 use std::collections::HashMap;
 
 use super::{Out, infer_node};
+use crate::build::model;
+pub(super) use crate::build::{
+    float_attr as float, floats_attr as floats, int_attr as int, ints_attr as ints,
+    string_attr as string, tensor_attr as tensor, value_info,
+};
 use crate::consts::{ConstTensor, tensor_from_i64};
 use crate::model::{OnnxModel, TensorType};
-use crate::onnx::{
-    AttributeProto, DataType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType,
-    tensor_shape_proto::Dimension, tensor_shape_proto::dimension, type_proto,
-};
+use crate::onnx::{AttributeProto, DataType, GraphProto, NodeProto};
 use crate::shape::Shapes;
-pub(super) use crate::zoo::{int_attr as int, ints_attr as ints};
 
 /// Every operator type that [`infer_node`] has a rule for.
 #[rustfmt::skip]
@@ -44,19 +44,12 @@ impl Env {
     }
 
     pub fn opset(version: i64) -> Self {
-        let proto = ModelProto {
-            ir_version: Some(8),
-            opset_import: vec![OperatorSetIdProto {
-                domain: Some(String::new()),
-                version: Some(version),
-            }],
-            graph: Some(GraphProto {
-                input: vec![value_info("x", DataType::Float, &[None])],
-                output: vec![value_info("x", DataType::Float, &[None])],
-                ..Default::default()
-            }),
+        let graph = GraphProto {
+            input: vec![value_info("x", DataType::Float, &[None])],
+            output: vec![value_info("x", DataType::Float, &[None])],
             ..Default::default()
         };
+        let proto = model(graph, version);
         let shapes = Shapes {
             batch: 1,
             types: HashMap::new(),
@@ -130,19 +123,14 @@ impl Env {
     }
 }
 
+/// An unnamed node.
 pub(super) fn node(
     op: &str,
     inputs: &[&str],
     outputs: &[&str],
     attrs: Vec<AttributeProto>,
 ) -> NodeProto {
-    NodeProto {
-        op_type: Some(op.into()),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        attribute: attrs,
-        ..Default::default()
-    }
+    crate::build::node(op, None, inputs, outputs, attrs)
 }
 
 /// A node with inputs `inputs`, one output `y`.
@@ -150,68 +138,7 @@ pub(super) fn node1(op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> No
     node(op, inputs, &["y"], attrs)
 }
 
-pub(super) fn float(name: &str, v: f32) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Float as i32),
-        f: Some(v),
-        ..Default::default()
-    }
-}
-
-pub(super) fn floats(name: &str, v: &[f32]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Floats as i32),
-        floats: v.to_vec(),
-        ..Default::default()
-    }
-}
-
-pub(super) fn string(name: &str, v: &str) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::String as i32),
-        s: Some(v.as_bytes().to_vec()),
-        ..Default::default()
-    }
-}
-
-pub(super) fn tensor(name: &str, t: TensorProto) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Tensor as i32),
-        t: Some(t),
-        ..Default::default()
-    }
-}
-
 /// A 1-D int64 tensor attribute.
 pub(super) fn i64_tensor(name: &str, v: &[i64]) -> AttributeProto {
     tensor(name, tensor_from_i64("", &[v.len()], v))
-}
-
-/// A value-info entry (`None` dims are symbolic).
-pub(super) fn value_info(name: &str, elem: DataType, dims: &[Option<usize>]) -> ValueInfoProto {
-    let dim = dims
-        .iter()
-        .map(|d| Dimension {
-            value: Some(match d {
-                Some(d) => dimension::Value::DimValue(*d as i64),
-                None => dimension::Value::DimParam("N".into()),
-            }),
-            denotation: None,
-        })
-        .collect();
-    ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(elem as i32),
-                shape: Some(TensorShapeProto { dim }),
-            })),
-            denotation: None,
-        }),
-        ..Default::default()
-    }
 }
