@@ -161,21 +161,33 @@ impl Dag {
 
     /// Nodes needed to compute the outputs not in the cut, stopping at cut tensors.
     fn tail_closure(&self, cut: &[bool]) -> NodeSet {
+        let wanted: Vec<TensorId> = self
+            .outputs
+            .iter()
+            .copied()
+            .filter(|t| !cut[t.index()])
+            .collect();
+        self.needed_for(&wanted, cut).0
+    }
+
+    /// Nodes needed to compute `wanted` without crossing a tensor marked in `stop`, and every
+    /// tensor they need (marked `true`, stop tensors excluded).
+    pub(crate) fn needed_for(&self, wanted: &[TensorId], stop: &[bool]) -> (NodeSet, Vec<bool>) {
         let mut needed = vec![false; self.tensors.len()];
-        for &t in &self.outputs {
-            needed[t.index()] = !cut[t.index()];
+        for t in wanted {
+            needed[t.index()] = true;
         }
         let mut tail = NodeSet::empty(self.nodes.len());
         for (i, node) in self.nodes.iter().enumerate().rev() {
             if node.outputs.iter().any(|o| needed[o.index()]) {
                 tail.insert(NodeId(i as u32));
                 for &t in &node.inputs {
-                    if !cut[t.index()] {
+                    if !stop[t.index()] {
                         needed[t.index()] = true;
                     }
                 }
             }
         }
-        tail
+        (tail, needed)
     }
 }

@@ -9,7 +9,7 @@
 //! Protocol's `outputs`) settles it; without one, the tail computes every model output it can
 //! compute from the sent tensors.
 
-use crate::{Cut, CutError, Dag, NodeId, NodeSet, TensorId};
+use crate::{Cut, CutError, Dag, NodeSet, TensorId};
 
 /// A partitioned request resolved against the DAG.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,21 +73,7 @@ impl Dag {
             ));
         }
         // The tail: nodes needed for the wanted outputs, stopping at sent tensors.
-        let mut needed = vec![false; self.tensors.len()];
-        for t in &wanted {
-            needed[t.index()] = true;
-        }
-        let mut tail = NodeSet::empty(self.nodes.len());
-        for (i, node) in self.nodes.iter().enumerate().rev() {
-            if node.outputs.iter().any(|o| needed[o.index()]) {
-                tail.insert(NodeId(i as u32));
-                for &t in &node.inputs {
-                    if !is_sent[t.index()] {
-                        needed[t.index()] = true;
-                    }
-                }
-            }
-        }
+        let (tail, needed) = self.needed_for(&wanted, &is_sent);
         if let Some(&input) = self
             .inputs
             .iter()
