@@ -1,0 +1,17 @@
+//! The estimators, each pure and driven by `now`: see [`Estimator`] for the whole, and the
+//! modules for each part.
+
+mod estimator;
+mod ewma;
+mod link;
+mod load;
+mod staleness;
+
+pub use estimator::{Estimates, Estimator, EstimatorConfig, Fallbacks};
+pub use ewma::{Domain, Ewma, MAX_SAMPLE};
+pub use link::{
+    Direction, LinkConfig, LinkEstimates, LinkEstimator, MAX_PROBE_BYTES, MIN_BYTES_PER_S,
+    MIN_PROBE_BYTES, Observed, Offload, Probe,
+};
+pub use load::{FormingBatch, LoadConfig, LoadEstimates, LoadEstimator, LoadSample};
+pub use staleness::{Reading, Safe, Staleness};

@@ -1,0 +1,203 @@
+//! [`LoadEstimator`]: the shared server's load, from every report the client sees.
+//!
+//! The server sends a load report with every reply, on its watch stream, and in answer to polls.
+//! Each report is already a mean over the server's recent window; the client smooths those means
+//! once more (a short half-life, default 1 s) so that one odd report does not flip a decision,
+//! and ages them like every other estimate. Reports from the three sources are treated alike.
+
+use std::time::{Duration, Instant};
+
+use super::ewma::{Domain, Ewma};
+use super::staleness::{Reading, Staleness};
+use crate::EstimateError;
+
+/// One server load report, field for field as `loadpart.v1.LoadReport` carries it (the
+/// conversion from the proto comes with the gRPC client). Units: µs, factors, requests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadSample {
+    /// When the server made the report, ms since the Unix epoch (server clock; not compared with
+    /// the device's clock).
+    pub timestamp_unix_ms: u64,
+    /// Seconds the figures cover.
+    pub window_s: f64,
+    /// Mean queue wait of the requests that left the queue in the window, µs; 0 when none.
+    pub queue_wait_mean_us: f64,
+    /// 95th percentile of the same waits, µs; 0 when none.
+    pub queue_wait_p95_us: f64,
+    /// Measured / profiled execution time of the batches run in the window; 1 when none ran.
+    pub slowdown: f64,
+    /// Requests waiting in the queue now.
+    pub queue_length: u32,
+    /// Requests accepted and not yet answered now.
+    pub in_flight: u32,
+    /// Requests completed per second over the window.
+    pub requests_per_s: f64,
+    /// (batch size, batches of that size) run in the window, by increasing size.
+    pub batch_mix: Vec<(u32, u64)>,
+    /// The batches being formed now.
+    pub forming: Vec<FormingBatch>,
+    /// Mean requests per batch in the window; 0 when no batch ran.
+    pub mean_batch_size: f64,
+    /// Executors the server has.
+    pub executors: u32,
+    /// Executors running a batch now.
+    pub executors_busy: u32,
+}
+
+/// A batch the server is gathering: requests for one model and cut.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormingBatch {
+    /// The model's name.
+    pub model_name: String,
+    /// The cut's canonical id.
+    pub cut_id: String,
+    /// Requests gathered so far.
+    pub size: u32,
+}
+
+/// How the load estimates are smoothed and aged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadConfig {
+    /// Half-life of every load average (default 1 s: reports are already window means).
+    pub half_life: Duration,
+    /// Max age and forgetting time (default 2 s and 10 s: load moves fast, and the watch stream
+    /// reports several times a second, so 2 s of silence already means something).
+    pub staleness: Staleness,
+}
+
+impl Default for LoadConfig {
+    fn default() -> Self {
+        Self {
+            half_life: Duration::from_secs(1),
+            staleness: Staleness {
+                max_age: Duration::from_secs(2),
+                forget_after: Duration::from_secs(10),
+            },
+        }
+    }
+}
+
+/// The load estimates as of some time, judged by age.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadEstimates {
+    /// Expected queue wait (W), µs.
+    pub queue_us: Reading,
+    /// Server slowdown factor (f).
+    pub server_slowdown: Reading,
+    /// Batch size a request runs in (k), at least 1.
+    pub server_batch: Reading,
+    /// Requests waiting in the queue.
+    pub queue_length: Reading,
+}
+
+/// The server's queue wait, slowdown, batch size and queue length, smoothed and aged.
+#[derive(Debug, Clone)]
+pub struct LoadEstimator {
+    config: LoadConfig,
+    queue_us: Ewma,
+    slowdown: Ewma,
+    batch: Ewma,
+    queue_length: Ewma,
+    rejected: u64,
+}
+
+impl LoadEstimator {
+    /// An estimator that knows nothing yet. Errors on a zero half-life or a bad staleness
+    /// policy.
+    pub fn new(config: LoadConfig) -> Result<Self, EstimateError> {
+        config.staleness.validate()?;
+        let h = config.half_life;
+        Ok(Self {
+            config,
+            queue_us: Ewma::new(h, Domain::NonNegative)?,
+            slowdown: Ewma::new(h, Domain::Positive)?,
+            batch: Ewma::new(h, Domain::Positive)?,
+            queue_length: Ewma::new(h, Domain::NonNegative)?,
+            rejected: 0,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LoadConfig {
+        &self.config
+    }
+
+    /// A report received at `now`. A report with a NaN, infinite or negative queue wait, window,
+    /// throughput or batch size, or a slowdown that is not positive, is refused whole and
+    /// counted: a server that sends such numbers is not trusted for the rest of the report.
+    ///
+    /// The batch size used is the window's mean batch size, at least 1 (an empty window, 0, means
+    /// requests run alone). The batches being formed are per cut, and which cut a request will
+    /// use is what the planner decides, so they are not folded in here.
+    pub fn observe_report(
+        &mut self,
+        report: &LoadSample,
+        now: Instant,
+    ) -> Result<(), EstimateError> {
+        let checks = [
+            (
+                "queue_wait_mean",
+                report.queue_wait_mean_us,
+                Domain::NonNegative,
+            ),
+            (
+                "queue_wait_p95",
+                report.queue_wait_p95_us,
+                Domain::NonNegative,
+            ),
+            ("window", report.window_s, Domain::NonNegative),
+            ("requests_per_s", report.requests_per_s, Domain::NonNegative),
+            (
+                "mean_batch_size",
+                report.mean_batch_size,
+                Domain::NonNegative,
+            ),
+            ("slowdown", report.slowdown, Domain::Positive),
+        ];
+        for (quantity, value, domain) in checks {
+            if !domain.admits(value) {
+                self.rejected += 1;
+                return Err(EstimateError::BadSample { quantity, value });
+            }
+        }
+        // Cannot fail: every value was checked against its domain above.
+        self.queue_us
+            .update("queue_wait_mean", report.queue_wait_mean_us, now)?;
+        self.slowdown.update("slowdown", report.slowdown, now)?;
+        self.batch
+            .update("mean_batch_size", report.mean_batch_size.max(1.0), now)?;
+        self.queue_length
+            .update("queue_length", f64::from(report.queue_length), now)?;
+        Ok(())
+    }
+
+    /// The estimates at `now`, judged by age.
+    pub fn estimate(&self, now: Instant) -> LoadEstimates {
+        let s = &self.config.staleness;
+        LoadEstimates {
+            queue_us: s.read(&self.queue_us, now),
+            server_slowdown: s.read(&self.slowdown, now),
+            server_batch: s.read(&self.batch, now),
+            queue_length: s.read(&self.queue_length, now),
+        }
+    }
+
+    /// Whether to poll the server's load at `now`: no report yet, or none within `max_age / 2`
+    /// (e.g. the watch stream has gone quiet and no request was sent).
+    pub fn needs_load_poll(&self, now: Instant) -> bool {
+        self.config.staleness.needs_refresh(&self.queue_us, now)
+    }
+
+    /// Time since the latest accepted report; `None` before the first.
+    pub fn age(&self, now: Instant) -> Option<Duration> {
+        self.queue_us.age(now)
+    }
+
+    /// Reports refused so far.
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+use super::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn report(queue_us: f64, slowdown: f64, batch: f64) -> LoadSample {
+    LoadSample {
+        window_s: 5.0,
+        queue_wait_mean_us: queue_us,
+        queue_wait_p95_us: 2.0 * queue_us,
+        slowdown,
+        mean_batch_size: batch,
+        queue_length: 3,
+        ..LoadSample::default()
+    }
+}
+
+fn value(r: Reading) -> f64 {
+    r.value().expect("a known estimate")
+}
+
+#[test]
+fn load_step_converges_within_three_half_lives() {
+    // Half-life 1 s, a report every 200 ms (the watch stream). Idle for 10 s, then loaded.
+    let t0 = Instant::now();
+    let mut l = LoadEstimator::new(LoadConfig::default()).unwrap();
+    let mut now = t0;
+    for _ in 0..50 {
+        l.observe_report(&report(0.0, 1.0, 0.0), now).unwrap();
+        now += 200 * MS;
+    }
+    let idle = l.estimate(now);
+    assert_eq!(idle.queue_us, Reading::Fresh(0.0));
+    assert_eq!(idle.server_slowdown, Reading::Fresh(1.0));
+    assert_eq!(
+        idle.server_batch,
+        Reading::Fresh(1.0),
+        "an empty window counts as 1"
+    );
+
+    // 40 ms of queueing, slowdown 2, batches of 4. After three half-lives (15 reports) at most
+    // 2^-3 of the weight is from before the step.
+    for _ in 0..15 {
+        l.observe_report(&report(40_000.0, 2.0, 4.0), now).unwrap();
+        now += 200 * MS;
+    }
+    let loaded = l.estimate(now);
+    let q = value(loaded.queue_us);
+    assert!(q > 40_000.0 * (1.0 - 0.13) && q < 40_000.0, "{q}");
+    let f = value(loaded.server_slowdown);
+    assert!(f > 2.0 - 0.13 && f < 2.0, "{f}");
+    let k = value(loaded.server_batch);
+    assert!(k > 4.0 - 3.0 * 0.13 && k < 4.0, "{k}");
+    assert!(loaded.queue_us.is_fresh());
+}
+
+#[test]
+fn a_silent_server_goes_stale_then_unknown() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs(1);
+    let mut l = LoadEstimator::new(LoadConfig::default()).unwrap();
+    assert!(l.needs_load_poll(t0));
+    assert_eq!(l.estimate(t0).queue_us, Reading::Unknown);
+    l.observe_report(&report(5_000.0, 1.5, 2.0), t0).unwrap();
+    assert!(!l.needs_load_poll(t0));
+    // Half the max age (1 s) without a report: time to poll, still fresh.
+    assert!(!l.needs_load_poll(t0 + s));
+    assert!(l.needs_load_poll(t0 + s + MS));
+    assert_eq!(l.estimate(t0 + s + MS).queue_us, Reading::Fresh(5_000.0));
+    // Past the max age (2 s): stale, with its age.
+    let e = l.estimate(t0 + 3 * s);
+    assert_eq!(e.queue_us, Reading::Stale(5_000.0, 3 * s));
+    assert_eq!(e.server_slowdown, Reading::Stale(1.5, 3 * s));
+    // Past forget_after (10 s): unknown.
+    let e = l.estimate(t0 + 10 * s + MS);
+    assert_eq!(e.queue_us, Reading::Unknown);
+    assert_eq!(e.server_batch, Reading::Unknown);
+    assert_eq!(l.age(t0 + 10 * s), Some(10 * s));
+    // A new report makes it fresh again.
+    l.observe_report(&report(1_000.0, 1.0, 1.0), t0 + 20 * s)
+        .unwrap();
+    // The old report still weighs 2^-20 of a new one: negligible, not zero.
+    let fresh = l.estimate(t0 + 20 * s).queue_us;
+    assert!(
+        fresh.is_fresh() && (value(fresh) - 1_000.0).abs() < 0.01,
+        "{fresh:?}"
+    );
+}
+
+#[test]
+fn bad_reports_are_refused_whole_and_counted() {
+    let t0 = Instant::now();
+    let mut l = LoadEstimator::new(LoadConfig::default()).unwrap();
+    l.observe_report(&report(5_000.0, 1.5, 2.0), t0).unwrap();
+    let before = l.estimate(t0);
+    let bad = [
+        report(f64::NAN, 1.0, 1.0),
+        report(-1.0, 1.0, 1.0),
+        report(f64::INFINITY, 1.0, 1.0),
+        report(1.0, 0.0, 1.0),
+        report(1.0, -2.0, 1.0),
+        report(1.0, f64::NAN, 1.0),
+        report(1.0, f64::INFINITY, 1.0),
+        report(1.0, 1.0, f64::NAN),
+        report(1.0, 1.0, -1.0),
+        LoadSample {
+            window_s: f64::NAN,
+            ..report(1.0, 1.0, 1.0)
+        },
+        LoadSample {
+            requests_per_s: -3.0,
+            ..report(1.0, 1.0, 1.0)
+        },
+    ];
+    for r in &bad {
+        assert!(
+            matches!(
+                l.observe_report(r, t0),
+                Err(EstimateError::BadSample { .. })
+            ),
+            "{r:?}"
+        );
+    }
+    assert_eq!(l.rejected(), bad.len() as u64);
+    assert_eq!(l.estimate(t0), before);
+}
