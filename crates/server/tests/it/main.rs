@@ -7,6 +7,7 @@ mod bad_input;
 mod concurrency;
 mod partitioned;
 mod python;
+mod services;
 
 use std::time::Duration;
 
