@@ -115,7 +115,14 @@ impl GrpcInferenceService for InferenceService {
         let reply = match shared.scheduler.submit(valid).await {
             Ok(r) => r,
             // The scheduler and executors record the failures they answer themselves.
-            Err(e) => return Err(to_status(&e)),
+            Err(e) => {
+                let mut status = to_status(&e);
+                if status.code() == tonic::Code::ResourceExhausted {
+                    let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
+                    attach_load(&mut status, &load);
+                }
+                return Err(status);
+            }
         };
         let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
         Ok(Response::new(infer_response(&model, id, reply, &load)))
@@ -136,6 +143,19 @@ impl GrpcInferenceService for InferenceService {
             model_stats: self.shared.monitor.statistics(filter),
         }))
     }
+}
+
+/// Binary metadata key of the load report a RESOURCE_EXHAUSTED refusal carries (a prost-encoded
+/// `loadpart.v1.LoadReport`), so that a refused client can re-plan without another call.
+pub const LOAD_REPORT_METADATA: &str = "loadpart-load-report-bin";
+
+fn attach_load(status: &mut Status, load: &LoadReport) {
+    use prost::Message;
+    let bytes = load.encode_to_vec();
+    status.metadata_mut().insert_bin(
+        LOAD_REPORT_METADATA,
+        tonic::metadata::MetadataValue::from_bytes(&bytes),
+    );
 }
 
 /// Outputs as raw little-endian FP32, one entry per output in request order, and the timing

@@ -5,7 +5,7 @@ use std::time::Duration;
 use loadpart_proto::inference::infer_parameter::ParameterChoice;
 use loadpart_proto::inference::{InferParameter, ServerLiveRequest, ServerReadyRequest};
 use loadpart_proto::loadpart::{
-    LoadRequest, ProbeDownloadRequest, ProbeUploadRequest, ServerProfileRequest,
+    LoadReport, LoadRequest, ProbeDownloadRequest, ProbeUploadRequest, ServerProfileRequest,
 };
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
@@ -141,6 +141,15 @@ async fn expired_requests_and_a_full_queue_are_refused_at_once() {
                 Err(e) => {
                     assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
                     assert!(e.message().contains("queue full"), "{e:?}");
+                    // The refusal carries the load report.
+                    let bin = e
+                        .metadata()
+                        .get_bin("loadpart-load-report-bin")
+                        .expect("a load report")
+                        .to_bytes()
+                        .unwrap();
+                    let report = <LoadReport as prost::Message>::decode(bin).unwrap();
+                    assert_eq!(report.executors, 1);
                     refused += 1;
                 }
             }
@@ -155,5 +164,24 @@ async fn expired_requests_and_a_full_queue_are_refused_at_once() {
         .model_infer(plain_request(&m.name, &x))
         .await
         .unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_messages_are_refused_by_the_transport() {
+    let server = start(&["inception"], |c| c.max_message_bytes = 64 << 10).await;
+    let m = server.models()[0].clone();
+    let mut client = infer_client(&server).await;
+    // 8 x 3 x 32 x 32 FP32 = 96 KiB of raw contents, over the 64 KiB limit.
+    let big = plain_request(&m.name, &inputs(&m, 8, 1));
+    let e = client.model_infer(big).await.unwrap_err();
+    assert_eq!(e.code(), Code::OutOfRange, "{e:?}");
+    // 12 KiB passes, on the same connection.
+    let x = inputs(&m, 1, 1);
+    let r = client
+        .model_infer(plain_request(&m.name, &x))
+        .await
+        .unwrap();
+    assert!(rel_err(&reference(&m, &x), &outputs(r.get_ref())) < 1e-5);
     server.shutdown().await.unwrap();
 }
