@@ -185,3 +185,37 @@ async fn oversized_messages_are_refused_by_the_transport() {
     assert!(rel_err(&reference(&m, &x), &outputs(r.get_ref())) < 1e-5);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_answers_queued_requests_first() {
+    // A long batching delay keeps the requests queued while shutdown begins.
+    let server = start(&["inception"], |c| {
+        c.max_queue_delay = Duration::from_millis(300);
+    })
+    .await;
+    let m = server.models()[0].clone();
+    let x = inputs(&m, 1, 5);
+    let want = reference(&m, &x);
+    let client = infer_client(&server).await;
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = client.clone();
+            let r = plain_request(&m.name, &x);
+            tokio::spawn(async move { c.model_infer(r).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), server.shutdown())
+        .await
+        .expect("shutdown finishes")
+        .unwrap();
+    for t in tasks {
+        let r = t.await.unwrap().expect("a queued request is answered");
+        assert!(rel_err(&want, &outputs(r.get_ref())) < 1e-5);
+    }
+    eprintln!(
+        "shutdown with 4 queued requests took {:?}",
+        started.elapsed()
+    );
+}
