@@ -164,7 +164,7 @@ pub fn rel_err(a: &NamedTensors, b: &NamedTensors) -> f64 {
 pub fn inner_cut(m: &ServedModel) -> CutId {
     let prepared = m.runtime.prepared();
     let dag = prepared.stages.dag();
-    let space = prepared.stages.cut_space(16);
+    let space = prepared.stages.cut_space(4096);
     let cuts: Vec<_> = space
         .all_candidate_cuts()
         .map(|c| c.cut.clone())

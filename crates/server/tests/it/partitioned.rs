@@ -31,6 +31,7 @@ async fn tail_outputs_equal_the_unsplit_model() {
             .into_inner();
         let err = rel_err(&want, &outputs(&r));
         assert!(err < 0.1, "uint8 cut {cut}: relative error {err}");
+        eprintln!("cut {cut}: uint8 relative error {err:.2e}");
     }
     server.shutdown().await.unwrap();
 }
