@@ -34,6 +34,7 @@ enum Command {
     Profile(cmd::profile::Args),
     GenModel(cmd::gen_model::Args),
     Plan(cmd::plan::Args),
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,6 +54,7 @@ fn main() -> std::process::ExitCode {
         Command::Profile(a) => cmd::profile::run(a),
         Command::GenModel(a) => cmd::gen_model::run(a),
         Command::Plan(a) => cmd::plan::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,7 @@
-//! The crate's one error type.
+//! The crate's errors: [`SchedError`] from the pure scheduling core, [`ServerError`] from
+//! serving (which wraps it).
+
+use loadpart_errors::Classify;
 
 /// Why a request was refused or a scheduler could not be built.
 ///
@@ -47,6 +50,156 @@ impl loadpart_errors::Classify for SchedError {
             SchedError::TooManyRows { .. } => "too_many_rows",
             SchedError::ZeroRows => "zero_rows",
             SchedError::ZeroLimit { .. } => "zero_limit",
+        }
+    }
+}
+
+/// Why the server refused or failed a request, or could not start.
+///
+/// The one error of the serving layer; [`crate::status`] maps every variant to a gRPC status
+/// and a metric label. Messages say what was wrong and quote the value received.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// No model of that name is served (NOT_FOUND).
+    #[error("unknown model {name:?}; served models: {served}")]
+    UnknownModel {
+        /// The name asked for.
+        name: String,
+        /// The served names, joined by ", ".
+        served: String,
+    },
+    /// A partitioned request's model identity differs from the served model (FAILED_PRECONDITION).
+    #[error(
+        "model identity mismatch for {model:?}: the request was made for model {sent}, the server runs {served}"
+    )]
+    IdentityMismatch {
+        /// The model's name.
+        model: String,
+        /// Identity (hex SHA-256) the request declared.
+        sent: String,
+        /// Identity of the model the server runs.
+        served: String,
+    },
+    /// The request's `loadpart_cut_checksum` is not the checksum of the cut its tensors name.
+    #[error(
+        "cut checksum mismatch: the request declared {sent}, its tensors name cut {cut} with checksum {expected}"
+    )]
+    CutChecksum {
+        /// Declared checksum.
+        sent: String,
+        /// Checksum of the resolved cut.
+        expected: String,
+        /// The resolved cut's id.
+        cut: String,
+    },
+    /// A malformed request: wrong input names, dtypes, shapes, byte lengths, parameters.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// An encoded input failed codec validation (corrupt, truncated, inconsistent header).
+    #[error("input {input:?}: {source}")]
+    Codec {
+        /// The input's name.
+        input: String,
+        /// What the codec found.
+        #[source]
+        source: loadpart_codec::CodecError,
+    },
+    /// The sent tensors do not form a cut of the model.
+    #[error("not a valid cut of the model: {0}")]
+    Cut(#[from] loadpart_cuts::CutError),
+    /// Refused by the queue (full: RESOURCE_EXHAUSTED; too many rows: INVALID_ARGUMENT).
+    #[error(transparent)]
+    Sched(#[from] SchedError),
+    /// The request's deadline passed before it could run (DEADLINE_EXCEEDED).
+    #[error("deadline exceeded after {waited_us} µs in the server")]
+    DeadlineExceeded {
+        /// Time spent in the server before it was dropped, µs.
+        waited_us: u64,
+    },
+    /// Building or running a part failed.
+    #[error(transparent)]
+    Runtime(#[from] loadpart_runtime::RuntimeError),
+    /// A batch failed in the engine or runtime; every request of the batch gets this (the
+    /// runtime's error, flattened so that it can be cloned).
+    #[error("{message}")]
+    Execution {
+        /// The runtime error's kind.
+        kind: loadpart_errors::ErrorKind,
+        /// The runtime error's label.
+        label: &'static str,
+        /// The runtime error's message.
+        message: String,
+    },
+    /// A model could not be loaded or prepared at start.
+    #[error("loading model {source_spec:?}: {reason}")]
+    ModelLoad {
+        /// The model source as configured.
+        source_spec: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server is stopping and takes no new work (UNAVAILABLE).
+    #[error("server is shutting down")]
+    ShuttingDown,
+    /// A configuration value is unusable.
+    #[error("bad configuration: {0}")]
+    Config(String),
+    /// Binding or serving the socket failed.
+    #[error("transport: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl loadpart_errors::Classify for ServerError {
+    fn kind(&self) -> loadpart_errors::ErrorKind {
+        use loadpart_errors::ErrorKind::*;
+        match self {
+            ServerError::UnknownModel { .. }
+            | ServerError::IdentityMismatch { .. }
+            | ServerError::CutChecksum { .. }
+            | ServerError::InvalidRequest(_)
+            | ServerError::Codec { .. }
+            | ServerError::Cut(_)
+            | ServerError::DeadlineExceeded { .. } => Caller,
+            ServerError::Sched(e) => e.kind(),
+            ServerError::Runtime(e) => e.kind(),
+            ServerError::Execution { kind, .. } => *kind,
+            ServerError::ModelLoad { .. } => Model,
+            ServerError::ShuttingDown | ServerError::Config(_) | ServerError::Io(_) => Internal,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            ServerError::UnknownModel { .. } => "unknown_model",
+            ServerError::IdentityMismatch { .. } => "identity_mismatch",
+            ServerError::CutChecksum { .. } => "cut_checksum",
+            ServerError::InvalidRequest(_) => "invalid_request",
+            ServerError::Codec { source, .. } => source.label(),
+            ServerError::Cut(e) => e.label(),
+            ServerError::Sched(e) => e.label(),
+            ServerError::DeadlineExceeded { .. } => "deadline_exceeded",
+            ServerError::Runtime(e) => e.label(),
+            ServerError::Execution { label, .. } => label,
+            ServerError::ModelLoad { .. } => "model_load",
+            ServerError::ShuttingDown => "shutting_down",
+            ServerError::Config(_) => "bad_config",
+            ServerError::Io(_) => "transport_io",
+        }
+    }
+}
+
+/// Shorthand for an [`ServerError::InvalidRequest`].
+pub(crate) fn invalid(msg: impl Into<String>) -> ServerError {
+    ServerError::InvalidRequest(msg.into())
+}
+
+impl ServerError {
+    /// A cloneable copy of a runtime error, for every request of a failed batch.
+    pub(crate) fn execution(e: &loadpart_runtime::RuntimeError) -> Self {
+        ServerError::Execution {
+            kind: e.kind(),
+            label: e.label(),
+            message: e.to_string(),
         }
     }
 }

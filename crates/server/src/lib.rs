@@ -1,32 +1,46 @@
-//! The edge server's scheduling core: what runs when, and how loaded the server is.
+//! The edge server: many devices send the tails of their requests here, and standard Open
+//! Inference Protocol clients send whole-model requests.
 //!
-//! Many devices send the tails of their requests to one shared server. Whether a device should
-//! offload, and where to cut, depends on how busy that server is, so the server must batch well
-//! and report its load truthfully. This crate holds the decisions, kept pure and synchronous so
-//! that each one is unit-tested with time passed as a parameter:
+//! Whether a device should offload, and where to cut, depends on how busy this server is, so it
+//! must batch well and report its load truthfully. The crate is layered:
 //!
-//! - [`BatchState`]: a bounded FCFS queue with Triton's dynamic-batcher semantics (a batch leaves
-//!   when it is full or when its oldest request has waited the max queue delay), grouping only
-//!   requests that can be concatenated ([`BatchKey`]), and dropping requests whose deadline has
-//!   passed or whose caller has gone.
-//! - [`plan_staircases`]: staircase merging, which runs requests that entered at an earlier cut
-//!   forward to a later cut and merges them into that cut's batch where heads nest.
-//! - [`LoadWindow`]: the sliding-window load report (queue waits, slowdown factor, batch mix),
-//!   defined and finite when idle.
-//!
-//! No gRPC, async runtime or engine lives here yet. The gRPC service, the actor that owns a
-//! [`BatchState`] and sleeps until [`BatchState::next_wakeup`], and the executor threads come next
-//! and wrap these pieces.
+//! - The pure, synchronous scheduling core, unit-tested with time as a parameter:
+//!   [`BatchState`] (bounded FCFS queue with Triton's dynamic-batcher semantics),
+//!   [`plan_staircases`] (staircase merge planning) and [`LoadWindow`] (the sliding-window load
+//!   report, defined when idle).
+//! - The edge ([`validate`]): a `ModelInferRequest` becomes a [`ValidRequest`] or a
+//!   [`ServerError`]; [`status`] maps every error to a gRPC status in one place.
+//! - Execution: a tokio actor owns the [`BatchState`] ([`scheduler`]) and hands ready batches to
+//!   executor threads that decode straight into one buffer per input and run the whole model or
+//!   the tail of the batch's cut.
+//! - The gRPC services ([`service`]): `inference.GRPCInferenceService` (KServe v2 with Triton's
+//!   statistics), `loadpart.v1.Loadpart` (profile, load poll and watch, bandwidth probes), and
+//!   `grpc.health.v1`.
+//! - [`Server::start`] with a [`ServerConfig`] ties them together and returns a
+//!   [`RunningServer`] that shuts down gracefully.
 #![forbid(unsafe_code)]
 
 mod batcher;
 mod error;
+mod executor;
 mod load;
+mod monitor;
+pub mod registry;
+pub mod scheduler;
+mod server;
+pub mod service;
 mod staircase;
+mod stats;
+pub mod status;
+pub mod validate;
 
 pub use batcher::{
     Batch, BatchKey, BatchLimits, BatchState, Cancellable, Dropped, Queued, Rejected,
 };
-pub use error::SchedError;
+pub use error::{SchedError, ServerError};
 pub use load::{LoadSnapshot, LoadWindow, MAX_SLOWDOWN};
+pub use registry::{ModelSpec, Registry, ServedModel, TensorMeta};
+pub use scheduler::{Reply, SchedulerHandle, Timings};
+pub use server::{RunningServer, Server, ServerConfig};
 pub use staircase::{Stage, StairGroup, Staircase, plan_staircases};
+pub use validate::{ValidRequest, validate_request};

@@ -5,4 +5,5 @@ pub mod gen_model;
 pub mod inspect;
 pub mod plan;
 pub mod profile;
+pub mod serve;
 pub mod split;

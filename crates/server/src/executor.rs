@@ -1,0 +1,256 @@
+//! Executor threads: each takes a batch, decodes every request's inputs straight into one
+//! buffer per input (rows appended, no per-request tensors), runs the whole model or the tail of
+//! the batch's cut, splits the outputs by rows and answers each request.
+//!
+//! They are plain OS threads, not tokio tasks: a model run blocks a core for milliseconds to
+//! seconds. Buffers and the codec's decoder are kept per thread and reused across batches.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use loadpart_codec::{DecodeLimits, Decoder, validate};
+use loadpart_cuts::NodeSet;
+use loadpart_engine::TensorRef;
+use loadpart_runtime::split_rows;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::ServerError;
+use crate::monitor::Monitor;
+use crate::scheduler::{Job, Reply, Timings, Work, micros};
+use crate::stats::RequestCost;
+use crate::validate::{Entry, InputData, ValidRequest};
+
+/// Starts `n` executor threads reading from `work`; each sends `()` on `done` after a batch.
+pub(crate) fn spawn(
+    n: usize,
+    work: mpsc::Receiver<Work>,
+    done: UnboundedSender<()>,
+    monitor: Arc<Monitor>,
+    limits: DecodeLimits,
+) -> Result<Vec<std::thread::JoinHandle<()>>, ServerError> {
+    let work = Arc::new(Mutex::new(work));
+    (0..n)
+        .map(|i| {
+            let (work, done, monitor) = (work.clone(), done.clone(), monitor.clone());
+            std::thread::Builder::new()
+                .name(format!("loadpart-exec-{i}"))
+                .spawn(move || {
+                    let mut ex = Executor {
+                        bufs: Vec::new(),
+                        decoder: Decoder::new(),
+                        monitor,
+                        limits,
+                    };
+                    loop {
+                        // The lock is held only while waiting for the next batch.
+                        let next = work
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        let Ok(w) = next else { break };
+                        ex.run(w);
+                        ex.monitor.busy.fetch_sub(1, Ordering::Relaxed);
+                        if done.send(()).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .map_err(ServerError::Io)
+        })
+        .collect()
+}
+
+struct Executor {
+    /// One f32 buffer per input of the current batch; capacity kept across batches.
+    bufs: Vec<Vec<f32>>,
+    decoder: Decoder,
+    monitor: Arc<Monitor>,
+    limits: DecodeLimits,
+}
+
+/// A request whose inputs are in the batch buffers.
+struct Admitted {
+    job: Job,
+    queue: Duration,
+    decode: Duration,
+}
+
+impl Executor {
+    fn run(&mut self, w: Work) {
+        let Some(first) = w.batch.requests.first() else {
+            return;
+        };
+        let model = first.payload.req.model.clone();
+        let entry = first.payload.req.entry.clone();
+        let n_inputs = first.payload.req.inputs.len();
+        self.bufs.resize_with(n_inputs, Vec::new);
+        self.bufs.truncate(n_inputs);
+        self.bufs.iter_mut().for_each(Vec::clear);
+
+        let mut admitted: Vec<Admitted> = Vec::with_capacity(w.batch.requests.len());
+        for q in w.batch.requests {
+            let t0 = Instant::now();
+            match self.decode(&q.payload.req) {
+                Ok(()) => admitted.push(Admitted {
+                    job: q.payload,
+                    queue: w.dispatched.saturating_duration_since(q.arrival),
+                    decode: t0.elapsed(),
+                }),
+                Err(e) => {
+                    self.monitor
+                        .record_failure(&model.name, q.arrival.elapsed());
+                    let _ = q.payload.reply.send(Err(e));
+                }
+            }
+        }
+        if admitted.is_empty() {
+            return;
+        }
+        let rows: Vec<usize> = admitted.iter().map(|a| a.job.req.rows).collect();
+        let total: usize = rows.iter().sum();
+        let req0 = &admitted[0].job.req;
+        let shapes: Vec<Vec<usize>> = req0
+            .inputs
+            .iter()
+            .map(|i| {
+                std::iter::once(total)
+                    .chain(i.shape[1..].iter().copied())
+                    .collect()
+            })
+            .collect();
+        let names: Vec<String> = req0.inputs.iter().map(|i| i.name.clone()).collect();
+
+        let runner = match &entry {
+            Entry::Full => model.runtime.full(),
+            Entry::Tail { cut, .. } => model.runtime.tail(cut),
+        };
+        let t_run = Instant::now();
+        let result = runner.and_then(|r| {
+            let views = names
+                .iter()
+                .zip(&shapes)
+                .zip(&self.bufs)
+                .map(|((n, s), b)| Ok((n.as_str(), TensorRef::f32(s, b)?)))
+                .collect::<Result<Vec<_>, loadpart_runtime::RuntimeError>>()?;
+            r.run(&views)
+        });
+        let infer = t_run.elapsed();
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::warn!(model = %model.name, error = %e, "batch failed");
+                for a in admitted {
+                    self.monitor
+                        .record_failure(&model.name, a.job.req.arrival.elapsed());
+                    let _ = a.job.reply.send(Err(ServerError::execution(&e)));
+                }
+                return;
+            }
+        };
+
+        let t_out = Instant::now();
+        let per_request = match split_rows(out.outputs, &rows) {
+            Ok(p) => p,
+            Err(e) => {
+                for a in admitted {
+                    let _ = a.job.reply.send(Err(ServerError::execution(&e)));
+                }
+                return;
+            }
+        };
+        let output = t_out.elapsed();
+        let now = Instant::now();
+        let profiled_us = match (&model.costs, &entry) {
+            (Some(c), Entry::Tail { head, .. }) => c.tail_time_us(head, total as f64),
+            (Some(c), Entry::Full) => {
+                let empty = NodeSet::empty(model.runtime.prepared().stages.dag().node_count());
+                c.tail_time_us(&empty, total as f64)
+            }
+            // No profile: the measured time stands in, so the slowdown stays 1.
+            (None, _) => infer.as_secs_f64() * 1e6,
+        };
+        let mut sum_input = Duration::ZERO;
+        let mut answers = Vec::with_capacity(admitted.len());
+        for (a, mut produced) in admitted.into_iter().zip(per_request) {
+            sum_input += a.decode;
+            let outputs = a
+                .job
+                .req
+                .outputs
+                .iter()
+                .filter_map(|name| {
+                    let pos = produced.iter().position(|(n, _)| n == name)?;
+                    Some(produced.swap_remove(pos))
+                })
+                .collect();
+            let timings = Timings {
+                queue_us: micros(a.queue),
+                decode_us: micros(a.decode),
+                compute_us: micros(infer),
+                batch_rows: total,
+            };
+            let cost = RequestCost {
+                total: a.job.req.arrival.elapsed(),
+                queue: a.queue,
+                input: a.decode,
+                infer,
+                output,
+            };
+            self.monitor.record_request(&model.name, now, &cost);
+            answers.push((a.job.reply, Reply { outputs, timings }));
+        }
+        // Recorded before anyone is answered, so that a client reading the statistics after its
+        // reply sees its batch counted.
+        self.monitor.record_batch(
+            &model.name,
+            now,
+            total,
+            infer,
+            profiled_us,
+            [sum_input, infer, output],
+        );
+        for (tx, reply) in answers {
+            let _ = tx.send(Ok(reply));
+        }
+    }
+
+    /// Appends `req`'s rows to the input buffers; on error the buffers are as before.
+    fn decode(&mut self, req: &ValidRequest) -> Result<(), ServerError> {
+        let marks: Vec<usize> = self.bufs.iter().map(Vec::len).collect();
+        let result = self.decode_all(req);
+        if result.is_err() {
+            for (b, m) in self.bufs.iter_mut().zip(marks) {
+                b.truncate(m);
+            }
+        }
+        result
+    }
+
+    fn decode_all(&mut self, req: &ValidRequest) -> Result<(), ServerError> {
+        for (input, buf) in req.inputs.iter().zip(self.bufs.iter_mut()) {
+            match &input.data {
+                InputData::RawF32(bytes) => buf.extend(
+                    bytes
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                ),
+                InputData::Encoded(t) => {
+                    let codec = |source| ServerError::Codec {
+                        input: input.name.clone(),
+                        source,
+                    };
+                    // Validated at the edge already; validating again is what lets the decoder
+                    // accept it (a ValidTensor borrows the request) and costs one CRC pass.
+                    let valid = validate(&t.header, &t.payload, &self.limits).map_err(codec)?;
+                    let start = buf.len();
+                    buf.resize(start + valid.elements(), 0.0);
+                    self.decoder
+                        .decode_into(&valid, &mut buf[start..])
+                        .map_err(codec)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

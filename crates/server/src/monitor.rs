@@ -1,0 +1,180 @@
+//! [`Monitor`]: what the server knows about its own load, shared by the scheduler, the executors
+//! and the RPC handlers. Windows and statistics sit behind short-held mutexes; gauges are atomics.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use loadpart_proto::inference::ModelStatistics;
+use loadpart_proto::loadpart::{BatchSizeCount, FormingBatch, LoadReport};
+
+use crate::stats::{ModelStats, RequestCost};
+use crate::{LoadSnapshot, LoadWindow, ServerError};
+
+struct PerModel {
+    window: Mutex<LoadWindow>,
+    stats: Mutex<ModelStats>,
+}
+
+/// Load windows (all models and each model), Triton statistics, and live gauges.
+pub struct Monitor {
+    all: Mutex<LoadWindow>,
+    models: HashMap<String, PerModel>,
+    executors: usize,
+    /// Requests in the scheduler's queue now.
+    pub queue_len: AtomicUsize,
+    /// Requests accepted and not yet answered.
+    pub in_flight: AtomicUsize,
+    /// Executors running a batch now.
+    pub busy: AtomicUsize,
+    forming: Mutex<Vec<FormingBatch>>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("executors", &self.executors)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panicking executor must not take the load report down with it.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Monitor {
+    /// Windows of `span` for each of `models`; `executors` is reported as configured.
+    pub fn new(models: &[&str], span: Duration, executors: usize) -> Result<Self, ServerError> {
+        let now = Instant::now();
+        let models = models
+            .iter()
+            .map(|&m| {
+                Ok((
+                    m.to_string(),
+                    PerModel {
+                        window: Mutex::new(LoadWindow::new(span, now)?),
+                        stats: Mutex::new(ModelStats::default()),
+                    },
+                ))
+            })
+            .collect::<Result<_, ServerError>>()?;
+        Ok(Self {
+            all: Mutex::new(LoadWindow::new(span, now)?),
+            models,
+            executors,
+            queue_len: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            busy: AtomicUsize::new(0),
+            forming: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Replaces the list of batches now forming (the scheduler calls this after each change).
+    pub fn set_forming(&self, forming: Vec<FormingBatch>) {
+        *lock(&self.forming) = forming;
+    }
+
+    /// A request of `model` that ran: its queue wait and phase costs.
+    pub fn record_request(&self, model: &str, now: Instant, cost: &RequestCost) {
+        lock(&self.all).record_request(now, cost.queue);
+        if let Some(m) = self.models.get(model) {
+            lock(&m.window).record_request(now, cost.queue);
+            lock(&m.stats).success(cost);
+        }
+    }
+
+    /// A batch of `model` that ran: rows, measured engine time, profiled time (µs), and its
+    /// summed phase times for the statistics.
+    pub fn record_batch(
+        &self,
+        model: &str,
+        now: Instant,
+        rows: usize,
+        measured: Duration,
+        profiled_us: f64,
+        phases: [Duration; 3],
+    ) {
+        lock(&self.all).record_batch(now, rows, measured, profiled_us);
+        if let Some(m) = self.models.get(model) {
+            lock(&m.window).record_batch(now, rows, measured, profiled_us);
+            lock(&m.stats).batch(rows, phases[0], phases[1], phases[2]);
+        }
+    }
+
+    /// A request of `model` answered with an error after `d`.
+    pub fn record_failure(&self, model: &str, d: Duration) {
+        if let Some(m) = self.models.get(model) {
+            lock(&m.stats).fail(d);
+        }
+    }
+
+    /// Triton's statistics of `model`, or of every model when `None`.
+    pub fn statistics(&self, model: Option<&str>) -> Vec<ModelStatistics> {
+        let mut names: Vec<&String> = self.models.keys().collect();
+        names.sort();
+        names
+            .into_iter()
+            .filter(|n| model.is_none_or(|m| m == n.as_str()))
+            .map(|n| lock(&self.models[n].stats).proto(n))
+            .collect()
+    }
+
+    /// The load report for `model` (its window; queue and executor gauges are server-wide), or
+    /// for all models when `None`. `None` if the model is unknown.
+    pub fn report(&self, model: Option<&str>) -> Option<LoadReport> {
+        let now = Instant::now();
+        let snap: LoadSnapshot = match model {
+            None => lock(&self.all).snapshot(now),
+            Some(m) => lock(&self.models.get(m)?.window).snapshot(now),
+        };
+        let forming = lock(&self.forming)
+            .iter()
+            .filter(|f| model.is_none_or(|m| m == f.model_name))
+            .cloned()
+            .collect();
+        Some(LoadReport {
+            timestamp_unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            window_s: snap.window_s,
+            queue_wait_mean_us: snap.queue_wait_mean_us,
+            queue_wait_p95_us: snap.queue_wait_p95_us,
+            slowdown: snap.slowdown,
+            queue_length: self.queue_len.load(Ordering::Relaxed) as u32,
+            in_flight: self.in_flight.load(Ordering::Relaxed) as u32,
+            requests_per_s: snap.requests_per_s,
+            batch_mix: snap
+                .batch_mix
+                .iter()
+                .map(|&(size, count)| BatchSizeCount {
+                    batch_size: size as u32,
+                    count,
+                })
+                .collect(),
+            forming,
+            mean_batch_size: snap.mean_batch_size,
+            executors: self.executors as u32,
+            executors_busy: self.busy.load(Ordering::Relaxed) as u32,
+        })
+    }
+}
+
+/// Counts a request as in flight while it lives.
+#[derive(Debug)]
+pub struct InFlight<'a>(&'a Monitor);
+
+impl<'a> InFlight<'a> {
+    /// Counts one more in-flight request until the guard drops.
+    pub fn new(m: &'a Monitor) -> Self {
+        m.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(m)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,238 @@
+//! The served models: each loaded once at start, with its metadata, optional cost profile and
+//! runtime (parts on demand from a shared, byte-bounded cache).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use loadpart_engine::{Engine, LoadOptions};
+use loadpart_graph::{OnnxModel, Prepared, Shapes, onnx::DataType, randomize_for_checks, zoo};
+use loadpart_plan::{ModelProfile, ServerCosts};
+use loadpart_runtime::{ModelRuntime, PartCache};
+
+use crate::ServerError;
+
+/// Where a model comes from and how it is named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+    /// The name clients use; `None` takes the source's file stem (or the zoo/light name).
+    pub name: Option<String>,
+    /// A path to an `.onnx` file, `zoo:NAME` for a generated model, or a light model name.
+    pub source: String,
+    /// Replace the weights with seeded random ones (and drop a final Softmax), as checks do:
+    /// the model-zoo light models have constant weights. The identity changes accordingly.
+    pub randomize_seed: Option<u64>,
+    /// A server profile (`loadpart profile --role server` JSON) for this model: enables the
+    /// slowdown factor against profiled times and GetServerProfile.
+    pub profile: Option<PathBuf>,
+}
+
+impl ModelSpec {
+    /// A spec with only a source: default name, real weights, no profile.
+    pub fn new(source: impl Into<String>) -> Self {
+        Self {
+            name: None,
+            source: source.into(),
+            randomize_seed: None,
+            profile: None,
+        }
+    }
+}
+
+/// A model input or output as ModelMetadata describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorMeta {
+    /// Tensor name in the model.
+    pub name: String,
+    /// Open Inference Protocol datatype; always "FP32" (only float models are served).
+    pub datatype: &'static str,
+    /// Dimensions, -1 for the batch dimension (dim 0).
+    pub shape: Vec<i64>,
+}
+
+impl TensorMeta {
+    /// The dims after the batch dimension.
+    pub fn sample_shape(&self) -> Vec<usize> {
+        self.shape.iter().skip(1).map(|&d| d as usize).collect()
+    }
+}
+
+/// One model as served.
+#[derive(Debug)]
+pub struct ServedModel {
+    /// The name clients use.
+    pub name: String,
+    /// Prepared model, engine and part cache.
+    pub runtime: ModelRuntime,
+    /// Profiled tail times, when a profile was given.
+    pub costs: Option<ServerCosts>,
+    /// The profile itself, as loaded (for GetServerProfile).
+    pub profile: Option<ModelProfile>,
+    /// Model inputs, in model order.
+    pub inputs: Vec<TensorMeta>,
+    /// Model outputs, in model order.
+    pub outputs: Vec<TensorMeta>,
+    /// Every tensor's type at batch 1: after dim 0, what a cut tensor of a partitioned request
+    /// must have.
+    shapes: Shapes,
+}
+
+impl ServedModel {
+    /// Loads, prepares and describes `spec` on `engine`, with parts cached in `cache`.
+    pub fn load(
+        spec: &ModelSpec,
+        engine: Arc<dyn Engine>,
+        cache: Arc<PartCache>,
+        load: LoadOptions,
+    ) -> Result<Self, ServerError> {
+        let fail = |reason: String| ServerError::ModelLoad {
+            source_spec: spec.source.clone(),
+            reason,
+        };
+        let model = load_source(&spec.source).map_err(|e| fail(e.to_string()))?;
+        let model = match spec.randomize_seed {
+            Some(seed) => randomize_for_checks(&model, seed).map_err(|e| fail(e.to_string()))?,
+            None => model,
+        };
+        let prepared = Prepared::new(&model).map_err(|e| fail(e.to_string()))?;
+        let shapes = Shapes::infer(&prepared.model, 1).map_err(|e| fail(e.to_string()))?;
+        let meta = |names: &[String]| -> Result<Vec<TensorMeta>, ServerError> {
+            names
+                .iter()
+                .map(|n| {
+                    let ty = shapes
+                        .get(n)
+                        .ok_or_else(|| fail(format!("no shape for tensor {n:?}")))?;
+                    if ty.elem != DataType::Float {
+                        return Err(fail(format!(
+                            "tensor {n:?} is {}, only FP32 models are served",
+                            ty.elem.as_str_name()
+                        )));
+                    }
+                    let shape = std::iter::once(-1)
+                        .chain(ty.dims.iter().skip(1).map(|&d| d as i64))
+                        .collect();
+                    Ok(TensorMeta {
+                        name: n.clone(),
+                        datatype: "FP32",
+                        shape,
+                    })
+                })
+                .collect()
+        };
+        let inputs = meta(prepared.model.inputs())?;
+        let outputs = meta(prepared.model.outputs())?;
+        let (profile, costs) = match &spec.profile {
+            None => (None, None),
+            Some(path) => {
+                let profile = read_profile(path).map_err(fail)?;
+                if profile.model_hash != prepared.identity() {
+                    return Err(fail(format!(
+                        "profile {} is for model {}, the served model is {}",
+                        path.display(),
+                        profile.model_hash,
+                        prepared.identity()
+                    )));
+                }
+                let costs = ServerCosts::new(prepared.stages.dag(), &profile)
+                    .map_err(|e| fail(e.to_string()))?;
+                (Some(profile), Some(costs))
+            }
+        };
+        let name = spec
+            .name
+            .clone()
+            .unwrap_or_else(|| default_name(&spec.source));
+        let runtime = ModelRuntime::new(engine, Arc::new(prepared), cache, load);
+        Ok(Self {
+            name,
+            runtime,
+            costs,
+            profile,
+            inputs,
+            outputs,
+            shapes,
+        })
+    }
+
+    /// The model's identity (hex SHA-256 of what runs).
+    pub fn identity(&self) -> &str {
+        self.runtime.identity()
+    }
+
+    /// Per-sample shape (dims after dim 0) of tensor `name`, if the model has it.
+    pub fn sample_shape(&self, name: &str) -> Option<&[usize]> {
+        self.shapes
+            .get(name)
+            .map(|t| t.dims.get(1..).unwrap_or(&[]))
+    }
+}
+
+/// The model named by `source`: a file, `zoo:NAME`, or an installed light model.
+fn load_source(source: &str) -> Result<OnnxModel, loadpart_graph::GraphError> {
+    if let Some(name) = source.strip_prefix("zoo:") {
+        return zoo::generate(name);
+    }
+    if Path::new(source).exists() {
+        return OnnxModel::load(source);
+    }
+    zoo::load_light(source)
+}
+
+/// `resnet50.onnx` -> `resnet50`; `zoo:inception` -> `inception`; a light name stays itself.
+pub fn default_name(source: &str) -> String {
+    let s = source.strip_prefix("zoo:").unwrap_or(source);
+    Path::new(s)
+        .file_stem()
+        .map(|x| x.to_string_lossy().into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+fn read_profile(path: &Path) -> Result<ModelProfile, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("reading profile {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("parsing profile {}: {e}", path.display()))
+}
+
+/// Every served model, by name, in configuration order.
+#[derive(Debug, Default)]
+pub struct Registry {
+    models: Vec<Arc<ServedModel>>,
+}
+
+impl Registry {
+    /// Errors when two models share a name.
+    pub fn new(models: Vec<ServedModel>) -> Result<Self, ServerError> {
+        let mut names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(ServerError::Config(format!(
+                "two models are named {:?}; give one a name",
+                w[0]
+            )));
+        }
+        Ok(Self {
+            models: models.into_iter().map(Arc::new).collect(),
+        })
+    }
+
+    /// The model called `name`, or [`ServerError::UnknownModel`].
+    pub fn get(&self, name: &str) -> Result<&Arc<ServedModel>, ServerError> {
+        self.models
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| ServerError::UnknownModel {
+                name: name.to_string(),
+                served: self.names().join(", "),
+            })
+    }
+
+    /// The served names, in configuration order.
+    pub fn names(&self) -> Vec<&str> {
+        self.models.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    /// Every served model.
+    pub fn models(&self) -> &[Arc<ServedModel>] {
+        &self.models
+    }
+}

@@ -1,0 +1,230 @@
+//! The scheduler: one tokio task (an actor) that owns the [`BatchState`] and hands ready batches
+//! to the executor threads.
+//!
+//! Requests arrive over a bounded channel, each with a oneshot for its answer. A batch is handed
+//! out only when an executor is idle, so with a max queue delay of 0 a request that finds an
+//! executor idle runs at once and batches form from what queued while all executors were busy
+//! (Triton's semantics). Between events the actor sleeps until [`BatchState::next_wakeup`].
+//! Requests whose deadline passed in the queue are answered DEADLINE_EXCEEDED; requests whose
+//! caller has gone are dropped unanswered; neither ever runs.
+//!
+//! Shutdown: when every [`SchedulerHandle`] is dropped the actor stops taking requests, runs
+//! what is queued, waits for the executors to go idle, then closes the executors' channel so
+//! that their threads end.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use loadpart_engine::Tensor;
+use loadpart_proto::loadpart::FormingBatch;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::monitor::Monitor;
+use crate::validate::ValidRequest;
+use crate::{Batch, BatchLimits, BatchState, Cancellable, Queued, SchedError, ServerError};
+
+/// This request's time in the server, per phase, and the batch it ran in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    /// Arrival to leaving the queue, µs.
+    pub queue_us: u64,
+    /// Decoding this request's inputs into the batch buffer, µs.
+    pub decode_us: u64,
+    /// The batch's engine run, µs.
+    pub compute_us: u64,
+    /// Rows in the batch it ran in.
+    pub batch_rows: usize,
+}
+
+/// A request's answer: its outputs in the order it asked for, and its timings.
+#[derive(Debug)]
+pub struct Reply {
+    /// (name, tensor) per requested output, in request order; dim 0 is the request's rows.
+    pub outputs: Vec<(String, Tensor)>,
+    /// Server-side timings.
+    pub timings: Timings,
+}
+
+/// A request on its way through the scheduler, with the channel its answer goes to.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub req: ValidRequest,
+    pub reply: oneshot::Sender<Result<Reply, ServerError>>,
+}
+
+impl Cancellable for Job {
+    fn is_cancelled(&self) -> bool {
+        self.reply.is_closed()
+    }
+}
+
+/// A batch handed to an executor, with when it left the queue.
+pub(crate) struct Work {
+    pub batch: Batch<Job>,
+    pub dispatched: Instant,
+}
+
+/// Submits requests to the scheduler. Cheap to clone; the actor stops once all are dropped.
+#[derive(Debug, Clone)]
+pub struct SchedulerHandle {
+    tx: mpsc::Sender<Job>,
+}
+
+impl SchedulerHandle {
+    /// Queues `req` and waits for its answer. Refused at once with `QueueFull` when the
+    /// scheduler's inbox is full (it holds at most `max_queue_len` requests not yet queued).
+    pub async fn submit(&self, req: ValidRequest) -> Result<Reply, ServerError> {
+        let (reply, rx) = oneshot::channel();
+        let max_queue_len = self.tx.max_capacity();
+        self.tx.try_send(Job { req, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                ServerError::Sched(SchedError::QueueFull { max_queue_len })
+            }
+            mpsc::error::TrySendError::Closed(_) => ServerError::ShuttingDown,
+        })?;
+        rx.await.map_err(|_| ServerError::ShuttingDown)?
+    }
+}
+
+/// Starts the actor on the current tokio runtime. `work` feeds the executors; `done` receives
+/// one message each time an executor finishes a batch; `executors` is how many there are.
+pub(crate) fn spawn(
+    limits: BatchLimits,
+    executors: usize,
+    work: std::sync::mpsc::Sender<Work>,
+    done: mpsc::UnboundedReceiver<()>,
+    monitor: Arc<Monitor>,
+) -> Result<(SchedulerHandle, tokio::task::JoinHandle<()>), ServerError> {
+    let state = BatchState::new(limits)?;
+    let (tx, rx) = mpsc::channel(limits.max_queue_len);
+    let actor = Actor {
+        state,
+        idle: executors,
+        executors,
+        work,
+        monitor,
+    };
+    let join = tokio::spawn(actor.run(rx, done));
+    Ok((SchedulerHandle { tx }, join))
+}
+
+struct Actor {
+    state: BatchState<Job>,
+    idle: usize,
+    executors: usize,
+    work: std::sync::mpsc::Sender<Work>,
+    monitor: Arc<Monitor>,
+}
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>, mut done: mpsc::UnboundedReceiver<()>) {
+        let mut open = true;
+        loop {
+            let now = Instant::now();
+            self.dispatch(now);
+            if !open && self.state.is_empty() && self.idle == self.executors {
+                break;
+            }
+            // With every executor busy a ready batch cannot leave, so only an executor finishing
+            // (or a new request) can change anything; deadlines are enforced when it does.
+            let wake = if self.idle > 0 {
+                self.state.next_wakeup(now)
+            } else {
+                None
+            };
+            let sleep = async {
+                match wake {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                job = rx.recv(), if open => match job {
+                    Some(job) => self.push(job),
+                    None => open = false,
+                },
+                d = done.recv() => match d {
+                    Some(()) => self.idle += 1,
+                    // Every executor thread has ended (they only end on a panic here): stop.
+                    None => break,
+                },
+                () = sleep => {}
+            }
+        }
+        for job in self.state.drain() {
+            let _ = job.reply.send(Err(ServerError::ShuttingDown));
+        }
+    }
+
+    fn push(&mut self, job: Job) {
+        let queued = Queued {
+            rows: job.req.rows,
+            arrival: job.req.arrival,
+            deadline: job.req.deadline,
+            payload: job,
+        };
+        let key = queued.payload.req.key.clone();
+        if let Err(rejected) = self.state.push(key, queued) {
+            let model = rejected.payload.req.model.name.clone();
+            let waited = rejected.payload.req.arrival.elapsed();
+            self.monitor.record_failure(&model, waited);
+            let _ = rejected.payload.reply.send(Err(rejected.error.into()));
+        }
+        self.answer_dropped();
+    }
+
+    /// Hands out ready batches while executors are idle, then publishes the gauges.
+    fn dispatch(&mut self, now: Instant) {
+        while self.idle > 0 {
+            let Some(batch) = self.state.next_batch(now) else {
+                break;
+            };
+            self.idle -= 1;
+            self.monitor.busy.fetch_add(1, Ordering::Relaxed);
+            if let Err(std::sync::mpsc::SendError(w)) = self.work.send(Work {
+                batch,
+                dispatched: now,
+            }) {
+                for q in w.batch.requests {
+                    let _ = q.payload.reply.send(Err(ServerError::ShuttingDown));
+                }
+            }
+        }
+        self.answer_dropped();
+        self.monitor
+            .queue_len
+            .store(self.state.len(), Ordering::Relaxed);
+        let forming = self
+            .state
+            .forming()
+            .into_iter()
+            .map(|(key, rows)| FormingBatch {
+                model_name: key.model,
+                cut_id: key.cut.to_string(),
+                size: rows as u32,
+            })
+            .collect();
+        self.monitor.set_forming(forming);
+    }
+
+    fn answer_dropped(&mut self) {
+        let dropped = self.state.take_dropped();
+        for job in dropped.expired {
+            let waited = job.req.arrival.elapsed();
+            self.monitor.record_failure(&job.req.model.name, waited);
+            let _ = job.reply.send(Err(ServerError::DeadlineExceeded {
+                waited_us: micros(waited),
+            }));
+        }
+        for job in dropped.cancelled {
+            let waited = job.req.arrival.elapsed();
+            self.monitor.record_failure(&job.req.model.name, waited);
+        }
+    }
+}
+
+/// Whole microseconds in `d`, saturating.
+pub(crate) fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u64::MAX as u128) as u64
+}

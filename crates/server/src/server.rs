@@ -1,0 +1,260 @@
+//! [`ServerConfig`] and [`Server::start`]: load the models, start the executors and the
+//! scheduler, bind, serve; [`RunningServer::shutdown`] drains and stops every thread.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use loadpart_codec::DecodeLimits;
+use loadpart_engine::{EngineKind, LoadOptions};
+use loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES;
+use loadpart_proto::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
+use loadpart_proto::loadpart::loadpart_server::LoadpartServer;
+use loadpart_runtime::PartCache;
+use tokio::sync::{oneshot, watch};
+use tonic::transport::server::TcpIncoming;
+
+use crate::monitor::Monitor;
+use crate::registry::{ModelSpec, Registry, ServedModel};
+use crate::service::Shared;
+use crate::service::inference::InferenceService;
+use crate::service::loadpart::LoadpartService;
+use crate::{BatchLimits, ServerError, executor, scheduler};
+
+/// Everything the server needs to start; plain data, validated by [`Server::start`].
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free one (see [`RunningServer::addr`]).
+    pub listen: SocketAddr,
+    /// Models to serve, at least one.
+    pub models: Vec<ModelSpec>,
+    /// Engine that runs the models.
+    pub engine: EngineKind,
+    /// Most rows in one batch (Triton's `max_batch_size`).
+    pub max_batch_rows: usize,
+    /// How long a batch that is not full may wait for more requests; 0 runs at once whenever an
+    /// executor is idle (Triton's `max_queue_delay_microseconds`).
+    pub max_queue_delay: Duration,
+    /// Most requests waiting; more are refused with RESOURCE_EXHAUSTED.
+    pub max_queue_len: usize,
+    /// Executor threads (batches run side by side). On a small machine 1, with
+    /// `intra_threads` 0 letting the engine use every core for one batch.
+    pub executors: usize,
+    /// Threads one run uses inside an operator; 0 = the engine's default.
+    pub intra_threads: usize,
+    /// Largest gRPC message, decoded or encoded, bytes; checked by the transport before the
+    /// message is allocated.
+    pub max_message_bytes: usize,
+    /// What an encoded cut tensor may declare.
+    pub decode_limits: DecodeLimits,
+    /// Byte budget of the part cache (loaded tails, full models).
+    pub part_cache_bytes: usize,
+    /// Span of the load report's sliding window.
+    pub load_window: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8001)),
+            models: Vec::new(),
+            engine: EngineKind::Ort,
+            max_batch_rows: 8,
+            max_queue_delay: Duration::ZERO,
+            max_queue_len: 256,
+            executors: 1,
+            intra_threads: 0,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            decode_limits: DecodeLimits::default(),
+            part_cache_bytes: 2 << 30,
+            load_window: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Refuses values that cannot work, before anything is loaded or bound.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        let bad = |m: &str| Err(ServerError::Config(m.to_string()));
+        if self.models.is_empty() {
+            return bad("no model to serve");
+        }
+        if self.executors == 0 {
+            return bad("executors must be at least 1");
+        }
+        if self.max_batch_rows == 0 || self.max_queue_len == 0 {
+            return bad("max_batch_rows and max_queue_len must be at least 1");
+        }
+        if self.max_message_bytes < 1024 {
+            return bad("max_message_bytes must be at least 1024");
+        }
+        if self.load_window.is_zero() {
+            return bad("load_window must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// The server's entry point.
+#[derive(Debug)]
+pub struct Server;
+
+/// A started server. Drop without [`RunningServer::shutdown`] aborts nothing gracefully: call it.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    stopping: watch::Sender<bool>,
+    serve: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    actor: tokio::task::JoinHandle<()>,
+    executors: Vec<std::thread::JoinHandle<()>>,
+    models: Vec<Arc<ServedModel>>,
+}
+
+impl Server {
+    /// Loads every model (on a blocking thread), starts executors and scheduler, binds
+    /// `config.listen` with TCP_NODELAY and serves the inference, loadpart and health services.
+    /// Must run inside a multi-threaded tokio runtime.
+    pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+        config.validate()?;
+        let cfg = config.clone();
+        let (registry, engine) = tokio::task::spawn_blocking(move || load_models(&cfg))
+            .await
+            .map_err(|e| ServerError::Config(format!("model loading panicked: {e}")))??;
+        let names = registry.names();
+        let monitor = Arc::new(Monitor::new(&names, config.load_window, config.executors)?);
+
+        let (work_tx, work_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
+        let executors = executor::spawn(
+            config.executors,
+            work_rx,
+            done_tx,
+            monitor.clone(),
+            config.decode_limits,
+        )?;
+        let limits = BatchLimits {
+            max_batch_rows: config.max_batch_rows,
+            max_queue_delay: config.max_queue_delay,
+            max_queue_len: config.max_queue_len,
+        };
+        let (scheduler, actor) =
+            scheduler::spawn(limits, config.executors, work_tx, done_rx, monitor.clone())?;
+
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+
+        let (stopping, stopping_rx) = watch::channel(false);
+        let models = registry.models().to_vec();
+        let shared = Arc::new(Shared {
+            registry,
+            scheduler,
+            monitor,
+            limits: config.decode_limits,
+            max_message_bytes: config.max_message_bytes,
+            engine,
+            intra_threads: config.intra_threads,
+            stopping: stopping_rx,
+        });
+        let n = config.max_message_bytes;
+        let inference = GrpcInferenceServiceServer::new(InferenceService {
+            shared: shared.clone(),
+        })
+        .max_decoding_message_size(n)
+        .max_encoding_message_size(n);
+        let loadpart = LoadpartServer::new(LoadpartService { shared })
+            .max_decoding_message_size(n)
+            .max_encoding_message_size(n);
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<GrpcInferenceServiceServer<InferenceService>>()
+            .await;
+        health_reporter
+            .set_serving::<LoadpartServer<LoadpartService>>()
+            .await;
+
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let router = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(health)
+            .add_service(inference)
+            .add_service(loadpart);
+        let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
+            let _ = stop_rx.await;
+        }));
+        tracing::info!(%addr, models = ?names_of(&models), "serving");
+        Ok(RunningServer {
+            addr,
+            stop: Some(stop),
+            stopping,
+            serve,
+            actor,
+            executors,
+            models,
+        })
+    }
+}
+
+fn names_of(models: &[Arc<ServedModel>]) -> Vec<&str> {
+    models.iter().map(|m| m.name.as_str()).collect()
+}
+
+/// Loads every configured model on one engine and one shared part cache.
+fn load_models(config: &ServerConfig) -> Result<(Registry, &'static str), ServerError> {
+    let engine: Arc<dyn loadpart_engine::Engine> = Arc::from(
+        loadpart_engine::engine(config.engine)
+            .map_err(|e| ServerError::Config(format!("engine {}: {e}", config.engine)))?,
+    );
+    let cache = Arc::new(PartCache::new(config.part_cache_bytes));
+    let load = LoadOptions {
+        intra_threads: config.intra_threads,
+        max_sessions: config.executors,
+    };
+    let models = config
+        .models
+        .iter()
+        .map(|spec| ServedModel::load(spec, engine.clone(), cache.clone(), load.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    for m in &models {
+        // Load the whole model now, so that the first plain request does not pay for it.
+        m.runtime.full()?;
+    }
+    Ok((Registry::new(models)?, config.engine.as_str()))
+}
+
+impl RunningServer {
+    /// The bound address (the real port when configured with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The served models.
+    pub fn models(&self) -> &[Arc<ServedModel>] {
+        &self.models
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (the queue drains through
+    /// the executors), ends WatchLoad streams, then joins the scheduler and executor threads.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        let _ = self.stopping.send(true);
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let served = (&mut self.serve)
+            .await
+            .map_err(|e| ServerError::Config(format!("server task: {e}")))?;
+        // The services (and their scheduler handles) are dropped once serving ends, so the
+        // scheduler runs what is queued and stops, which closes the executors' channel.
+        let _ = (&mut self.actor).await;
+        let threads = std::mem::take(&mut self.executors);
+        tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await
+        .map_err(|e| ServerError::Config(format!("joining executors: {e}")))?;
+        served.map_err(|e| ServerError::Io(std::io::Error::other(e)))
+    }
+}

@@ -1,0 +1,224 @@
+//! `inference.GRPCInferenceService`: the Open Inference Protocol (KServe v2) with Triton's
+//! statistics extension. A plain ModelInfer runs the whole model, a partitioned one the tail of
+//! its cut (see [`crate::validate`]).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use loadpart_codec::ParamValue;
+use loadpart_proto::inference::grpc_inference_service_server::GrpcInferenceService;
+use loadpart_proto::inference::model_infer_response::InferOutputTensor;
+use loadpart_proto::inference::model_metadata_response::TensorMetadata;
+use loadpart_proto::inference::*;
+use loadpart_proto::loadpart::LoadReport;
+use loadpart_proto::to_proto_params;
+use tonic::{Request, Response, Status};
+
+use super::{Shared, grpc_timeout};
+use crate::monitor::InFlight;
+use crate::registry::{ServedModel, TensorMeta};
+use crate::scheduler::Reply;
+use crate::status::to_status;
+use crate::validate::validate_request;
+
+/// Extensions listed in ServerMetadata.
+pub const EXTENSIONS: [&str; 3] = ["schedule_policy", "statistics", "loadpart"];
+
+/// The inference service.
+#[derive(Debug, Clone)]
+pub struct InferenceService {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[tonic::async_trait]
+impl GrpcInferenceService for InferenceService {
+    async fn server_live(
+        &self,
+        _: Request<ServerLiveRequest>,
+    ) -> Result<Response<ServerLiveResponse>, Status> {
+        Ok(Response::new(ServerLiveResponse { live: true }))
+    }
+
+    /// Ready once every model is loaded, which happens before the server binds.
+    async fn server_ready(
+        &self,
+        _: Request<ServerReadyRequest>,
+    ) -> Result<Response<ServerReadyResponse>, Status> {
+        Ok(Response::new(ServerReadyResponse { ready: true }))
+    }
+
+    async fn model_ready(
+        &self,
+        request: Request<ModelReadyRequest>,
+    ) -> Result<Response<ModelReadyResponse>, Status> {
+        let ready = self.shared.registry.get(&request.get_ref().name).is_ok();
+        Ok(Response::new(ModelReadyResponse { ready }))
+    }
+
+    async fn server_metadata(
+        &self,
+        _: Request<ServerMetadataRequest>,
+    ) -> Result<Response<ServerMetadataResponse>, Status> {
+        Ok(Response::new(ServerMetadataResponse {
+            name: "loadpart".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            extensions: EXTENSIONS.iter().map(|s| s.to_string()).collect(),
+        }))
+    }
+
+    async fn model_metadata(
+        &self,
+        request: Request<ModelMetadataRequest>,
+    ) -> Result<Response<ModelMetadataResponse>, Status> {
+        let m = self
+            .shared
+            .registry
+            .get(&request.get_ref().name)
+            .map_err(|e| to_status(&e))?;
+        let meta = |t: &TensorMeta| TensorMetadata {
+            name: t.name.clone(),
+            datatype: t.datatype.into(),
+            shape: t.shape.clone(),
+        };
+        let platform = match self.shared.engine {
+            "ort" => "onnxruntime_onnx",
+            _ => "tract_onnx",
+        };
+        Ok(Response::new(ModelMetadataResponse {
+            name: m.name.clone(),
+            versions: vec!["1".into()],
+            platform: platform.into(),
+            inputs: m.inputs.iter().map(meta).collect(),
+            outputs: m.outputs.iter().map(meta).collect(),
+        }))
+    }
+
+    async fn model_infer(
+        &self,
+        request: Request<ModelInferRequest>,
+    ) -> Result<Response<ModelInferResponse>, Status> {
+        let now = Instant::now();
+        let shared = &self.shared;
+        let _in_flight = InFlight::new(&shared.monitor);
+        let timeout = grpc_timeout(request.metadata());
+        let req = request.into_inner();
+        let name = req.model_name.clone();
+        let fail = |e: crate::ServerError| {
+            shared.monitor.record_failure(&name, now.elapsed());
+            tracing::debug!(model = %name, error = %e, "request refused");
+            to_status(&e)
+        };
+        let valid =
+            validate_request(req, &shared.registry, &shared.limits, timeout, now).map_err(fail)?;
+        let model = valid.model.clone();
+        let id = valid.id.clone();
+        let reply = match shared.scheduler.submit(valid).await {
+            Ok(r) => r,
+            // The scheduler and executors record the failures they answer themselves.
+            Err(e) => {
+                let mut status = to_status(&e);
+                if status.code() == tonic::Code::ResourceExhausted {
+                    let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
+                    attach_load(&mut status, &load);
+                }
+                return Err(status);
+            }
+        };
+        let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
+        Ok(Response::new(infer_response(&model, id, reply, &load)))
+    }
+
+    async fn model_statistics(
+        &self,
+        request: Request<ModelStatisticsRequest>,
+    ) -> Result<Response<ModelStatisticsResponse>, Status> {
+        let name = &request.get_ref().name;
+        let filter = if name.is_empty() {
+            None
+        } else {
+            self.shared.registry.get(name).map_err(|e| to_status(&e))?;
+            Some(name.as_str())
+        };
+        Ok(Response::new(ModelStatisticsResponse {
+            model_stats: self.shared.monitor.statistics(filter),
+        }))
+    }
+}
+
+/// Binary metadata key of the load report a RESOURCE_EXHAUSTED refusal carries (a prost-encoded
+/// `loadpart.v1.LoadReport`), so that a refused client can re-plan without another call.
+pub const LOAD_REPORT_METADATA: &str = "loadpart-load-report-bin";
+
+fn attach_load(status: &mut Status, load: &LoadReport) {
+    use prost::Message;
+    let bytes = load.encode_to_vec();
+    status.metadata_mut().insert_bin(
+        LOAD_REPORT_METADATA,
+        tonic::metadata::MetadataValue::from_bytes(&bytes),
+    );
+}
+
+/// Outputs as raw little-endian FP32, one entry per output in request order, and the timing
+/// and load parameters.
+fn infer_response(
+    m: &ServedModel,
+    id: String,
+    reply: Reply,
+    load: &LoadReport,
+) -> ModelInferResponse {
+    let mut outputs = Vec::with_capacity(reply.outputs.len());
+    let mut raw = Vec::with_capacity(reply.outputs.len());
+    for (name, t) in reply.outputs {
+        let bytes: Vec<u8> = t
+            .as_f32()
+            .unwrap_or(&[])
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        outputs.push(InferOutputTensor {
+            name,
+            datatype: "FP32".into(),
+            shape: t.shape.iter().map(|&d| d as i64).collect(),
+            parameters: Default::default(),
+            contents: None,
+        });
+        raw.push(bytes);
+    }
+    ModelInferResponse {
+        model_name: m.name.clone(),
+        model_version: "1".into(),
+        id,
+        parameters: to_proto_params(reply_params(&reply.timings, load)),
+        outputs,
+        raw_output_contents: raw,
+    }
+}
+
+/// Response parameters: this request's server timings (`loadpart_queue_us`,
+/// `loadpart_decode_us`, `loadpart_compute_us`, `loadpart_batch_size`, int64) and the model's
+/// load report (`loadpart_load_*`: doubles for means and rates, int64 for counts).
+pub fn reply_params(t: &crate::Timings, load: &LoadReport) -> Vec<(String, ParamValue)> {
+    let int = |k: &str, v: u64| {
+        (
+            k.to_string(),
+            ParamValue::Int64(v.min(i64::MAX as u64) as i64),
+        )
+    };
+    let dbl = |k: &str, v: f64| (k.to_string(), ParamValue::Double(v));
+    vec![
+        int("loadpart_queue_us", t.queue_us),
+        int("loadpart_decode_us", t.decode_us),
+        int("loadpart_compute_us", t.compute_us),
+        int("loadpart_batch_size", t.batch_rows as u64),
+        dbl("loadpart_load_window_s", load.window_s),
+        dbl("loadpart_load_queue_wait_mean_us", load.queue_wait_mean_us),
+        dbl("loadpart_load_queue_wait_p95_us", load.queue_wait_p95_us),
+        dbl("loadpart_load_slowdown", load.slowdown),
+        dbl("loadpart_load_requests_per_s", load.requests_per_s),
+        dbl("loadpart_load_mean_batch_size", load.mean_batch_size),
+        int("loadpart_load_queue_length", load.queue_length.into()),
+        int("loadpart_load_in_flight", load.in_flight.into()),
+        int("loadpart_load_executors", load.executors.into()),
+        int("loadpart_load_executors_busy", load.executors_busy.into()),
+    ]
+}
