@@ -37,7 +37,10 @@ pub fn inputs(model: &OnnxModel, batch: usize, seed: u32) -> NamedTensors {
             assert_eq!(ty.elem, DataType::Float);
             let n = ty.elements();
             let data = (0..n)
-                .map(|i| ((i as u32).wrapping_mul(2_654_435_761) ^ seed) as f32 / u32::MAX as f32)
+                .map(|i| {
+                    let h = (i as u32 ^ seed.wrapping_mul(0x9e37_79b9)).wrapping_mul(2_654_435_761);
+                    (h ^ (h >> 15)) as f32 / u32::MAX as f32
+                })
                 .collect();
             (name.clone(), Tensor::f32(ty.dims.clone(), data).unwrap())
         })

@@ -142,22 +142,12 @@ pub fn reference(m: &ServedModel, tensors: &NamedTensors) -> NamedTensors {
         .outputs
 }
 
-/// Largest |a - b| over the largest |a|, over every output; names must match.
+/// Largest |a - b| over the largest |a|, over every output ([`loadpart_exec::compare_outputs`]).
 pub fn rel_err(a: &NamedTensors, b: &NamedTensors) -> f64 {
     assert_eq!(a.len(), b.len());
-    let mut worst = 0f64;
-    for (name, x) in a {
-        let (_, y) = b.iter().find(|(n, _)| n == name).expect("same outputs");
-        assert_eq!(x.shape, y.shape, "{name}");
-        let (x, y) = (x.as_f32().unwrap(), y.as_f32().unwrap());
-        let scale = x.iter().fold(0f64, |m, v| m.max(v.abs() as f64)).max(1e-30);
-        let diff = x
-            .iter()
-            .zip(y)
-            .fold(0f64, |m, (p, q)| m.max((*p as f64 - *q as f64).abs()));
-        worst = worst.max(diff / scale);
-    }
-    worst
+    loadpart_exec::compare_outputs(a, b)
+        .expect("same outputs")
+        .1
 }
 
 /// A cut of `m` with several tensors when there is one (a DAG cut), else any inner cut.
