@@ -1,27 +1,47 @@
-//! The device side of loadpart: what a device knows about its link and the shared server.
+//! The device side of loadpart: per-request, load-aware offloading that never loses a result.
 //!
 //! A device decides, request by request, where to cut its model, and the best cut depends on the
-//! bandwidth each way, the round-trip time and how loaded the edge server is *now*. This crate
-//! measures those. Unlike the original (whose probes measured bandwidth or load but never both,
-//! ignored the load carried by replies, and turned an empty window into NaN), every source feeds
-//! one set of estimators: active probes sized to the link, passive samples from every real
-//! offload (the server's reported time subtracted, so queueing is not mistaken for a slow link),
-//! and server load reports from replies, the watch stream and polls. Each estimate is a
-//! time-decayed mean with a max age: too old, it is refreshed or planned around conservatively,
-//! never trusted forever. Bad samples are refused and counted, so the planner's
-//! [`loadpart_plan::Estimate`] never holds NaN.
+//! bandwidth each way, the round-trip time and how loaded the edge server is *now*. [`Client`]
+//! keeps those estimates fresh in the background (the server's load watch stream, link probes
+//! sized to the link, and passive samples from every offload with the server's own time
+//! subtracted), asks the planner for the cut with the least predicted latency, runs the head on
+//! the device's engine, sends the encoded cut tensors with one ModelInfer call, and merges the
+//! outputs the server computed with those the head already had. When the server is unreachable,
+//! slow past a deadline derived from the local-only time, overloaded, or failing, the device
+//! finishes the inference itself from the head's tensors, a circuit breaker stops offloading, and
+//! a health check resumes it when the server is back.
 //!
-//! Everything here is pure and synchronous, with time passed in as `now`, so it is unit-tested
-//! without sleeping. The client library proper (async on tokio, gRPC through tonic: probing and
-//! polling loops, the per-request decision, running the head, offloading the tail, and finishing
-//! locally when the server fails) comes next, built on top of these estimators.
+//! Unlike the original (whose probes measured bandwidth or load but never both, ignored the load
+//! carried by replies, turned an empty window into NaN, and raised exceptions when the server
+//! went away), every source feeds one set of estimators ([`estimate`]): pure and synchronous,
+//! time passed in as `now`, unit-tested without sleeping, never NaN.
+//!
+//! Layers: [`estimate`] (pure), [`Breaker`] (pure), [`wire`] (requests and replies), [`Device`]
+//! (the device's engine, with an emulated slowdown), [`Remote`] (gRPC stubs), [`Client`].
 #![forbid(unsafe_code)]
 
+mod background;
+mod breaker;
+mod client;
+mod config;
+mod device;
 mod error;
 pub mod estimate;
+pub mod loadgen;
+mod outcome;
+mod remote;
+pub mod wire;
 
-pub use error::EstimateError;
+pub use breaker::{Breaker, BreakerConfig, BreakerState, Failure};
+pub use client::{Client, ClientStats};
+pub use config::{ClientConfig, InferOptions};
+pub use device::Device;
+pub use error::{ClientError, EstimateError};
 pub use estimate::{
-    Direction, Estimates, Estimator, EstimatorConfig, Fallbacks, LinkConfig, LinkEstimator,
-    LoadConfig, LoadEstimator, LoadSample, Observed, Offload, Probe, Reading, Staleness,
+    Direction, Estimates, Estimator, EstimatorConfig, Fallbacks, FormingBatch, LinkConfig,
+    LinkEstimator, LoadConfig, LoadEstimator, LoadSample, Observed, Offload, Probe, Reading,
+    Staleness,
 };
+pub use outcome::{FallbackReason, InferOutcome, LocalReason, Measured, Route};
+pub use remote::Remote;
+pub use wire::ServerTimings;

@@ -14,7 +14,14 @@ use std::path::{Path, PathBuf};
 use crate::{GraphError, OnnxModel};
 
 /// Names of the generated models, for the CLI.
-pub const MODELS: &[&str] = &["chain", "residual", "inception", "dense", "two-io"];
+pub const MODELS: &[&str] = &[
+    "chain",
+    "residual",
+    "inception",
+    "dense",
+    "two-io",
+    "mobilenet",
+];
 
 /// Builds a generated model by name (see [`MODELS`]).
 pub fn generate(name: &str) -> Result<OnnxModel, GraphError> {
@@ -24,6 +31,7 @@ pub fn generate(name: &str) -> Result<OnnxModel, GraphError> {
         "inception" => inception(),
         "dense" => dense(),
         "two-io" => two_io(),
+        "mobilenet" => mobilenet(),
         other => {
             return Err(GraphError::UnknownGenerated {
                 name: other.to_string(),
@@ -119,6 +127,38 @@ pub fn two_io() -> ModelProto {
     b.finish(&[y1, y2])
 }
 
+/// A MobileNetV2-style network at 224x224 (stem, 13 inverted-residual blocks with depthwise
+/// convolutions and skip connections, a 1x1 expansion, a 1000-way classifier), ReLU for ReLU6 and
+/// batch normalization folded into the convolutions. Realistic for partitioning: the early
+/// activations are larger than the input, the late ones far smaller, and each block with a skip
+/// has two-tensor cuts. About 0.3 GFLOP, so a run takes milliseconds, not seconds: the demo's
+/// default model.
+pub fn mobilenet() -> ModelProto {
+    let mut b = Builder::new("mobilenet", 6);
+    let x = b.input("image", &[3, 224, 224]);
+    let mut x = b.conv_relu(&x, 3, 32, 3, 2);
+    let mut cin = 32;
+    // (expansion, output channels, repeats, first stride), MobileNetV2's table shortened.
+    for (t, c, n, s) in [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 2, 2),
+        (6, 96, 1, 1),
+        (6, 160, 2, 2),
+        (6, 320, 1, 1),
+    ] {
+        for i in 0..n {
+            let stride = if i == 0 { s } else { 1 };
+            x = b.inverted_residual(&x, cin, c, t, stride);
+            cin = c;
+        }
+    }
+    let x = b.conv_relu(&x, cin, 640, 1, 1);
+    let y = b.head(&x, 640, 1000);
+    b.finish(&[y])
+}
+
 /// A tiny ONNX graph builder with seeded He-scaled weights.
 struct Builder {
     name: String,
@@ -198,6 +238,48 @@ impl Builder {
     fn conv_relu(&mut self, x: &str, cin: usize, cout: usize, k: usize, stride: usize) -> String {
         let c = self.conv(x, cin, cout, k, stride);
         self.op("Relu", &[&c], vec![])
+    }
+
+    /// A 3x3 depthwise convolution (one filter per channel: `group` = channels) and ReLU.
+    fn depthwise_relu(&mut self, x: &str, c: usize, stride: usize) -> String {
+        let w = self.weight(&[c, 1, 3, 3], 9);
+        let bias = self.filled(&[c], -0.1, 0.1);
+        let conv = self.op(
+            "Conv",
+            &[x, &w, &bias],
+            vec![
+                ints_attr("kernel_shape", &[3, 3]),
+                ints_attr("strides", &[stride as i64; 2]),
+                ints_attr("pads", &[1; 4]),
+                int_attr("group", c as i64),
+            ],
+        );
+        self.op("Relu", &[&conv], vec![])
+    }
+
+    /// MobileNetV2's block: 1x1 expansion by `t` (none when 1), depthwise 3x3, linear 1x1
+    /// projection, and a skip connection when the shape is kept.
+    fn inverted_residual(
+        &mut self,
+        x: &str,
+        cin: usize,
+        cout: usize,
+        t: usize,
+        stride: usize,
+    ) -> String {
+        let hidden = cin * t;
+        let e = if t == 1 {
+            x.to_string()
+        } else {
+            self.conv_relu(x, cin, hidden, 1, 1)
+        };
+        let d = self.depthwise_relu(&e, hidden, stride);
+        let p = self.conv(&d, hidden, cout, 1, 1);
+        if stride == 1 && cin == cout {
+            self.op("Add", &[&p, x], vec![])
+        } else {
+            p
+        }
     }
 
     fn batchnorm(&mut self, x: &str, c: usize) -> String {

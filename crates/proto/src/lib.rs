@@ -38,6 +38,8 @@ pub mod loadpart {
     tonic::include_proto!("loadpart.v1");
 }
 
+pub mod names;
+
 /// The encoded `google.protobuf.FileDescriptorSet` of `inference.proto` and `loadpart.proto`
 /// (with source info), for gRPC reflection and for checking the definitions in tests.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -13,7 +13,12 @@ fn generated_models_split_exactly_at_every_cut() {
     for engine in engines() {
         for name in zoo::MODELS {
             let prepared = Prepared::new(&zoo::generate(name).unwrap()).unwrap();
-            let opts = CheckOptions::default();
+            // The 224x224 MobileNet-style model has 46 cuts: a sample keeps the test short
+            // (check-split checks all of them).
+            let opts = CheckOptions {
+                sample: (*name == "mobilenet").then_some(8),
+                ..CheckOptions::default()
+            };
             // Each cut loaded once and run at both sizes.
             let reports =
                 check_split_batches(engine.as_ref(), &prepared, &[1, 3], &opts, &mut |_, _| {})
@@ -27,7 +32,9 @@ fn generated_models_split_exactly_at_every_cut() {
                     r.engine,
                     r.failures
                 );
-                assert_eq!(r.cuts_checked, r.cuts_total);
+                if opts.sample.is_none() {
+                    assert_eq!(r.cuts_checked, r.cuts_total);
+                }
                 assert!(r.max_rel_err <= 1e-4, "{name}: {}", r.max_rel_err);
                 assert!(
                     r.input_sensitivity > 1e-3,

@@ -1,0 +1,688 @@
+//! [`Client`]: one device's connection to one server and model; decides, runs, offloads, and
+//! finishes locally whenever the server cannot.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use loadpart_codec::Encoder;
+use loadpart_cuts::CutId;
+use loadpart_plan::{
+    Breakdown, Conditions, Decision, Estimate, ModelProfile, Planner, PlannerOptions, Policy,
+    PolicyKind,
+};
+use loadpart_proto::loadpart::ServerProfileRequest;
+use loadpart_runtime::{ModelRuntime, NamedTensors, Tensor};
+use tokio::task::JoinHandle;
+use tonic::Code;
+
+use crate::background;
+use crate::wire::{self, RequestMeta};
+use crate::{
+    Breaker, ClientConfig, ClientError, Device, Estimator, Failure, FallbackReason, InferOptions,
+    InferOutcome, LocalReason, Measured, Offload, Remote, Route,
+};
+
+/// The planner and default policy, once the server's profile is known.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub planner: Arc<Planner>,
+    pub policy: Box<dyn Policy>,
+}
+
+/// Counts of what the client did, for reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Inferences that ran entirely on the device by plan.
+    pub local: u64,
+    /// Inferences that ran on the device without trying the server.
+    pub local_only: u64,
+    /// Inferences whose tail the server ran.
+    pub offloaded: u64,
+    /// Offloads that failed and finished on the device.
+    pub fallbacks: u64,
+    /// Of those, refusals for load.
+    pub overloaded: u64,
+    /// Times the circuit breaker opened.
+    pub breaker_opened: u64,
+}
+
+pub(crate) struct Shared {
+    pub config: ClientConfig,
+    pub device: Device,
+    pub device_profile: ModelProfile,
+    pub remote: Remote,
+    pub plan: RwLock<Option<Arc<Plan>>>,
+    pub estimator: Mutex<Estimator>,
+    pub breaker: Mutex<Breaker>,
+    encoders: Mutex<Vec<Encoder>>,
+    stats: Mutex<ClientStats>,
+}
+
+/// One device's client for one model on one server.
+///
+/// Cheap to share: `infer` takes `&self` and may run concurrently. Background tasks (load watch,
+/// link probes, health checks, fetching the server profile while the server is unreachable) run
+/// until the client is dropped.
+pub struct Client {
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.shared.config.server)
+            .field("model", &self.shared.config.model)
+            .finish()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Locks a mutex, taking the data even if another thread panicked holding it (every update
+/// here leaves the data consistent).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Client {
+    /// A client running `runtime`'s model on this device, planned with `device_profile` (this
+    /// device's, measured with the same engine, threads and core pinning as the runs) and the
+    /// server's profile: `server_profile` when given, else fetched from the server.
+    ///
+    /// A server that cannot be reached now is not an error: inferences run locally and the
+    /// profile is fetched when the server answers. A server running another model is.
+    pub async fn connect(
+        mut config: ClientConfig,
+        runtime: Arc<ModelRuntime>,
+        device_profile: ModelProfile,
+        server_profile: Option<ModelProfile>,
+    ) -> Result<Self, ClientError> {
+        config.estimator.device_slowdown = config.device_slowdown;
+        if !(config.deadline_factor.is_finite() && config.deadline_factor >= 1.0) {
+            return Err(ClientError::Config {
+                name: "deadline_factor",
+                reason: format!("{} (must be at least 1)", config.deadline_factor),
+            });
+        }
+        let identity = runtime.identity().to_string();
+        if device_profile.model_hash != identity {
+            return Err(ClientError::Config {
+                name: "device_profile",
+                reason: format!(
+                    "profiled model {} but this device runs {identity}",
+                    device_profile.model_hash
+                ),
+            });
+        }
+        let device = Device::new(runtime, config.device_slowdown)?;
+        let remote = Remote::new(&config.server, config.max_message_bytes)?;
+        let encoder = Encoder::new(config.codec)?;
+        let shared = Arc::new(Shared {
+            estimator: Mutex::new(Estimator::new(config.estimator)?),
+            breaker: Mutex::new(Breaker::new(config.breaker)),
+            config,
+            device,
+            device_profile,
+            remote,
+            plan: RwLock::new(None),
+            encoders: Mutex::new(vec![encoder]),
+            stats: Mutex::new(ClientStats::default()),
+        });
+        let profile = match server_profile {
+            Some(p) => Some(p),
+            None => match shared.fetch_server_profile().await {
+                Ok(p) => Some(p),
+                Err(FetchError::Fatal(e)) => return Err(e),
+                Err(FetchError::Unreachable(why)) => {
+                    tracing::warn!(
+                        server = %shared.config.server,
+                        "server profile not fetched ({why}); running locally until it is"
+                    );
+                    None
+                }
+            },
+        };
+        if let Some(p) = profile {
+            shared.install_plan(&p)?;
+        }
+        let tasks = if shared.config.background {
+            background::spawn(&shared)
+        } else {
+            Vec::new()
+        };
+        Ok(Self { shared, tasks })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ClientConfig {
+        &self.shared.config
+    }
+
+    /// The planner, once the server's profile is known.
+    pub fn planner(&self) -> Option<Arc<Planner>> {
+        self.shared.plan().map(|p| p.planner.clone())
+    }
+
+    /// What the planner would be told now.
+    pub fn estimate(&self) -> Estimate {
+        let s = &self.shared;
+        lock(&s.estimator).to_plan_estimate(Instant::now(), &s.config.fallbacks)
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> ClientStats {
+        let mut st = *lock(&self.shared.stats);
+        st.breaker_opened = lock(&self.shared.breaker).times_opened();
+        st
+    }
+
+    /// Whether the circuit breaker currently lets requests through to the server.
+    pub fn offloading(&self) -> bool {
+        lock(&self.shared.breaker).allows_offload()
+    }
+
+    /// Feeds the estimators a load report the caller got elsewhere (tests, a shared watcher).
+    pub fn observe_load(&self, sample: &crate::LoadSample) {
+        let _ = lock(&self.shared.estimator)
+            .load
+            .observe_report(sample, Instant::now());
+    }
+
+    /// Runs one inference on `inputs` (every model input by name, batch 1 or more): decides the
+    /// cut, runs the head, offloads the tail, and merges the outputs. Whatever the server does,
+    /// the outputs come back: a failed offload finishes on the device.
+    pub async fn infer(
+        &self,
+        inputs: NamedTensors,
+        opts: &InferOptions,
+    ) -> Result<InferOutcome, ClientError> {
+        let start = Instant::now();
+        let s = &self.shared;
+        let inputs = Arc::new(s.order_inputs(inputs)?);
+        let mut estimate = {
+            let e = lock(&s.estimator);
+            e.to_plan_estimate(start, &s.config.fallbacks)
+        };
+        if let Some(b) = opts.bandwidth_bytes_per_s {
+            estimate.uplink_bytes_per_s = b;
+            estimate.downlink_bytes_per_s = b;
+        }
+        let Some(plan) = s.plan() else {
+            return s
+                .run_local(inputs, start, LocalReason::NoServerProfile, estimate, None)
+                .await;
+        };
+        let planner = &plan.planner;
+        let decision = s.decide(&plan, opts, estimate)?;
+        let dag = planner.dag();
+        let cut = decision.cut.id(dag);
+        let policy_name = opts
+            .cut
+            .as_ref()
+            .map(|c| format!("fixed:{c}"))
+            .or_else(|| opts.policy.as_ref().map(|p| p.to_string()))
+            .unwrap_or_else(|| plan.policy.name());
+        if decision.cut.is_full_local() {
+            let (outputs, dev) = s.run_full(inputs).await?;
+            s.count(|st| st.local += 1);
+            return Ok(InferOutcome {
+                outputs,
+                policy: policy_name,
+                cut,
+                head_fraction: 1.0,
+                route: Route::Local,
+                predicted: decision.predicted,
+                estimate,
+                measured: Measured {
+                    device_us: us(dev),
+                    total_us: us(start.elapsed()),
+                    ..Measured::default()
+                },
+                sent_bytes: 0,
+                received_bytes: 0,
+            });
+        }
+        if !lock(&s.breaker).allows_offload() {
+            let local = planner.predict(&planner.full_local().head, &estimate);
+            return s
+                .run_local(
+                    inputs,
+                    start,
+                    LocalReason::BackingOff,
+                    estimate,
+                    Some(local),
+                )
+                .await
+                .map(|mut o| {
+                    o.policy = policy_name;
+                    o
+                });
+        }
+        let local_us = planner
+            .predict(&planner.full_local().head, &estimate)
+            .total();
+        let deadline = s.config.min_deadline.max(Duration::from_secs_f64(
+            (local_us * s.config.deadline_factor * 1e-6).min(3600.0),
+        ));
+        let mut o = s
+            .offload(&decision, &cut, inputs, opts, deadline, start)
+            .await?;
+        o.policy = policy_name;
+        o.estimate = estimate;
+        Ok(o)
+    }
+}
+
+/// Why the server profile could not be fetched.
+pub(crate) enum FetchError {
+    /// The server is not there (yet): retry later.
+    Unreachable(String),
+    /// The server answered, and the answer cannot be used.
+    Fatal(ClientError),
+}
+
+impl Shared {
+    pub(crate) fn plan(&self) -> Option<Arc<Plan>> {
+        self.plan.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut ClientStats)) {
+        f(&mut lock(&self.stats));
+    }
+
+    /// Asks the server for its profile of the model and checks it is for the same model.
+    pub(crate) async fn fetch_server_profile(&self) -> Result<ModelProfile, FetchError> {
+        let model = &self.config.model;
+        let mut req = tonic::Request::new(ServerProfileRequest {
+            model_name: model.clone(),
+        });
+        req.set_timeout(Duration::from_secs(2));
+        let r = match self.remote.loadpart.clone().get_server_profile(req).await {
+            Ok(r) => r.into_inner(),
+            Err(s)
+                if matches!(
+                    s.code(),
+                    Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
+                ) =>
+            {
+                return Err(FetchError::Unreachable(format!(
+                    "{:?}: {}",
+                    s.code(),
+                    s.message()
+                )));
+            }
+            Err(s) => {
+                return Err(FetchError::Fatal(ClientError::ServerProfile {
+                    model: model.clone(),
+                    reason: format!("{:?}: {}", s.code(), s.message()),
+                }));
+            }
+        };
+        let device = self.device.runtime().identity();
+        if r.model_identity != device {
+            return Err(FetchError::Fatal(ClientError::IdentityMismatch {
+                model: model.clone(),
+                server: r.model_identity,
+                device: device.to_string(),
+            }));
+        }
+        serde_json::from_str(&r.profile_json).map_err(|e| {
+            FetchError::Fatal(ClientError::ServerProfile {
+                model: model.clone(),
+                reason: format!("unreadable profile: {e}"),
+            })
+        })
+    }
+
+    /// Builds the planner from both profiles and makes it current.
+    pub(crate) fn install_plan(&self, server: &ModelProfile) -> Result<(), ClientError> {
+        let dag = self.device.runtime().prepared().stages.dag().clone();
+        let planner = Arc::new(Planner::new(
+            dag,
+            &self.device_profile,
+            server,
+            PlannerOptions::default(),
+        )?);
+        let policy = self.config.policy.build(planner.clone())?;
+        *self.plan.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(Arc::new(Plan { planner, policy }));
+        Ok(())
+    }
+
+    /// The model's inputs from `given`, in model order; errors name what is missing or extra.
+    fn order_inputs(&self, mut given: NamedTensors) -> Result<NamedTensors, ClientError> {
+        let want = self.device.runtime().prepared().model.inputs();
+        let mut out = Vec::with_capacity(want.len());
+        for name in want {
+            let i = given
+                .iter()
+                .position(|(n, _)| n == name)
+                .ok_or_else(|| ClientError::BadInput(format!("model input {name:?} not given")))?;
+            out.push(given.swap_remove(i));
+        }
+        if let Some((extra, _)) = given.first() {
+            return Err(ClientError::BadInput(format!(
+                "{extra:?} is not an input of the model (inputs: {})",
+                want.join(", ")
+            )));
+        }
+        Ok(out)
+    }
+
+    fn decide(
+        &self,
+        plan: &Plan,
+        opts: &InferOptions,
+        estimate: Estimate,
+    ) -> Result<Decision, ClientError> {
+        let conditions = Conditions {
+            estimate,
+            truth: opts.truth,
+        };
+        let custom: Option<Box<dyn Policy>> = match (&opts.cut, &opts.policy) {
+            (Some(cut), _) => Some(
+                PolicyKind::Fixed(cut.to_string())
+                    .build(plan.planner.clone())
+                    .map_err(|e| ClientError::BadCut {
+                        cut: cut.to_string(),
+                        reason: e.to_string(),
+                    })?,
+            ),
+            (None, Some(p)) => Some(p.build(plan.planner.clone())?),
+            (None, None) => None,
+        };
+        Ok(custom
+            .as_deref()
+            .unwrap_or(&*plan.policy)
+            .decide(&conditions))
+    }
+
+    async fn run_full(
+        &self,
+        inputs: Arc<NamedTensors>,
+    ) -> Result<(NamedTensors, Duration), ClientError> {
+        let full = self.device.part(|rt| rt.full()).await?;
+        self.device.run(full, inputs).await
+    }
+
+    async fn run_local(
+        &self,
+        inputs: Arc<NamedTensors>,
+        start: Instant,
+        why: LocalReason,
+        estimate: Estimate,
+        predicted: Option<Breakdown>,
+    ) -> Result<InferOutcome, ClientError> {
+        let (outputs, dev) = self.run_full(inputs).await?;
+        self.count(|st| st.local_only += 1);
+        let inputs = self.device.runtime().prepared().model.inputs();
+        Ok(InferOutcome {
+            outputs,
+            policy: self.config.policy.to_string(),
+            cut: CutId::from_names(inputs),
+            head_fraction: 1.0,
+            route: Route::LocalOnly { why },
+            predicted: predicted.unwrap_or_default(),
+            estimate,
+            measured: Measured {
+                device_us: us(dev),
+                total_us: us(start.elapsed()),
+                ..Measured::default()
+            },
+            sent_bytes: 0,
+            received_bytes: 0,
+        })
+        .map(|mut o| {
+            // Full local's id is the model outputs' cut; say so rather than the inputs.
+            if let Some(plan) = self.plan() {
+                o.cut = plan.planner.full_local().id(plan.planner.dag());
+            } else {
+                o.cut = CutId::from_names(self.device.runtime().prepared().model.outputs());
+            }
+            o
+        })
+    }
+
+    /// Head here, tail on the server; on any failure the tail (or the whole model) here.
+    async fn offload(
+        &self,
+        decision: &Decision,
+        cut: &CutId,
+        inputs: Arc<NamedTensors>,
+        opts: &InferOptions,
+        deadline: Duration,
+        start: Instant,
+    ) -> Result<InferOutcome, ClientError> {
+        let plan = self.plan().expect("offload is only planned with a plan");
+        let dag = plan.planner.dag();
+        let model = &self.device.runtime().prepared().model;
+        let full_offload = decision.cut.is_full_offload();
+        let sent_names: Vec<String> = decision
+            .cut
+            .sent_tensors(dag)
+            .map(|t| dag.tensor(t).name.clone())
+            .collect();
+        // The head: every cut tensor (sent ones, and model outputs the device keeps).
+        let (head_out, device_time) = if full_offload {
+            ((*inputs).clone(), Duration::ZERO)
+        } else {
+            let c = cut.clone();
+            let head = self.device.part(move |rt| rt.head(&c)).await?;
+            self.device.run(head, inputs.clone()).await?
+        };
+        let mut sent: NamedTensors = Vec::with_capacity(sent_names.len());
+        let mut kept: NamedTensors = Vec::new();
+        for (name, t) in head_out {
+            let is_sent = sent_names.contains(&name);
+            let is_output = model.outputs().contains(&name);
+            match (is_sent, is_output) {
+                (true, true) => {
+                    kept.push((name.clone(), t.clone()));
+                    sent.push((name, t));
+                }
+                (true, false) => sent.push((name, t)),
+                (false, true) => kept.push((name, t)),
+                (false, false) => {}
+            }
+        }
+        let wanted: Vec<String> = model
+            .outputs()
+            .iter()
+            .filter(|o| !kept.iter().any(|(k, _)| k == *o))
+            .cloned()
+            .collect();
+        let encoded = if full_offload && opts.raw_inputs {
+            wire::raw_tensors(&sent)?
+        } else {
+            let mut enc = match lock(&self.encoders).pop() {
+                Some(e) => e,
+                None => Encoder::new(self.config.codec)?,
+            };
+            let r = wire::encode_tensors(&mut enc, &sent);
+            lock(&self.encoders).push(enc);
+            r?
+        };
+        let encode_time = encoded.encode;
+        let sent_bytes = encoded.bytes;
+        let raw_plain = full_offload && opts.raw_inputs;
+        let identity = self.device.runtime().identity().to_string();
+        let req = wire::request(
+            &RequestMeta {
+                model: &self.config.model,
+                identity: (!raw_plain).then_some(identity.as_str()),
+                cut: (!raw_plain).then_some(cut),
+                outputs: if raw_plain { &[] } else { &wanted },
+                timeout: Some(deadline),
+            },
+            encoded,
+        );
+        let mut request = tonic::Request::new(req);
+        request.set_timeout(deadline);
+        if !self.config.device_name.is_empty()
+            && let Ok(v) = self.config.device_name.parse()
+        {
+            request.metadata_mut().insert("loadpart-device", v);
+        }
+        let call_start = Instant::now();
+        let result = self.remote.infer.clone().model_infer(request).await;
+        let call = call_start.elapsed();
+        let now = Instant::now();
+        let mut measured = Measured {
+            device_us: us(device_time),
+            encode_us: us(encode_time),
+            ..Measured::default()
+        };
+        let failure = match result {
+            Ok(resp) => match wire::parse_reply(resp.into_inner()) {
+                Ok(reply) => {
+                    let server_us = reply.timings.map_or(0.0, |t| t.total_us());
+                    {
+                        let mut e = lock(&self.estimator);
+                        if let Some(load) = &reply.load {
+                            let _ = e.load.observe_report(load, now);
+                        }
+                        let _ = e.link.observe_offload(&Offload {
+                            sent_bytes,
+                            received_bytes: reply.bytes,
+                            total_elapsed: call,
+                            server_time_us: server_us,
+                            now,
+                        });
+                    }
+                    lock(&self.breaker).success();
+                    match merge(model.outputs(), kept.clone(), reply.outputs) {
+                        Ok(outputs) => {
+                            self.count(|st| st.offloaded += 1);
+                            measured.network_us = (us(call) - server_us).max(0.0);
+                            measured.server = reply.timings;
+                            measured.total_us = us(start.elapsed());
+                            return Ok(InferOutcome {
+                                outputs,
+                                policy: String::new(),
+                                cut: cut.clone(),
+                                head_fraction: decision.position.head_fraction,
+                                route: Route::Offloaded,
+                                predicted: decision.predicted,
+                                estimate: Estimate::idle(1.0),
+                                measured,
+                                sent_bytes,
+                                received_bytes: reply.bytes,
+                            });
+                        }
+                        Err(m) => (Failure::ServerError, FallbackReason::BadReply(m)),
+                    }
+                }
+                Err(e) => (
+                    Failure::ServerError,
+                    FallbackReason::BadReply(e.to_string()),
+                ),
+            },
+            Err(status) => classify(&status, self, now),
+        };
+        let (kind, why) = failure;
+        lock(&self.breaker).failure(kind, now);
+        tracing::debug!(cut = %cut, "offload failed ({why}); finishing on the device");
+        self.count(|st| {
+            st.fallbacks += 1;
+            if kind == Failure::Overloaded {
+                st.overloaded += 1;
+            }
+        });
+        measured.network_us = us(call);
+        let fb_start = Instant::now();
+        let outputs = if full_offload {
+            self.run_full(inputs).await?.0
+        } else {
+            let c = cut.clone();
+            let tail = self.device.part(move |rt| rt.tail(&c)).await?;
+            let (tail_out, _) = self.device.run(tail, Arc::new(sent)).await?;
+            merge(model.outputs(), kept, tail_out).map_err(ClientError::BadInput)?
+        };
+        measured.fallback_us = us(fb_start.elapsed());
+        measured.total_us = us(start.elapsed());
+        Ok(InferOutcome {
+            outputs,
+            policy: String::new(),
+            cut: cut.clone(),
+            head_fraction: decision.position.head_fraction,
+            route: Route::Fallback { why },
+            predicted: decision.predicted,
+            estimate: Estimate::idle(1.0),
+            measured,
+            sent_bytes,
+            received_bytes: 0,
+        })
+    }
+}
+
+/// What a failed call means for the breaker and the outcome; a refusal's load report is fed to
+/// the estimator.
+fn classify(status: &tonic::Status, s: &Shared, now: Instant) -> (Failure, FallbackReason) {
+    let msg = || format!("{:?}: {}", status.code(), status.message());
+    match status.code() {
+        Code::ResourceExhausted => {
+            if let Some(load) = wire::load_from_status(status) {
+                let _ = lock(&s.estimator).load.observe_report(&load, now);
+            }
+            (
+                Failure::Overloaded,
+                FallbackReason::Overloaded(status.message().to_string()),
+            )
+        }
+        Code::DeadlineExceeded => (Failure::Unreachable, FallbackReason::DeadlineExceeded),
+        Code::Unavailable | Code::Cancelled | Code::Unknown | Code::Aborted => {
+            (Failure::Unreachable, FallbackReason::Unreachable(msg()))
+        }
+        _ => (Failure::ServerError, FallbackReason::ServerError(msg())),
+    }
+}
+
+/// The model's outputs in model order, from what the device kept and what came back.
+fn merge(order: &[String], kept: NamedTensors, got: NamedTensors) -> Result<NamedTensors, String> {
+    let mut pool: Vec<(String, Tensor)> = kept.into_iter().chain(got).collect();
+    order
+        .iter()
+        .map(|name| {
+            let i = pool
+                .iter()
+                .position(|(n, _)| n == name)
+                .ok_or_else(|| format!("output {name:?} is missing"))?;
+            Ok(pool.swap_remove(i))
+        })
+        .collect()
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: f32) -> Tensor {
+        Tensor::f32(vec![1], vec![v]).unwrap()
+    }
+
+    #[test]
+    fn merge_orders_outputs_and_names_a_missing_one() {
+        let order = ["y1".to_string(), "y2".to_string()];
+        let m = merge(
+            &order,
+            vec![("y2".into(), t(2.0))],
+            vec![("y1".into(), t(1.0))],
+        )
+        .unwrap();
+        assert_eq!(m[0].0, "y1");
+        assert_eq!(m[1].1.as_f32().unwrap(), [2.0]);
+        let e = merge(&order, vec![], vec![("y1".into(), t(1.0))]).unwrap_err();
+        assert!(e.contains("y2"), "{e}");
+    }
+}

@@ -1,0 +1,368 @@
+//! ModelInfer requests and replies as the device builds and reads them: encoded cut tensors out,
+//! outputs, the server's timings for this request and its load report back.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use loadpart_codec::{Encoder, ParamValue};
+use loadpart_cuts::CutId;
+use loadpart_proto::inference::model_infer_request::{
+    InferInputTensor, InferRequestedOutputTensor,
+};
+use loadpart_proto::inference::{InferParameter, ModelInferRequest, ModelInferResponse};
+use loadpart_proto::loadpart::LoadReport;
+use loadpart_proto::names;
+use loadpart_proto::to_proto_params;
+use loadpart_runtime::{NamedTensors, Tensor};
+use prost::Message;
+
+use crate::{ClientError, FormingBatch, LoadSample};
+
+/// Cut tensors encoded for the wire.
+#[derive(Debug, Clone, Default)]
+pub struct EncodedCut {
+    /// One input per sent tensor: name, FP32 datatype, shape, and the codec's header parameters.
+    pub inputs: Vec<InferInputTensor>,
+    /// The payloads, in `inputs` order.
+    pub raw: Vec<Vec<u8>>,
+    /// Payload bytes in all.
+    pub bytes: u64,
+    /// Time spent quantizing and compressing.
+    pub encode: Duration,
+}
+
+/// Encodes `sent` (f32 tensors) with `encoder`.
+pub fn encode_tensors(
+    encoder: &mut Encoder,
+    sent: &NamedTensors,
+) -> Result<EncodedCut, ClientError> {
+    let start = std::time::Instant::now();
+    let mut out = EncodedCut::default();
+    for (name, t) in sent {
+        let data = t
+            .as_f32()
+            .ok_or_else(|| ClientError::BadInput(format!("cut tensor {name:?} is not float32")))?;
+        let e = encoder.encode(data, &t.shape)?;
+        out.bytes += e.payload.len() as u64;
+        out.inputs.push(InferInputTensor {
+            name: name.clone(),
+            datatype: "FP32".into(),
+            shape: dims_i64(&t.shape),
+            parameters: to_proto_params(e.header.to_params()),
+            contents: None,
+        });
+        out.raw.push(e.payload);
+    }
+    out.encode = start.elapsed();
+    Ok(out)
+}
+
+/// Plain FP32 inputs in `raw_input_contents`, as any Open Inference Protocol client sends them
+/// (the `server` policy with raw inputs).
+pub fn raw_tensors(tensors: &NamedTensors) -> Result<EncodedCut, ClientError> {
+    let mut out = EncodedCut::default();
+    for (name, t) in tensors {
+        let data = t
+            .as_f32()
+            .ok_or_else(|| ClientError::BadInput(format!("input {name:?} is not float32")))?;
+        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        out.bytes += bytes.len() as u64;
+        out.inputs.push(InferInputTensor {
+            name: name.clone(),
+            datatype: "FP32".into(),
+            shape: dims_i64(&t.shape),
+            parameters: HashMap::new(),
+            contents: None,
+        });
+        out.raw.push(bytes);
+    }
+    Ok(out)
+}
+
+/// What identifies a partitioned request besides its tensors.
+#[derive(Debug, Clone)]
+pub struct RequestMeta<'a> {
+    /// The server's model name.
+    pub model: &'a str,
+    /// The model identity the head ran on; `None` for a plain request.
+    pub identity: Option<&'a str>,
+    /// The cut, for its checksum; `None` for a plain request.
+    pub cut: Option<&'a CutId>,
+    /// Outputs wanted from the server (empty: all).
+    pub outputs: &'a [String],
+    /// How long the server may take.
+    pub timeout: Option<Duration>,
+}
+
+/// The ModelInfer request for `tensors`.
+pub fn request(meta: &RequestMeta<'_>, tensors: EncodedCut) -> ModelInferRequest {
+    let mut params = Vec::new();
+    if let Some(id) = meta.identity {
+        params.push((
+            names::MODEL_IDENTITY.to_string(),
+            ParamValue::String(id.to_string()),
+        ));
+    }
+    if let Some(cut) = meta.cut {
+        params.push((
+            names::CUT_CHECKSUM.to_string(),
+            ParamValue::String(cut.checksum_hex()),
+        ));
+    }
+    if let Some(t) = meta.timeout {
+        params.push((
+            names::TIMEOUT.to_string(),
+            ParamValue::Int64(i64::try_from(t.as_micros()).unwrap_or(i64::MAX).max(1)),
+        ));
+    }
+    ModelInferRequest {
+        model_name: meta.model.to_string(),
+        inputs: tensors.inputs,
+        outputs: meta
+            .outputs
+            .iter()
+            .map(|n| InferRequestedOutputTensor {
+                name: n.clone(),
+                parameters: HashMap::new(),
+            })
+            .collect(),
+        parameters: to_proto_params(params),
+        raw_input_contents: tensors.raw,
+        ..Default::default()
+    }
+}
+
+/// The server's account of one request, from the reply's parameters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct ServerTimings {
+    /// Waiting in the queue, µs.
+    pub queue_us: f64,
+    /// Decoding the cut tensors, µs.
+    pub decode_us: f64,
+    /// Running the batch it was part of, µs.
+    pub compute_us: f64,
+    /// Requests in that batch.
+    pub batch_size: u32,
+}
+
+impl ServerTimings {
+    /// Time the request spent inside the server, µs.
+    pub fn total_us(&self) -> f64 {
+        self.queue_us + self.decode_us + self.compute_us
+    }
+}
+
+/// A decoded reply.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The outputs the server computed, by name.
+    pub outputs: NamedTensors,
+    /// Its timings, when it reported them (a loadpart server always does).
+    pub timings: Option<ServerTimings>,
+    /// Its load report, when it sent one.
+    pub load: Option<LoadSample>,
+    /// Output payload bytes received.
+    pub bytes: u64,
+}
+
+/// Reads `r`: FP32 outputs from `raw_output_contents` (or typed `fp32_contents`), the timings and
+/// the load report from its parameters.
+pub fn parse_reply(r: ModelInferResponse) -> Result<Reply, ClientError> {
+    let bad = |m: String| ClientError::BadInput(format!("server reply: {m}"));
+    let mut outputs = Vec::with_capacity(r.outputs.len());
+    let mut bytes = 0u64;
+    let mut raw = r.raw_output_contents.into_iter();
+    for o in r.outputs {
+        if o.datatype != "FP32" {
+            return Err(bad(format!(
+                "output {:?} is {}, expected FP32",
+                o.name, o.datatype
+            )));
+        }
+        let shape: Vec<usize> = o
+            .shape
+            .iter()
+            .map(|&d| usize::try_from(d).map_err(|_| bad(format!("output {:?} dim {d}", o.name))))
+            .collect::<Result<_, _>>()?;
+        let data: Vec<f32> = match (raw.next(), &o.contents) {
+            (Some(b), _) => {
+                if b.len() % 4 != 0 {
+                    return Err(bad(format!("output {:?}: {} bytes", o.name, b.len())));
+                }
+                bytes += b.len() as u64;
+                b.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect()
+            }
+            (None, Some(c)) => c.fp32_contents.clone(),
+            (None, None) => return Err(bad(format!("output {:?} has no data", o.name))),
+        };
+        let t = Tensor::f32(shape, data).map_err(|e| bad(format!("output {:?}: {e}", o.name)))?;
+        outputs.push((o.name, t));
+    }
+    let p = &r.parameters;
+    let timings = num(p, names::COMPUTE_US).map(|compute_us| ServerTimings {
+        queue_us: num(p, names::QUEUE_US).unwrap_or(0.0),
+        decode_us: num(p, names::DECODE_US).unwrap_or(0.0),
+        compute_us,
+        batch_size: num(p, names::BATCH_SIZE).unwrap_or(1.0) as u32,
+    });
+    let load = num(p, names::load::SLOWDOWN).map(|slowdown| {
+        use names::load::*;
+        let f = |k| num(p, k).unwrap_or(0.0);
+        LoadSample {
+            timestamp_unix_ms: 0,
+            window_s: f(WINDOW_S),
+            queue_wait_mean_us: f(QUEUE_WAIT_MEAN_US),
+            queue_wait_p95_us: f(QUEUE_WAIT_P95_US),
+            slowdown,
+            queue_length: f(QUEUE_LENGTH) as u32,
+            in_flight: f(IN_FLIGHT) as u32,
+            requests_per_s: f(REQUESTS_PER_S),
+            batch_mix: Vec::new(),
+            forming: Vec::new(),
+            mean_batch_size: f(MEAN_BATCH_SIZE),
+            executors: f(EXECUTORS) as u32,
+            executors_busy: f(EXECUTORS_BUSY) as u32,
+        }
+    });
+    Ok(Reply {
+        outputs,
+        timings,
+        load,
+        bytes,
+    })
+}
+
+/// A numeric parameter (int64 or double) by key.
+fn num(p: &HashMap<String, InferParameter>, key: &str) -> Option<f64> {
+    use loadpart_proto::inference::infer_parameter::ParameterChoice as C;
+    match p.get(key)?.parameter_choice.as_ref()? {
+        C::Int64Param(v) => Some(*v as f64),
+        C::DoubleParam(v) => Some(*v),
+        C::Uint64Param(v) => Some(*v as f64),
+        _ => None,
+    }
+}
+
+/// The estimator's view of a `loadpart.v1.LoadReport`.
+pub fn load_sample(r: &LoadReport) -> LoadSample {
+    LoadSample {
+        timestamp_unix_ms: r.timestamp_unix_ms,
+        window_s: r.window_s,
+        queue_wait_mean_us: r.queue_wait_mean_us,
+        queue_wait_p95_us: r.queue_wait_p95_us,
+        slowdown: r.slowdown,
+        queue_length: r.queue_length,
+        in_flight: r.in_flight,
+        requests_per_s: r.requests_per_s,
+        batch_mix: r
+            .batch_mix
+            .iter()
+            .map(|b| (b.batch_size, b.count))
+            .collect(),
+        forming: r
+            .forming
+            .iter()
+            .map(|f| FormingBatch {
+                model_name: f.model_name.clone(),
+                cut_id: f.cut_id.clone(),
+                size: f.size,
+            })
+            .collect(),
+        mean_batch_size: r.mean_batch_size,
+        executors: r.executors,
+        executors_busy: r.executors_busy,
+    }
+}
+
+/// The load report a RESOURCE_EXHAUSTED status carries in its metadata, if any.
+pub fn load_from_status(status: &tonic::Status) -> Option<LoadSample> {
+    let v = status.metadata().get_bin(names::LOAD_REPORT_METADATA)?;
+    let bytes = v.to_bytes().ok()?;
+    LoadReport::decode(bytes.as_ref())
+        .ok()
+        .map(|r| load_sample(&r))
+}
+
+fn dims_i64(dims: &[usize]) -> Vec<i64> {
+    dims.iter().map(|&d| d as i64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loadpart_codec::EncodeOptions;
+    use loadpart_proto::inference::model_infer_response::InferOutputTensor;
+
+    fn int(v: i64) -> InferParameter {
+        InferParameter {
+            parameter_choice: Some(
+                loadpart_proto::inference::infer_parameter::ParameterChoice::Int64Param(v),
+            ),
+        }
+    }
+
+    #[test]
+    fn a_request_carries_identity_checksum_timeout_and_codec_headers() {
+        let t = Tensor::f32(vec![1, 2, 2], vec![0.0, 1.0, 2.0, 3.0]).unwrap();
+        let mut enc = Encoder::new(EncodeOptions::default()).unwrap();
+        let e = encode_tensors(&mut enc, &vec![("a".into(), t)]).unwrap();
+        assert_eq!(e.raw.len(), 1);
+        assert!(e.bytes > 0);
+        let cut = CutId::from_names(["a"]);
+        let r = request(
+            &RequestMeta {
+                model: "m",
+                identity: Some("abc"),
+                cut: Some(&cut),
+                outputs: &["y".into()],
+                timeout: Some(Duration::from_millis(5)),
+            },
+            e,
+        );
+        assert_eq!(r.model_name, "m");
+        assert_eq!(r.inputs[0].shape, [1, 2, 2]);
+        assert!(!r.inputs[0].parameters.is_empty(), "codec header missing");
+        assert_eq!(num(&r.parameters, names::TIMEOUT), Some(5000.0));
+        assert!(r.parameters.contains_key(names::MODEL_IDENTITY));
+        assert!(r.parameters.contains_key(names::CUT_CHECKSUM));
+        assert_eq!(r.outputs[0].name, "y");
+    }
+
+    #[test]
+    fn replies_parse_and_bad_ones_are_errors() {
+        let mut r = ModelInferResponse {
+            outputs: vec![InferOutputTensor {
+                name: "y".into(),
+                datatype: "FP32".into(),
+                shape: vec![1, 2],
+                ..Default::default()
+            }],
+            raw_output_contents: vec![[1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect()],
+            ..Default::default()
+        };
+        r.parameters.insert(names::COMPUTE_US.into(), int(700));
+        r.parameters.insert(names::QUEUE_US.into(), int(300));
+        r.parameters.insert(names::BATCH_SIZE.into(), int(3));
+        let ok = parse_reply(r.clone()).unwrap();
+        assert_eq!(ok.outputs[0].1.as_f32().unwrap(), [1.0, 2.0]);
+        let t = ok.timings.unwrap();
+        assert_eq!((t.total_us(), t.batch_size), (1000.0, 3));
+        assert!(ok.load.is_none());
+        assert_eq!(ok.bytes, 8);
+
+        let mut short = r.clone();
+        short.raw_output_contents[0].pop();
+        assert!(parse_reply(short).is_err());
+        let mut wrong_shape = r.clone();
+        wrong_shape.outputs[0].shape = vec![1, 3];
+        assert!(parse_reply(wrong_shape).is_err());
+        let mut negative = r.clone();
+        negative.outputs[0].shape = vec![-1, 2];
+        assert!(parse_reply(negative).is_err());
+        let mut int8 = r;
+        int8.outputs[0].datatype = "INT8".into();
+        assert!(parse_reply(int8).is_err());
+    }
+}
