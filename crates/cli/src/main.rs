@@ -4,9 +4,12 @@
 
 mod bandwidth;
 mod cmd;
+mod demo;
 mod engine_pick;
 mod output;
+mod pinning;
 mod plot;
+mod profiles;
 mod progress;
 mod source;
 
@@ -35,6 +38,7 @@ enum Command {
     GenModel(cmd::gen_model::Args),
     Plan(cmd::plan::Args),
     Serve(cmd::serve::Args),
+    Demo(cmd::demo::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::GenModel(a) => cmd::gen_model::run(a),
         Command::Plan(a) => cmd::plan::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
     };
     match result {
         Ok(code) => code,

@@ -16,6 +16,10 @@ pub struct BreakerConfig {
     /// Consecutive failures that open the breaker (default 1: a refused connection is not worth
     /// a second timeout).
     pub failures_to_open: u32,
+    /// Consecutive deadline misses that open the breaker (default 3): a server that answers late
+    /// is loaded, not gone, and its load report already steers the planner; only a server that
+    /// keeps missing deadlines is avoided.
+    pub slow_to_open: u32,
     /// First back-off after opening (default 250 ms).
     pub base_backoff: Duration,
     /// Longest back-off (default 1 s: a restarted server is used again within about a second).
@@ -28,6 +32,7 @@ impl Default for BreakerConfig {
     fn default() -> Self {
         Self {
             failures_to_open: 1,
+            slow_to_open: 3,
             base_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(1),
             overload_backoff: Duration::from_millis(200),
@@ -38,8 +43,10 @@ impl Default for BreakerConfig {
 /// What went wrong with an offload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// No connection, a reset, or a deadline that passed: the server may be gone.
+    /// No connection or a reset: the server may be gone.
     Unreachable,
+    /// No answer before the deadline.
+    Slow,
     /// The server refused the request for load (RESOURCE_EXHAUSTED).
     Overloaded,
     /// The server answered with another error for this request.
@@ -110,14 +117,18 @@ impl Breaker {
             Failure::Overloaded => {
                 self.open(now + self.config.overload_backoff);
             }
-            Failure::Unreachable | Failure::ServerError => {
+            Failure::Unreachable | Failure::ServerError | Failure::Slow => {
                 self.failures = self.failures.saturating_add(1);
                 let reopened = matches!(self.state, BreakerState::Open { .. });
+                let threshold = match failure {
+                    Failure::Slow => self.config.slow_to_open,
+                    _ => self.config.failures_to_open,
+                };
                 if reopened {
                     // A failed health check: wait longer next time.
                     self.backoff = (self.backoff * 2).min(self.config.max_backoff);
                     self.open(now + self.backoff);
-                } else if self.failures >= self.config.failures_to_open.max(1) {
+                } else if self.failures >= threshold.max(1) {
                     self.backoff = self.config.base_backoff;
                     self.open(now + self.backoff);
                 }
@@ -179,6 +190,21 @@ mod tests {
             panic!("closed")
         };
         assert_eq!(until - now, 250 * MS, "back-off resets after a success");
+    }
+
+    #[test]
+    fn late_answers_open_only_when_they_repeat() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(BreakerConfig::default());
+        b.failure(Failure::Slow, t0);
+        b.failure(Failure::Slow, t0);
+        assert!(b.allows_offload());
+        b.success();
+        b.failure(Failure::Slow, t0);
+        b.failure(Failure::Slow, t0);
+        assert!(b.allows_offload(), "a success resets the count");
+        b.failure(Failure::Slow, t0);
+        assert!(!b.allows_offload());
     }
 
     #[test]

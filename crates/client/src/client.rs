@@ -636,7 +636,7 @@ fn classify(status: &tonic::Status, s: &Shared, now: Instant) -> (Failure, Fallb
                 FallbackReason::Overloaded(status.message().to_string()),
             )
         }
-        Code::DeadlineExceeded => (Failure::Unreachable, FallbackReason::DeadlineExceeded),
+        Code::DeadlineExceeded => (Failure::Slow, FallbackReason::DeadlineExceeded),
         Code::Unavailable | Code::Cancelled | Code::Unknown | Code::Aborted => {
             (Failure::Unreachable, FallbackReason::Unreachable(msg()))
         }

@@ -1,6 +1,7 @@
 //! One module per subcommand: arguments (clap) and `run`.
 pub mod check_codec;
 pub mod check_split;
+pub mod demo;
 pub mod gen_model;
 pub mod inspect;
 pub mod plan;

@@ -26,8 +26,11 @@
 //! proportion to the times the current estimates predict for them (`up / B_up` and
 //! `down / B_down`; a direction with no estimate borrows the other's, and with none at all the
 //! split follows the byte counts), and each direction whose own share passes the threshold
-//! above is updated with `bytes / share`. A typical offload sends a large cut tensor and
-//! receives a small output, so it mostly measures the uplink. A passive sample cannot tell which
+//! above is updated with `bytes / share`. A direction that moved less than [`MIN_PROBE_BYTES`]
+//! takes no share and gets no update: its time is mostly framing and scheduling, and with a low
+//! estimate of it the proportional split would hand it most of the time and keep it low. A
+//! typical offload sends a large cut tensor and receives a small output, so it measures the
+//! uplink alone. A passive sample cannot tell which
 //! direction changed; the probes, which measure one direction alone, correct the split.
 
 use std::time::{Duration, Instant};
@@ -247,14 +250,31 @@ impl LinkEstimator {
             (None, Some(d)) => (d, d),
             (None, None) => (1.0, 1.0),
         };
-        let (p_up, p_down) = (up_bytes / b_up, down_bytes / b_down);
+        // A direction that moved less than a minimum probe is mostly framing and scheduling:
+        // it neither takes a share nor gets an update (else a low estimate of it would claim
+        // most of the time, and so keep itself low).
+        let counts = |bytes: f64| bytes >= MIN_PROBE_BYTES as f64;
+        let p_up = if counts(up_bytes) {
+            up_bytes / b_up
+        } else {
+            0.0
+        };
+        let p_down = if counts(down_bytes) {
+            down_bytes / b_down
+        } else {
+            0.0
+        };
+        if p_up + p_down <= 0.0 {
+            self.too_short += 1;
+            return Ok(Observed::TooShort);
+        }
         let mut used = false;
         for (direction, bytes, predicted) in [
             (Direction::Up, offload.sent_bytes, p_up),
             (Direction::Down, offload.received_bytes, p_down),
         ] {
             let share_us = transfer_us * predicted / (p_up + p_down);
-            if bytes > 0 && share_us >= min_us {
+            if predicted > 0.0 && share_us >= min_us {
                 self.update_bandwidth(direction, bytes, share_us, now)?;
                 used = true;
             }

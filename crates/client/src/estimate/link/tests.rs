@@ -120,6 +120,36 @@ fn passive_samples_split_the_transfer_by_predicted_share() {
 }
 
 #[test]
+fn a_small_reply_neither_feeds_the_downlink_nor_steals_the_uplinks_time() {
+    let t0 = Instant::now();
+    let mut l = link();
+    let rtt = 2 * MS;
+    l.observe_rtt(rtt, t0).unwrap();
+    // A badly underestimated downlink (0.1 MB/s) from some earlier sample.
+    l.observe_probe(
+        Direction::Down,
+        100_000,
+        probe_time(100_000, 0.1 * MB, rtt),
+        t0,
+    )
+    .unwrap();
+    // 40 kB up at 4 MB/s (10 ms), a 4 kB reply, 5 ms in the server.
+    let offload = Offload {
+        sent_bytes: 40_000,
+        received_bytes: 4_000,
+        total_elapsed: (5 + 2 + 10) * MS,
+        server_time_us: 5_000.0,
+        now: t0 + MS,
+    };
+    assert_eq!(l.observe_offload(&offload), Ok(Observed::Used));
+    let e = l.estimate(offload.now);
+    let up = value(e.uplink_bytes_per_s);
+    assert!((up - 4.0 * MB).abs() < 1.0, "uplink {up}");
+    let down = value(e.downlink_bytes_per_s);
+    assert!((down - 0.1 * MB).abs() < 1.0, "downlink moved: {down}");
+}
+
+#[test]
 fn samples_dominated_by_rtt_update_nothing() {
     let t0 = Instant::now();
     let mut l = link();

@@ -1,0 +1,129 @@
+//! Profiles measured once and cached on disk, keyed by what they depend on: the model's
+//! identity, the engine, the host, the thread count, the role and the batch sizes.
+//!
+//! A device measures its profile on first use (`loadpart infer`, `loadpart demo`) and a server
+//! before it turns ready (`loadpart serve --auto-profile`), never while serving, which would skew
+//! the slowdown factor. The cache lives in `$LOADPART_HOME/profiles`, else in the nearest
+//! `.loadpart/profiles` above the current directory (where `scripts/setup.sh` installs), else in
+//! `./.loadpart/profiles`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use loadpart_engine::{Engine, LoadOptions};
+use loadpart_exec::{ProfileOptions, profile_model};
+use loadpart_graph::Prepared;
+use loadpart_plan::{ModelProfile, ProfileRole};
+
+use crate::progress::Progress;
+
+/// What a profile is measured for.
+#[derive(Debug, Clone)]
+pub struct ProfileKey {
+    /// Device (batch 1, heads) or server (tails at its batch sizes).
+    pub role: ProfileRole,
+    /// Batch sizes, increasing.
+    pub batch_sizes: Vec<usize>,
+    /// Threads per run (0 = the engine's default).
+    pub threads: usize,
+}
+
+/// The directory of cached profiles.
+pub fn cache_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("LOADPART_HOME") {
+        return PathBuf::from(home).join("profiles");
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    cwd.ancestors()
+        .map(|d| d.join(".loadpart"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| cwd.join(".loadpart"))
+        .join("profiles")
+}
+
+/// This machine's name, as profiles record it.
+pub fn host() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// The cache file for `key` of `prepared` on `engine`.
+pub fn cache_path(
+    dir: &Path,
+    engine: &dyn Engine,
+    prepared: &Prepared,
+    key: &ProfileKey,
+) -> PathBuf {
+    let id = prepared.identity();
+    let batches: Vec<String> = key.batch_sizes.iter().map(usize::to_string).collect();
+    let host: String = host()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!(
+        "{}-{}-{}-{host}-t{}-b{}.json",
+        key.role.as_str(),
+        &id[..id.len().min(16)],
+        engine.kind(),
+        key.threads,
+        batches.join("_")
+    ))
+}
+
+/// The profile for `key`, from the cache or measured now (with a progress bar on a terminal)
+/// and cached. Returns the profile, its file, and whether it was measured now.
+pub fn cached_profile(
+    engine: &dyn Engine,
+    prepared: &Prepared,
+    key: &ProfileKey,
+) -> Result<(ModelProfile, PathBuf, bool)> {
+    let dir = cache_dir();
+    let path = cache_path(&dir, engine, prepared, key);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        match serde_json::from_str::<ModelProfile>(&text) {
+            Ok(p) if p.model_hash == prepared.identity() => return Ok((p, path, false)),
+            Ok(_) => tracing::warn!("{} is for another model; measuring again", path.display()),
+            Err(e) => tracing::warn!("{} is unreadable ({e}); measuring again", path.display()),
+        }
+    }
+    let opts = ProfileOptions {
+        batch_sizes: key.batch_sizes.clone(),
+        warmup: 2,
+        runs: 5,
+        anchors: 8,
+        validate_cuts: 0,
+        role: key.role,
+        load: LoadOptions {
+            intra_threads: key.threads,
+            ..LoadOptions::default()
+        },
+        ..ProfileOptions::default()
+    };
+    let bar = Progress::new(std::io::stderr().is_terminal());
+    let profile = profile_model(engine, prepared, &host(), &opts, &mut |s, d, t| {
+        bar.update(&format!("{} {s}", key.role.as_str()), d, t)
+    })?;
+    bar.finish();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Written whole then renamed, so a concurrent reader never sees half a file.
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_string(&profile)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok((profile, path, true))
+}
