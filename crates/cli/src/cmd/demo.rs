@@ -452,7 +452,7 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
             s.t = t;
             s.clone()
         };
-        live.show(&snapshot, n_tick % 15 == 0);
+        live.show(&snapshot, n_tick.is_multiple_of(15));
     }
     rate_tx.send_replace(0.0);
     for t in device_tasks {
