@@ -12,6 +12,7 @@ mod plot;
 mod profiles;
 mod progress;
 mod source;
+mod tensor_io;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +40,7 @@ enum Command {
     Plan(cmd::plan::Args),
     Serve(cmd::serve::Args),
     Demo(cmd::demo::Args),
+    Infer(cmd::infer::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Plan(a) => cmd::plan::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Infer(a) => cmd::infer::run(a),
     };
     match result {
         Ok(code) => code,

@@ -188,6 +188,26 @@ impl Client {
         lock(&self.shared.breaker).allows_offload()
     }
 
+    /// Waits until the server's profile is known and every estimate (bandwidth both ways, RTT,
+    /// load) is fresh, at most `timeout`: a device that has just started knows nothing and would
+    /// plan with the pessimistic fallbacks. Returns whether everything is fresh.
+    pub async fn wait_for_estimates(&self, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            let now = Instant::now();
+            let e = lock(&self.shared.estimator).estimate(now);
+            let fresh = self.shared.plan().is_some()
+                && e.uplink_bytes_per_s.is_fresh()
+                && e.downlink_bytes_per_s.is_fresh()
+                && e.rtt_us.is_fresh()
+                && e.queue_us.is_fresh();
+            if fresh || now >= end {
+                return fresh;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Feeds the estimators a load report the caller got elsewhere (tests, a shared watcher).
     pub fn observe_load(&self, sample: &crate::LoadSample) {
         let _ = lock(&self.shared.estimator)
@@ -600,6 +620,17 @@ impl Shared {
         let outputs = if full_offload {
             self.run_full(inputs).await?.0
         } else {
+            // The tail runs on the tensors the server would have decoded, so the result is the
+            // same whichever side computed it.
+            let sent = {
+                let mut enc = match lock(&self.encoders).pop() {
+                    Some(e) => e,
+                    None => Encoder::new(self.config.codec)?,
+                };
+                let r = wire::quantized_copy(&mut enc, &sent);
+                lock(&self.encoders).push(enc);
+                r?
+            };
             let c = cut.clone();
             let tail = self.device.part(move |rt| rt.tail(&c)).await?;
             let (tail_out, _) = self.device.run(tail, Arc::new(sent)).await?;

@@ -57,6 +57,28 @@ pub fn encode_tensors(
     Ok(out)
 }
 
+/// `sent` as the server would see it after encoding and decoding: what a device computes the
+/// tail on when the server fails, so that the result does not depend on which side ran it.
+pub fn quantized_copy(
+    encoder: &mut Encoder,
+    sent: &NamedTensors,
+) -> Result<NamedTensors, ClientError> {
+    let limits = loadpart_codec::DecodeLimits::default();
+    let mut decoder = loadpart_codec::Decoder::new();
+    sent.iter()
+        .map(|(name, t)| {
+            let data = t.as_f32().ok_or_else(|| {
+                ClientError::BadInput(format!("cut tensor {name:?} is not float32"))
+            })?;
+            let e = encoder.encode(data, &t.shape)?;
+            let values = decoder.decode(&e.validate(&limits)?)?;
+            let t = Tensor::f32(t.shape.clone(), values)
+                .map_err(|e| ClientError::BadInput(format!("cut tensor {name:?}: {e}")))?;
+            Ok((name.clone(), t))
+        })
+        .collect()
+}
+
 /// Plain FP32 inputs in `raw_input_contents`, as any Open Inference Protocol client sends them
 /// (the `server` policy with raw inputs).
 pub fn raw_tensors(tensors: &NamedTensors) -> Result<EncodedCut, ClientError> {

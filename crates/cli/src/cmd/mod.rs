@@ -3,6 +3,7 @@ pub mod check_codec;
 pub mod check_split;
 pub mod demo;
 pub mod gen_model;
+pub mod infer;
 pub mod inspect;
 pub mod plan;
 pub mod profile;
