@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job, from a fresh clone: install what is needed, build, then show partitioning at work
-# on a generated model and on a model-zoo ResNet-50: its cut space, a split conformance check of
-# every candidate cut on ONNX Runtime, and a profile with predicted vs measured part times.
+# The main job, from a fresh clone: install what is needed (scripts/setup.sh: ONNX Runtime from
+# PyPI, test models, a Python venv; all under ./.loadpart), build, then `loadpart demo`: an edge
+# server and three emulated devices on this machine, 40 s of changing load and bandwidth, a live
+# view of the cut each device picks, a summary table and an SVG timeline. Extra arguments go to
+# `loadpart demo` (see `target/release/loadpart demo --help`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # ONNX Runtime 1.31 otherwise keeps a telemetry database in ~/.cache shared by all processes;
@@ -10,23 +12,6 @@ export ORT_DISABLE_TELEMETRY=1
 scripts/setup.sh
 # All targets: the same features as scripts/test.sh, so either script reuses the other's build.
 cargo build --release --workspace --all-targets --locked
-lp=target/release/loadpart
 out="${LOADPART_DEMO_OUT:-target/demo}"
 mkdir -p "$out"
-echo "== inspect: the cut space of a generated 4-branch inception model"
-"$lp" inspect zoo:inception
-echo
-echo "== check-split: whole model vs head+tail at every candidate cut (batch 1 and 4)"
-"$lp" check-split zoo:inception --batch 1,4
-echo
-echo "== check-split on the model-zoo ResNet-50 with seeded random weights (all cuts, batch 1)"
-"$lp" check-split resnet50
-echo
-echo "== profile: device (batch 1) and server (batches 1,2,4,8) profiles of ResNet-50"
-"$lp" profile resnet50 --batch-sizes 1 --runs 5 --validate-cuts 5 -o "$out/resnet50-device.json"
-"$lp" profile resnet50 --batch-sizes 1,2,4,8 --runs 5 --anchors 8 --validate-cuts 5 -o "$out/resnet50-server.json"
-echo
-echo "== plan: the best cut for 20 Mbit/s, 5 ms RTT, a server queue of 20 ms, 1.5x slowdown, batch 4"
-"$lp" plan resnet50 --device-profile "$out/resnet50-device.json" --server-profile "$out/resnet50-server.json" \
-  --bandwidth 20mbit --rtt-ms 5 --queue-ms 20 --slowdown 1.5 --batch 4 --plot "$out/plan.svg"
-echo "(plot: $out/plan.svg)"
+target/release/loadpart demo --plot "$out/timeline.svg" --records "$out/records.jsonl" "$@"

@@ -41,6 +41,7 @@ enum Command {
     Serve(cmd::serve::Args),
     Demo(cmd::demo::Args),
     Infer(cmd::infer::Args),
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Infer(a) => cmd::infer::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,5 @@
 //! One module per subcommand: arguments (clap) and `run`.
+pub mod bench;
 pub mod check_codec;
 pub mod check_split;
 pub mod demo;
