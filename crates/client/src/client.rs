@@ -317,6 +317,21 @@ impl Shared {
         f(&mut lock(&self.stats));
     }
 
+    /// With `emulate_from_profile`, the emulated duration of a device run: `us(planner,
+    /// estimate)` in µs (device times from the planner include the slowdown).
+    fn emulated(&self, us: impl FnOnce(&Planner, &Estimate) -> f64) -> Option<Duration> {
+        if !self.config.emulate_from_profile {
+            return None;
+        }
+        let plan = self.plan()?;
+        let e = Estimate {
+            device_slowdown: self.config.device_slowdown,
+            ..Estimate::idle(1.0)
+        };
+        let t = us(&plan.planner, &e);
+        (t.is_finite() && t >= 0.0).then(|| Duration::from_secs_f64(t * 1e-6))
+    }
+
     /// Asks the server for its profile of the model and checks it is for the same model.
     pub(crate) async fn fetch_server_profile(&self) -> Result<ModelProfile, FetchError> {
         let model = &self.config.model;
@@ -429,7 +444,9 @@ impl Shared {
         inputs: Arc<NamedTensors>,
     ) -> Result<(NamedTensors, Duration), ClientError> {
         let full = self.device.part(|rt| rt.full()).await?;
-        self.device.run(full, inputs).await
+        let target =
+            self.emulated(|planner, e| planner.predict(&planner.full_local().head, e).device);
+        self.device.run(full, inputs, target).await
     }
 
     async fn run_local(
@@ -495,7 +512,8 @@ impl Shared {
         } else {
             let c = cut.clone();
             let head = self.device.part(move |rt| rt.head(&c)).await?;
-            self.device.run(head, inputs.clone()).await?
+            let target = self.emulated(|_, _| decision.predicted.device);
+            self.device.run(head, inputs.clone(), target).await?
         };
         let mut sent: NamedTensors = Vec::with_capacity(sent_names.len());
         let mut kept: NamedTensors = Vec::new();
@@ -633,7 +651,11 @@ impl Shared {
             };
             let c = cut.clone();
             let tail = self.device.part(move |rt| rt.tail(&c)).await?;
-            let (tail_out, _) = self.device.run(tail, Arc::new(sent)).await?;
+            let target = self.emulated(|planner, e| {
+                let all = planner.predict(&planner.full_local().head, e).device;
+                (all - decision.predicted.device).max(0.0)
+            });
+            let (tail_out, _) = self.device.run(tail, Arc::new(sent), target).await?;
             merge(model.outputs(), kept, tail_out).map_err(ClientError::BadInput)?
         };
         measured.fallback_us = us(fb_start.elapsed());

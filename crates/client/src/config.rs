@@ -23,6 +23,10 @@ pub struct ClientConfig {
     pub policy: PolicyKind,
     /// Emulated device slowdown, at least 1 (see [`crate::Device`]); the planner is told the same.
     pub device_slowdown: f64,
+    /// Emulate the slowdown from the device profile: each run lasts at least its profiled time
+    /// times `device_slowdown` (see [`crate::Device::run`]) instead of its own time times the
+    /// slowdown. For several emulated devices on one core.
+    pub emulate_from_profile: bool,
     /// How cut tensors are encoded (default uint8 + zstd-1, as profiled).
     pub codec: EncodeOptions,
     /// Smoothing and ageing of the estimates. Its `device_slowdown` is overwritten by the one
@@ -55,6 +59,7 @@ impl ClientConfig {
             device_name: String::new(),
             policy: PolicyKind::Loadpart,
             device_slowdown: 1.0,
+            emulate_from_profile: false,
             codec: EncodeOptions::default(),
             estimator: EstimatorConfig::default(),
             fallbacks: Fallbacks::default(),

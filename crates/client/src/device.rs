@@ -55,12 +55,19 @@ impl Device {
             .map_err(|e| ClientError::BadInput(format!("device task failed: {e}")))??)
     }
 
-    /// Runs `part` on `inputs` and returns its outputs and the emulated device time (the run's
-    /// wall time times the slowdown, which is also how long this call took).
+    /// Runs `part` on `inputs` and returns its outputs and the emulated device time, which is
+    /// also how long this call took: the run's wall time times the slowdown, or, with `target`
+    /// (the profiled time of the part times the slowdown), at least `target`.
+    ///
+    /// `target` is for several emulated devices sharing one core: their runs slow each other
+    /// down, and scaling that contention by the slowdown would make each device look slower than
+    /// it is. Sleeping up to the profiled time instead keeps each device as fast as one alone
+    /// (as long as the real runs fit in it).
     pub async fn run(
         &self,
         part: Arc<PartRunner>,
         inputs: Arc<NamedTensors>,
+        target: Option<Duration>,
     ) -> Result<(NamedTensors, Duration), ClientError> {
         let (out, took) = tokio::task::spawn_blocking(move || {
             let start = Instant::now();
@@ -70,7 +77,10 @@ impl Device {
         .await
         .map_err(|e| ClientError::BadInput(format!("device task failed: {e}")))?;
         let out = out?;
-        let extra = took.mul_f64(self.slowdown - 1.0);
+        let extra = match target {
+            Some(t) => t.saturating_sub(took),
+            None => took.mul_f64(self.slowdown - 1.0),
+        };
         if !extra.is_zero() {
             tokio::time::sleep(extra).await;
         }

@@ -106,12 +106,20 @@ fn mix(specs: &[String], prepared: &Prepared) -> Result<Vec<(CutId, f64)>> {
     let space = prepared.stages.cut_space(4096);
     let candidates: Vec<_> = space.all_candidate_cuts().map(|c| c.cut.clone()).collect();
     let defaults = ["full".to_string(), "mid".to_string()];
-    let specs = if specs.is_empty() { &defaults[..] } else { specs };
+    let specs = if specs.is_empty() {
+        &defaults[..]
+    } else {
+        specs
+    };
     specs
         .iter()
         .map(|s| {
             let (id, w) = match s.rsplit_once('@') {
-                Some((id, w)) => (id, w.parse::<f64>().with_context(|| format!("weight in {s:?}"))?),
+                Some((id, w)) => (
+                    id,
+                    w.parse::<f64>()
+                        .with_context(|| format!("weight in {s:?}"))?,
+                ),
                 None => (s.as_str(), 1.0),
             };
             let cut = match id {
@@ -206,12 +214,16 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
     let remote = Remote::new(&args.server, loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES)?;
     let mut capacity = None;
     let arrivals = if let Some(path) = &args.trace {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let offsets = text
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|l| l.parse::<f64>().with_context(|| format!("bad offset {l:?} in {}", path.display())))
+            .map(|l| {
+                l.parse::<f64>()
+                    .with_context(|| format!("bad offset {l:?} in {}", path.display()))
+            })
             .collect::<Result<Vec<_>>>()?;
         Arrivals::Trace(offsets)
     } else {
@@ -221,7 +233,9 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
                 if !args.json {
                     eprint!("measuring capacity (3 s, full offload)... ");
                 }
-                let c = loadgen::measure_capacity(&remote, &payloads[0], 16, Duration::from_secs(3)).await?;
+                let c =
+                    loadgen::measure_capacity(&remote, &payloads[0], 16, Duration::from_secs(3))
+                        .await?;
                 if !args.json {
                     eprintln!("{c:.1} requests/s");
                 }

@@ -31,7 +31,8 @@ use crate::source::load_model;
 /// this machine (loopback only, nothing to set up) and runs a short story in four phases: fast
 /// links and an idle server; the server busy with other devices' requests (synthetic load from
 /// the load generator); links 8x slower; back to normal. Each device is several times slower than
-/// the server, as phones are, and reaches it through its own rate-limited link (a pacing relay on
+/// the server, as phones are (each run lasts its profiled time times --device-slowdown: the real
+/// run, then a sleep, so that devices sharing one core do not slow each other), and reaches it through its own rate-limited link (a pacing relay on
 /// loopback). Request by request, each device cycles through four policies under the same
 /// conditions: loadpart (load- and bandwidth-aware), neurosurgeon (bandwidth-aware, ignores
 /// load), local (everything on the device) and server (everything offloaded). The live view
@@ -238,6 +239,8 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
         engine: engine.kind(),
         intra_threads: args.server_threads,
         max_queue_len: 64,
+        // A short window, so that the load report follows the story's phases closely.
+        load_window: Duration::from_secs(2),
         ..ServerConfig::default()
     };
     let server = ServerThread::start(
@@ -292,10 +295,18 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
         let mut config = ClientConfig::new(format!("http://{}", relay.addr()), &model_name);
         config.device_name = format!("phone-{}", i + 1);
         config.device_slowdown = args.device_slowdown;
+        // Three devices share one core: each run lasts its profiled time times the slowdown
+        // (the real run, then a sleep), so that they do not slow each other down.
+        config.emulate_from_profile = true;
         let c = Client::connect(config, device_rt.clone(), device_profile.clone(), None)
             .await
             .context("connecting a device")?;
         clients.push(Arc::new(c));
+    }
+    for c in &clients {
+        if !c.wait_for_estimates(Duration::from_secs(3)).await {
+            eprintln!("note: a device's estimates were not fresh after 3 s");
+        }
     }
     let planner = clients[0]
         .planner()
@@ -482,7 +493,7 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
     let phase_spans: Vec<(f64, f64, String)> = spans
         .iter()
         .zip(&phases)
-        .map(|(&(a, b), p)| (a, b, p.name.to_string()))
+        .map(|(&(a, b), p)| (a, b, p.short.to_string()))
         .collect();
     let device_names: Vec<String> = (1..=args.devices).map(|i| format!("phone-{i}")).collect();
     timeline::write(

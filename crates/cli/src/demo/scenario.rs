@@ -5,6 +5,8 @@
 pub struct Phase {
     /// What a viewer should notice.
     pub name: &'static str,
+    /// A few words, for the timeline.
+    pub short: &'static str,
     /// Fraction of the demo's duration.
     pub share: f64,
     /// Each device's link rate is its base rate times this.
@@ -19,24 +21,28 @@ pub fn default_phases(load: f64) -> Vec<Phase> {
     vec![
         Phase {
             name: "idle server, fast links",
+            short: "start",
             share: 0.25,
             link_factor: 1.0,
             load: 0.0,
         },
         Phase {
             name: "server busy with other devices",
+            short: "busy server",
             share: 0.25,
             link_factor: 1.0,
             load,
         },
         Phase {
             name: "idle server, links 8x slower",
+            short: "slow links",
             share: 0.25,
             link_factor: 0.125,
             load: 0.0,
         },
         Phase {
             name: "back to normal",
+            short: "normal",
             share: 0.25,
             link_factor: 1.0,
             load: 0.0,

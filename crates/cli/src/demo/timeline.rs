@@ -95,7 +95,10 @@ pub fn write(
         }
     }
     let q: Vec<(f64, f64)> = load.iter().map(|p| (p.t, p.queue_ms)).collect();
-    let mut srv = Chart::new("Server load", "time (s)", "queue wait (ms)").legend(Legend::Right);
+    let top = |v: &[(f64, f64)]| v.iter().map(|p| p.1).fold(1.0, f64::max) * 1.1;
+    let mut srv = Chart::new("Server load", "time (s)", "queue wait (ms)")
+        .y_range(0.0, top(&q))
+        .legend(Legend::Right);
     if !q.is_empty() {
         srv = srv.series(
             Series::line("mean queue wait", q)
@@ -104,7 +107,9 @@ pub fn write(
         );
     }
     let rps: Vec<(f64, f64)> = load.iter().map(|p| (p.t, p.requests_per_s)).collect();
-    let mut thr = Chart::new("Server throughput", "time (s)", "requests/s").legend(Legend::Right);
+    let mut thr = Chart::new("Server throughput", "time (s)", "requests/s")
+        .y_range(0.0, top(&rps))
+        .legend(Legend::Right);
     if !rps.is_empty() {
         thr = thr.series(
             Series::line("completed", rps)
