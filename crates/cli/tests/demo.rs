@@ -10,7 +10,15 @@ fn the_demo_runs_and_reports_every_policy() {
     let svg = dir.join("timeline.svg");
     let records = dir.join("records.jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_loadpart"))
-        .args(["demo", "--model", "zoo:inception", "--devices", "2", "--seconds", "8"])
+        .args([
+            "demo",
+            "--model",
+            "zoo:inception",
+            "--devices",
+            "2",
+            "--seconds",
+            "8",
+        ])
         .arg("--plot")
         .arg(&svg)
         .arg("--records")
