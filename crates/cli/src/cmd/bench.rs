@@ -28,6 +28,7 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum BenchCommand {
     Load(LoadArgs),
+    Compare(super::bench_compare::CompareArgs),
 }
 
 /// Open-loop load, as many devices would offer it: requests that replay precomputed encoded cut
@@ -96,6 +97,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .enable_all()
                 .build()?;
             rt.block_on(load(a))
+        }
+        BenchCommand::Compare(a) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(super::bench_compare::compare(a))
         }
     }
 }

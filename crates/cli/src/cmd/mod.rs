@@ -1,5 +1,6 @@
 //! One module per subcommand: arguments (clap) and `run`.
 pub mod bench;
+pub mod bench_compare;
 pub mod check_codec;
 pub mod check_split;
 pub mod demo;

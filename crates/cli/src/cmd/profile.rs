@@ -50,6 +50,10 @@ pub struct Args {
     /// profile in the server's place. Default: device for batch size 1 alone, else server.
     #[arg(long)]
     role: Option<RoleArg>,
+    /// Profile the model with seeded random weights (and no final Softmax), as `loadpart serve
+    /// --randomize-seed` serves it (the profile is then for that model identity).
+    #[arg(long)]
+    randomize_seed: Option<u64>,
     /// Host name recorded in the profile.
     #[arg(long, env = "HOSTNAME", default_value = "localhost")]
     host: String,
@@ -72,6 +76,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         None => ProfileRole::Server,
     };
     let model = load_model(&args.model)?;
+    let model = match args.randomize_seed {
+        Some(seed) => loadpart_graph::randomize_for_checks(&model, seed)?,
+        None => model,
+    };
     let engine = pick(args.engine)?;
     let prepared = Prepared::new(&model)?;
     let opts = ProfileOptions {

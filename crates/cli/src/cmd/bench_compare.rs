@@ -1,0 +1,237 @@
+//! `loadpart bench compare`: loadpart's choice against the planner's top cuts forced, request by
+//! request, through the same client on the same link and server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use loadpart_client::{Client, ClientConfig, InferOptions, InferOutcome};
+use loadpart_cuts::CutId;
+use loadpart_engine::{EngineKind, LoadOptions};
+use loadpart_graph::{Prepared, Shapes, randomize_for_checks};
+use loadpart_plan::{PolicyKind, ProfileRole};
+use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache, Tensor};
+use serde::Serialize;
+
+use crate::engine_pick::pick;
+use crate::output::outln;
+use crate::profiles::{ProfileKey, cached_profile};
+use crate::source::load_model;
+
+/// Compare loadpart's per-request choice with the planner's top cuts forced: one client sends
+/// round after round, each round one request with the `loadpart` policy and one with each of the
+/// top cuts (ranked by the planner on the estimates at the start), so that all see the same
+/// link and server load. Prints, per variant, the mean measured and predicted latency, and
+/// loadpart's mean against the best forced cut's.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The server, http://HOST:PORT.
+    #[arg(long, env = "LOADPART_SERVER")]
+    server: String,
+    /// The model (path, zoo:NAME or light model name), as the server runs it.
+    #[arg(long)]
+    model: String,
+    /// The model's name on the server (default: the file stem).
+    #[arg(long)]
+    name: Option<String>,
+    /// Seeded random weights, as `loadpart serve --randomize-seed`.
+    #[arg(long)]
+    randomize_seed: Option<u64>,
+    /// Rounds (requests per variant).
+    #[arg(long, default_value_t = 50)]
+    rounds: usize,
+    /// Top cuts forced besides loadpart's own choice.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// Emulated device slowdown.
+    #[arg(long, default_value_t = 4.0)]
+    device_slowdown: f64,
+    /// ort or tract.
+    #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
+    engine: EngineKind,
+    /// Write every request as a JSON line here.
+    #[arg(long)]
+    records: Option<PathBuf>,
+    /// Print the table as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    variant: String,
+    requests: usize,
+    offloaded: usize,
+    mean_ms: f64,
+    predicted_ms: f64,
+    /// Mean over offloaded requests of measured / predicted.
+    offload_ratio: f64,
+}
+
+fn inputs(prepared: &Prepared, seed: u64) -> Result<NamedTensors> {
+    let shapes = Shapes::infer(&prepared.model, 1)?;
+    prepared
+        .model
+        .inputs()
+        .iter()
+        .map(|n| {
+            let ty = shapes.get(n).context("input without a shape")?;
+            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let data = (0..ty.elements())
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+                })
+                .collect();
+            Ok((n.clone(), Tensor::f32(ty.dims.clone(), data)?))
+        })
+        .collect()
+}
+
+fn row(variant: String, os: &[InferOutcome]) -> Row {
+    let n = os.len().max(1) as f64;
+    let off: Vec<&InferOutcome> = os.iter().filter(|o| o.route.offloaded()).collect();
+    Row {
+        variant,
+        requests: os.len(),
+        offloaded: off.len(),
+        mean_ms: os.iter().map(|o| o.measured.total_us).sum::<f64>() / n * 1e-3,
+        predicted_ms: os.iter().map(|o| o.predicted.total()).sum::<f64>() / n * 1e-3,
+        offload_ratio: if off.is_empty() {
+            f64::NAN
+        } else {
+            off.iter()
+                .map(|o| o.measured.total_us / o.predicted.total().max(1.0))
+                .sum::<f64>()
+                / off.len() as f64
+        },
+    }
+}
+
+pub async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
+    ensure!(args.rounds >= 1, "--rounds must be at least 1");
+    let model = load_model(&args.model)?;
+    let model = match args.randomize_seed {
+        Some(s) => randomize_for_checks(&model, s)?,
+        None => model,
+    };
+    let prepared = Arc::new(Prepared::new(&model)?);
+    let engine: Arc<dyn loadpart_engine::Engine> = Arc::from(pick(args.engine)?);
+    let profile = {
+        let (e, p) = (engine.clone(), prepared.clone());
+        let key = ProfileKey {
+            role: ProfileRole::Device,
+            batch_sizes: vec![1],
+            threads: 1,
+        };
+        tokio::task::spawn_blocking(move || cached_profile(e.as_ref(), &p, &key))
+            .await??
+            .0
+    };
+    let runtime = Arc::new(ModelRuntime::new(
+        engine,
+        prepared.clone(),
+        Arc::new(PartCache::new(2 << 30)),
+        LoadOptions {
+            intra_threads: 1,
+            ..LoadOptions::default()
+        },
+    ));
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| loadpart_server::registry::default_name(&args.model));
+    let mut config = ClientConfig::new(&args.server, name);
+    config.device_slowdown = args.device_slowdown;
+    let client = Client::connect(config, runtime, profile, None).await?;
+    ensure!(
+        client.wait_for_estimates(Duration::from_secs(5)).await,
+        "the estimates did not become fresh within 5 s: is the server up?"
+    );
+    let planner = client.planner().context("no server profile")?;
+    let ranked = planner.ranked_candidates(&client.estimate());
+    let mut top: Vec<CutId> = Vec::new();
+    for c in ranked {
+        let id = c.candidate.cut.id(planner.dag());
+        if !top.contains(&id) {
+            top.push(id);
+        }
+        if top.len() >= args.top {
+            break;
+        }
+    }
+    let mut variants: Vec<(String, InferOptions)> = vec![(
+        "loadpart".into(),
+        InferOptions {
+            policy: Some(PolicyKind::Loadpart),
+            ..InferOptions::default()
+        },
+    )];
+    for (i, c) in top.iter().enumerate() {
+        variants.push((
+            format!("top{} {c}", i + 1),
+            InferOptions {
+                cut: Some(c.clone()),
+                ..InferOptions::default()
+            },
+        ));
+    }
+    let xs: Vec<NamedTensors> = (0..4).map(|s| inputs(&prepared, s)).collect::<Result<_>>()?;
+    let mut results: Vec<Vec<InferOutcome>> = vec![Vec::new(); variants.len()];
+    let bar = crate::progress::Progress::new(!args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let mut lines = String::new();
+    for r in 0..args.rounds {
+        for (v, (label, opts)) in variants.iter().enumerate() {
+            let o = client.infer(xs[r % xs.len()].clone(), opts).await?;
+            if args.records.is_some() {
+                let mut j = serde_json::to_value(&o)?;
+                j["variant"] = serde_json::Value::String(label.clone());
+                lines.push_str(&j.to_string());
+                lines.push('\n');
+            }
+            results[v].push(o);
+        }
+        bar.update("rounds", r + 1, args.rounds);
+    }
+    bar.finish();
+    if let Some(path) = &args.records {
+        std::fs::write(path, lines).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let rows: Vec<Row> = variants
+        .iter()
+        .zip(&results)
+        .map(|((label, _), os)| row(label.clone(), os))
+        .collect();
+    let best_forced = rows[1..]
+        .iter()
+        .map(|r| r.mean_ms)
+        .fold(f64::INFINITY, f64::min);
+    let vs_best = rows[0].mean_ms / best_forced;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "rows": rows, "loadpart_vs_best_forced": vs_best })
+        );
+    } else {
+        outln!(
+            "{:<60} {:>5} {:>6} {:>9} {:>9} {:>10}",
+            "variant", "n", "offl.", "mean ms", "pred. ms", "meas/pred"
+        );
+        for r in &rows {
+            outln!(
+                "{:<60} {:>5} {:>6} {:>9.2} {:>9.2} {:>10.3}",
+                r.variant.chars().take(60).collect::<String>(),
+                r.requests,
+                r.offloaded,
+                r.mean_ms,
+                r.predicted_ms,
+                r.offload_ratio
+            );
+        }
+        outln!("loadpart / best forced cut: {vs_best:.3}");
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
