@@ -11,6 +11,7 @@ mod pinning;
 mod plot;
 mod profiles;
 mod progress;
+mod remote_model;
 mod source;
 mod tensor_io;
 

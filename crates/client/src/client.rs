@@ -252,22 +252,16 @@ impl Client {
         if decision.cut.is_full_local() {
             let (outputs, dev) = s.run_full(inputs).await?;
             s.count(|st| st.local += 1);
-            return Ok(InferOutcome {
+            return Ok(local_outcome(
                 outputs,
-                policy: policy_name,
+                policy_name,
                 cut,
-                head_fraction: 1.0,
-                route: Route::Local,
-                predicted: decision.predicted,
+                Route::Local,
+                decision.predicted,
                 estimate,
-                measured: Measured {
-                    device_us: us(dev),
-                    total_us: us(start.elapsed()),
-                    ..Measured::default()
-                },
-                sent_bytes: 0,
-                received_bytes: 0,
-            });
+                dev,
+                start,
+            ));
         }
         if !lock(&s.breaker).allows_offload() {
             let local = planner.predict(&planner.full_local().head, &estimate);
@@ -459,32 +453,21 @@ impl Shared {
     ) -> Result<InferOutcome, ClientError> {
         let (outputs, dev) = self.run_full(inputs).await?;
         self.count(|st| st.local_only += 1);
-        let inputs = self.device.runtime().prepared().model.inputs();
-        Ok(InferOutcome {
+        // Full local's id: the model outputs' cut.
+        let cut = match self.plan() {
+            Some(plan) => plan.planner.full_local().id(plan.planner.dag()),
+            None => CutId::from_names(self.device.runtime().prepared().model.outputs()),
+        };
+        Ok(local_outcome(
             outputs,
-            policy: self.config.policy.to_string(),
-            cut: CutId::from_names(inputs),
-            head_fraction: 1.0,
-            route: Route::LocalOnly { why },
-            predicted: predicted.unwrap_or_default(),
+            self.config.policy.to_string(),
+            cut,
+            Route::LocalOnly { why },
+            predicted.unwrap_or_default(),
             estimate,
-            measured: Measured {
-                device_us: us(dev),
-                total_us: us(start.elapsed()),
-                ..Measured::default()
-            },
-            sent_bytes: 0,
-            received_bytes: 0,
-        })
-        .map(|mut o| {
-            // Full local's id is the model outputs' cut; say so rather than the inputs.
-            if let Some(plan) = self.plan() {
-                o.cut = plan.planner.full_local().id(plan.planner.dag());
-            } else {
-                o.cut = CutId::from_names(self.device.runtime().prepared().model.outputs());
-            }
-            o
-        })
+            dev,
+            start,
+        ))
     }
 
     /// Head here, tail on the server; on any failure the tail (or the whole model) here.
@@ -672,6 +655,39 @@ impl Shared {
             sent_bytes,
             received_bytes: 0,
         })
+    }
+}
+
+/// The outcome of an inference that ran entirely on the device for `dev`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one outcome's fields, named at the call"
+)]
+fn local_outcome(
+    outputs: NamedTensors,
+    policy: String,
+    cut: CutId,
+    route: Route,
+    predicted: Breakdown,
+    estimate: Estimate,
+    dev: Duration,
+    start: Instant,
+) -> InferOutcome {
+    InferOutcome {
+        outputs,
+        policy,
+        cut,
+        head_fraction: 1.0,
+        route,
+        predicted,
+        estimate,
+        measured: Measured {
+            device_us: us(dev),
+            total_us: us(start.elapsed()),
+            ..Measured::default()
+        },
+        sent_bytes: 0,
+        received_bytes: 0,
     }
 }
 

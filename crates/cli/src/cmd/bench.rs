@@ -9,14 +9,13 @@ use anyhow::{Context, Result, ensure};
 use loadpart_client::Remote;
 use loadpart_client::loadgen::{self, Arrivals, LoadGenConfig, LoadGenReport, quantile};
 use loadpart_cuts::CutId;
-use loadpart_engine::{EngineKind, LoadOptions};
-use loadpart_graph::{Prepared, Shapes, randomize_for_checks};
-use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache, Tensor};
+use loadpart_engine::LoadOptions;
+use loadpart_graph::Prepared;
+use loadpart_runtime::{ModelRuntime, PartCache};
 use serde::Serialize;
 
-use crate::engine_pick::pick;
 use crate::output::outln;
-use crate::source::load_model;
+use crate::remote_model::{RemoteModelArgs, noise_inputs};
 
 /// Benchmarks against a running server.
 #[derive(Debug, clap::Args)]
@@ -39,19 +38,8 @@ enum BenchCommand {
 /// capacity, measured first (maximum full-offload throughput, closed loop).
 #[derive(Debug, clap::Args)]
 struct LoadArgs {
-    /// The server, http://HOST:PORT.
-    #[arg(long, env = "LOADPART_SERVER")]
-    server: String,
-    /// The model the server runs (a path, zoo:NAME or light model name): the payloads are made
-    /// with its heads.
-    #[arg(long)]
-    model: String,
-    /// The model's name on the server (default: the file stem).
-    #[arg(long)]
-    name: Option<String>,
-    /// Seeded random weights, as `loadpart serve --randomize-seed`.
-    #[arg(long)]
-    randomize_seed: Option<u64>,
+    #[command(flatten)]
+    remote: RemoteModelArgs,
     /// Requests per second.
     #[arg(long, conflicts_with = "capacity_fraction")]
     rate: Option<f64>,
@@ -81,9 +69,6 @@ struct LoadArgs {
     /// Seed of the arrivals and of the cut drawn per request.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// ort or tract (for computing the payloads' heads).
-    #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
-    engine: EngineKind,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -140,22 +125,6 @@ fn mix(specs: &[String], prepared: &Prepared) -> Result<Vec<(CutId, f64)>> {
         .collect()
 }
 
-fn inputs(prepared: &Prepared) -> Result<NamedTensors> {
-    let shapes = Shapes::infer(&prepared.model, 1)?;
-    prepared
-        .model
-        .inputs()
-        .iter()
-        .map(|n| {
-            let ty = shapes.get(n).context("input without a shape")?;
-            let data = (0..ty.elements())
-                .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
-                .collect();
-            Ok((n.clone(), Tensor::f32(ty.dims.clone(), data)?))
-        })
-        .collect()
-}
-
 #[derive(Debug, Serialize)]
 struct Summary {
     offered_per_s: f64,
@@ -200,17 +169,8 @@ fn summarize(r: &LoadGenReport, capacity: Option<f64>) -> Summary {
 
 async fn load(args: LoadArgs) -> Result<ExitCode> {
     ensure!(args.duration > 0.0, "--duration must be positive");
-    let model = load_model(&args.model)?;
-    let model = match args.randomize_seed {
-        Some(s) => randomize_for_checks(&model, s)?,
-        None => model,
-    };
-    let prepared = Arc::new(Prepared::new(&model)?);
-    let engine: Arc<dyn loadpart_engine::Engine> = Arc::from(pick(args.engine)?);
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| loadpart_server::registry::default_name(&args.model));
+    let (prepared, engine) = args.remote.load()?;
+    let name = args.remote.server_name();
     let mix = mix(&args.cuts, &prepared)?;
     let rt = ModelRuntime::new(
         engine,
@@ -218,8 +178,17 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
         Arc::new(PartCache::new(1 << 30)),
         LoadOptions::default(),
     );
-    let payloads = loadgen::payloads(&rt, &name, &mix, &inputs(&prepared)?, Default::default())?;
-    let remote = Remote::new(&args.server, loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES)?;
+    let payloads = loadgen::payloads(
+        &rt,
+        &name,
+        &mix,
+        &noise_inputs(&prepared, 1)?,
+        Default::default(),
+    )?;
+    let remote = Remote::new(
+        &args.remote.server,
+        loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES,
+    )?;
     let mut capacity = None;
     let arrivals = if let Some(path) = &args.trace {
         let text =

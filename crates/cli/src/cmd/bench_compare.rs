@@ -8,16 +8,14 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use loadpart_client::{Client, ClientConfig, InferOptions, InferOutcome};
 use loadpart_cuts::CutId;
-use loadpart_engine::{EngineKind, LoadOptions};
-use loadpart_graph::{Prepared, Shapes, randomize_for_checks};
+use loadpart_engine::LoadOptions;
 use loadpart_plan::{PolicyKind, ProfileRole};
-use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache, Tensor};
+use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache};
 use serde::Serialize;
 
-use crate::engine_pick::pick;
 use crate::output::outln;
 use crate::profiles::{ProfileKey, cached_profile};
-use crate::source::load_model;
+use crate::remote_model::{RemoteModelArgs, noise_inputs};
 
 /// Compare loadpart's per-request choice with the planner's top cuts forced: one client sends
 /// round after round, each round one request with the `loadpart` policy and one with each of the
@@ -26,18 +24,8 @@ use crate::source::load_model;
 /// loadpart's mean against the best forced cut's.
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
-    /// The server, http://HOST:PORT.
-    #[arg(long, env = "LOADPART_SERVER")]
-    server: String,
-    /// The model (path, zoo:NAME or light model name), as the server runs it.
-    #[arg(long)]
-    model: String,
-    /// The model's name on the server (default: the file stem).
-    #[arg(long)]
-    name: Option<String>,
-    /// Seeded random weights, as `loadpart serve --randomize-seed`.
-    #[arg(long)]
-    randomize_seed: Option<u64>,
+    #[command(flatten)]
+    remote: RemoteModelArgs,
     /// Rounds (requests per variant).
     #[arg(long, default_value_t = 50)]
     rounds: usize,
@@ -47,9 +35,6 @@ pub struct CompareArgs {
     /// Emulated device slowdown.
     #[arg(long, default_value_t = 4.0)]
     device_slowdown: f64,
-    /// ort or tract.
-    #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
-    engine: EngineKind,
     /// Write every request as a JSON line here.
     #[arg(long)]
     records: Option<PathBuf>,
@@ -67,28 +52,6 @@ struct Row {
     predicted_ms: f64,
     /// Mean over offloaded requests of measured / predicted.
     offload_ratio: f64,
-}
-
-fn inputs(prepared: &Prepared, seed: u64) -> Result<NamedTensors> {
-    let shapes = Shapes::infer(&prepared.model, 1)?;
-    prepared
-        .model
-        .inputs()
-        .iter()
-        .map(|n| {
-            let ty = shapes.get(n).context("input without a shape")?;
-            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            let data = (0..ty.elements())
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-                })
-                .collect();
-            Ok((n.clone(), Tensor::f32(ty.dims.clone(), data)?))
-        })
-        .collect()
 }
 
 fn row(variant: String, os: &[InferOutcome]) -> Row {
@@ -113,13 +76,7 @@ fn row(variant: String, os: &[InferOutcome]) -> Row {
 
 pub async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
     ensure!(args.rounds >= 1, "--rounds must be at least 1");
-    let model = load_model(&args.model)?;
-    let model = match args.randomize_seed {
-        Some(s) => randomize_for_checks(&model, s)?,
-        None => model,
-    };
-    let prepared = Arc::new(Prepared::new(&model)?);
-    let engine: Arc<dyn loadpart_engine::Engine> = Arc::from(pick(args.engine)?);
+    let (prepared, engine) = args.remote.load()?;
     let profile = {
         let (e, p) = (engine.clone(), prepared.clone());
         let key = ProfileKey {
@@ -140,11 +97,7 @@ pub async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
             ..LoadOptions::default()
         },
     ));
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| loadpart_server::registry::default_name(&args.model));
-    let mut config = ClientConfig::new(&args.server, name);
+    let mut config = ClientConfig::new(&args.remote.server, args.remote.server_name());
     config.device_slowdown = args.device_slowdown;
     let client = Client::connect(config, runtime, profile, None).await?;
     ensure!(
@@ -179,9 +132,13 @@ pub async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
             },
         ));
     }
-    let xs: Vec<NamedTensors> = (0..4).map(|s| inputs(&prepared, s)).collect::<Result<_>>()?;
+    let xs: Vec<NamedTensors> = (0..4)
+        .map(|s| noise_inputs(&prepared, s))
+        .collect::<Result<_>>()?;
     let mut results: Vec<Vec<InferOutcome>> = vec![Vec::new(); variants.len()];
-    let bar = crate::progress::Progress::new(!args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let bar = crate::progress::Progress::new(
+        !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     let mut lines = String::new();
     for r in 0..args.rounds {
         for (v, (label, opts)) in variants.iter().enumerate() {
@@ -218,7 +175,12 @@ pub async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
     } else {
         outln!(
             "{:<60} {:>5} {:>6} {:>9} {:>9} {:>10}",
-            "variant", "n", "offl.", "mean ms", "pred. ms", "meas/pred"
+            "variant",
+            "n",
+            "offl.",
+            "mean ms",
+            "pred. ms",
+            "meas/pred"
         );
         for r in &rows {
             outln!(

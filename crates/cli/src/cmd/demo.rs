@@ -10,11 +10,11 @@ use anyhow::{Context, Result};
 use loadpart_client::loadgen::{self, Arrivals, LoadGenConfig};
 use loadpart_client::{Client, ClientConfig, InferOptions, Remote};
 use loadpart_engine::{Engine, EngineKind, LoadOptions};
-use loadpart_graph::{Prepared, Shapes};
+use loadpart_graph::Prepared;
 use loadpart_linkem::{LinkShape, Relay};
 use loadpart_plan::{PolicyKind, ProfileRole};
 use loadpart_proto::loadpart::LoadRequest;
-use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache, Tensor};
+use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache};
 use loadpart_server::{ModelSpec, Server, ServerConfig};
 use tokio::sync::watch;
 
@@ -25,6 +25,7 @@ use crate::demo::timeline::{self, LoadPoint};
 use crate::engine_pick::pick;
 use crate::pinning;
 use crate::profiles::{ProfileKey, cached_profile};
+use crate::remote_model::noise_inputs;
 use crate::source::load_model;
 
 /// Watch load-aware partitioning at work: starts an edge server and several emulated devices on
@@ -173,29 +174,6 @@ impl ServerThread {
     }
 }
 
-/// Seeded inputs in [-1, 1) for every model input at batch 1.
-fn inputs(prepared: &Prepared, seed: u64) -> Result<NamedTensors> {
-    let shapes = Shapes::infer(&prepared.model, 1)?;
-    prepared
-        .model
-        .inputs()
-        .iter()
-        .map(|name| {
-            let ty = shapes.get(name).context("input without a shape")?;
-            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            let data = (0..ty.elements())
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-                })
-                .collect();
-            Ok((name.clone(), Tensor::f32(ty.dims.clone(), data)?))
-        })
-        .collect()
-}
-
 /// A short, readable name of a cut: the local/offload extremes by name, else its first tensor
 /// and how many there are.
 fn cut_label(cut: &str, full_local: &str, full_offload: &str) -> String {
@@ -324,7 +302,7 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
         let (rt, name, x) = (
             device_rt.clone(),
             model_name.clone(),
-            inputs(&prepared, 99)?,
+            noise_inputs(&prepared, 99)?,
         );
         tokio::task::spawn_blocking(move || {
             loadgen::payloads(&rt, &name, &mix, &x, Default::default())
@@ -381,7 +359,7 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
             phase_now.clone(),
         );
         let xs: Vec<NamedTensors> = (0..4)
-            .map(|k| inputs(&prepared, (i * 10 + k) as u64))
+            .map(|k| noise_inputs(&prepared, (i * 10 + k) as u64))
             .collect::<Result<_>>()?;
         let (fl, fo) = (full_local.clone(), full_offload.clone());
         device_tasks.push(tokio::spawn(async move {

@@ -9,16 +9,15 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use loadpart_client::{Client, ClientConfig, InferOptions, InferOutcome};
 use loadpart_cuts::CutId;
-use loadpart_engine::{EngineKind, LoadOptions};
-use loadpart_graph::{Prepared, Shapes, randomize_for_checks};
+use loadpart_engine::LoadOptions;
+use loadpart_graph::{Prepared, Shapes};
 use loadpart_plan::{ModelProfile, PolicyKind, ProfileRole};
 use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache};
 
 use crate::bandwidth::parse_bandwidth;
-use crate::engine_pick::pick;
 use crate::output::outln;
 use crate::profiles::{ProfileKey, cached_profile};
-use crate::source::load_model;
+use crate::remote_model::RemoteModelArgs;
 use crate::tensor_io::{read_input, write_npz};
 
 /// Run one inference as a device: decide the cut for the current bandwidth and server load, run
@@ -31,18 +30,8 @@ use crate::tensor_io::{read_input, write_npz};
 /// --device-profile.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The server, http://HOST:PORT.
-    #[arg(long, env = "LOADPART_SERVER")]
-    server: String,
-    /// The model this device runs: a path to an .onnx file, zoo:NAME, or a light model name.
-    #[arg(long)]
-    model: String,
-    /// The model's name on the server (default: the file stem, as `loadpart serve` names it).
-    #[arg(long)]
-    name: Option<String>,
-    /// Replace the weights with seeded random ones, as `loadpart serve --randomize-seed` does.
-    #[arg(long)]
-    randomize_seed: Option<u64>,
+    #[command(flatten)]
+    remote: RemoteModelArgs,
     /// The input: a .npy float32 array, an image (png/jpeg; resized and normalized for an NCHW
     /// input), or raw little-endian float32. Models with several inputs take NAME=FILE pairs.
     #[arg(long, required = true, value_delimiter = ',')]
@@ -59,9 +48,7 @@ pub struct Args {
     /// Emulate a device this many times slower than this machine.
     #[arg(long, default_value_t = 1.0)]
     device_slowdown: f64,
-    /// ort (ONNX Runtime) or tract.
-    #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
-    engine: EngineKind,
+
     /// Threads per run on the device.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -142,13 +129,7 @@ fn device_profile(
 }
 
 async fn infer(args: Args) -> Result<ExitCode> {
-    let model = load_model(&args.model)?;
-    let model = match args.randomize_seed {
-        Some(seed) => randomize_for_checks(&model, seed)?,
-        None => model,
-    };
-    let prepared = Arc::new(Prepared::new(&model)?);
-    let engine: Arc<dyn loadpart_engine::Engine> = Arc::from(pick(args.engine)?);
+    let (prepared, engine) = args.remote.load()?;
     let inputs = read_inputs(&args, &prepared)?;
     let profile = {
         let p = prepared.clone();
@@ -168,11 +149,7 @@ async fn infer(args: Args) -> Result<ExitCode> {
             ..LoadOptions::default()
         },
     ));
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| loadpart_server::registry::default_name(&args.model));
-    let mut config = ClientConfig::new(&args.server, name);
+    let mut config = ClientConfig::new(&args.remote.server, args.remote.server_name());
     config.policy = args.policy.clone();
     config.device_slowdown = args.device_slowdown;
     let client = Client::connect(config, runtime, profile, None).await?;
