@@ -10,22 +10,22 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use loadpart_codec::{DecodeLimits, Decoder, validate};
-use loadpart_cuts::NodeSet;
 use loadpart_engine::TensorRef;
 use loadpart_runtime::split_rows;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::ServerError;
 use crate::monitor::Monitor;
-use crate::scheduler::{Job, Reply, Timings, Work, micros};
+use crate::scheduler::{Done, Job, Reply, Timings, Work, micros};
 use crate::stats::RequestCost;
 use crate::validate::{Entry, InputData, ValidRequest};
 
-/// Starts `n` executor threads reading from `work`; each sends `()` on `done` after a batch.
+/// Starts `n` executor threads reading from `work`; each sends a [`Done`] on `done` after a
+/// batch.
 pub(crate) fn spawn(
     n: usize,
     work: mpsc::Receiver<Work>,
-    done: UnboundedSender<()>,
+    done: UnboundedSender<Done>,
     monitor: Arc<Monitor>,
     limits: DecodeLimits,
 ) -> Result<Vec<std::thread::JoinHandle<()>>, ServerError> {
@@ -49,9 +49,10 @@ pub(crate) fn spawn(
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .recv();
                         let Ok(w) = next else { break };
-                        ex.run(w);
+                        let (seq, key) = (w.seq, w.batch.key.clone());
+                        let ran = ex.run(w);
                         ex.monitor.busy.fetch_sub(1, Ordering::Relaxed);
-                        if done.send(()).is_err() {
+                        if done.send(Done { seq, key, ran }).is_err() {
                             break;
                         }
                     }
@@ -76,11 +77,26 @@ struct Admitted {
     decode: Duration,
 }
 
+/// What a batch that ran measured, for the scheduler's predictions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ran {
+    /// Rows it ran with.
+    pub rows: usize,
+    /// The whole batch on the executor (decode, run, split): what a request queued behind it
+    /// waits.
+    pub measured: Duration,
+    /// The engine run alone, which the profile times.
+    pub infer: Duration,
+    /// The profile's time for it, µs, when the model has a profile.
+    pub profiled_us: Option<f64>,
+}
+
 impl Executor {
-    fn run(&mut self, w: Work) {
-        let Some(first) = w.batch.requests.first() else {
-            return;
-        };
+    /// Runs the batch and answers its requests; `None` when nothing ran (every request failed
+    /// to decode, or the engine failed).
+    fn run(&mut self, w: Work) -> Option<Ran> {
+        let started = Instant::now();
+        let first = w.batch.requests.first()?;
         let model = first.payload.req.model.clone();
         let entry = first.payload.req.entry.clone();
         let n_inputs = first.payload.req.inputs.len();
@@ -105,7 +121,7 @@ impl Executor {
             }
         }
         if admitted.is_empty() {
-            return;
+            return None;
         }
         let rows: Vec<usize> = admitted.iter().map(|a| a.job.req.rows).collect();
         let total: usize = rows.iter().sum();
@@ -145,7 +161,7 @@ impl Executor {
                         .record_failure(&model.name, a.job.req.arrival.elapsed());
                     let _ = a.job.reply.send(Err(ServerError::execution(&e)));
                 }
-                return;
+                return None;
             }
         };
 
@@ -156,20 +172,12 @@ impl Executor {
                 for a in admitted {
                     let _ = a.job.reply.send(Err(ServerError::execution(&e)));
                 }
-                return;
+                return None;
             }
         };
         let output = t_out.elapsed();
         let now = Instant::now();
-        let profiled_us = match (&model.costs, &entry) {
-            (Some(c), Entry::Tail { head, .. }) => c.tail_time_us(head, total as f64),
-            (Some(c), Entry::Full) => {
-                let empty = NodeSet::empty(model.runtime.prepared().stages.dag().node_count());
-                c.tail_time_us(&empty, total as f64)
-            }
-            // No profile: the measured time stands in, so the slowdown stays 1.
-            (None, _) => infer.as_secs_f64() * 1e6,
-        };
+        let profiled = model.profiled_us(entry.head(), total);
         let mut sum_input = Duration::ZERO;
         let mut answers = Vec::with_capacity(admitted.len());
         for (a, mut produced) in admitted.into_iter().zip(per_request) {
@@ -207,12 +215,19 @@ impl Executor {
             now,
             total,
             infer,
-            profiled_us,
+            // No profile: the measured time stands in, so the slowdown stays 1.
+            profiled.unwrap_or(infer.as_secs_f64() * 1e6),
             [sum_input, infer, output],
         );
         for (tx, reply) in answers {
             let _ = tx.send(Ok(reply));
         }
+        Some(Ran {
+            rows: total,
+            measured: started.elapsed(),
+            infer,
+            profiled_us: profiled,
+        })
     }
 
     /// Appends `req`'s rows to the input buffers; on error the buffers are as before.

@@ -7,7 +7,8 @@
 //! - The pure, synchronous scheduling core, unit-tested with time as a parameter:
 //!   [`BatchState`] (bounded FCFS queue with Triton's dynamic-batcher semantics),
 //!   [`plan_staircases`] (staircase merge planning) and [`LoadWindow`] (the sliding-window load
-//!   report, defined when idle).
+//!   report, defined when idle), and [`BatchTimes`] with [`predict_finish`] (admission: will a
+//!   request finish by its deadline?).
 //! - The edge ([`validate`]): a `ModelInferRequest` becomes a [`ValidRequest`] or a
 //!   [`ServerError`]; [`status`] maps every error to a gRPC status in one place.
 //! - Execution: a tokio actor owns the [`BatchState`] ([`scheduler`]) and hands ready batches to
@@ -20,6 +21,7 @@
 //!   [`RunningServer`] that shuts down gracefully.
 #![forbid(unsafe_code)]
 
+mod admission;
 mod batcher;
 mod error;
 mod executor;
@@ -34,6 +36,7 @@ mod stats;
 pub mod status;
 pub mod validate;
 
+pub use admission::{BatchTimes, misses_deadline, predict_finish};
 pub use batcher::{
     Batch, BatchKey, BatchLimits, BatchState, Cancellable, Dropped, Queued, Rejected,
 };

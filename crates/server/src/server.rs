@@ -49,8 +49,12 @@ pub struct ServerConfig {
     pub decode_limits: DecodeLimits,
     /// Byte budget of the part cache (loaded tails, full models).
     pub part_cache_bytes: usize,
-    /// Span of the load report's sliding window.
+    /// Span of the load report's sliding window; also how long a measured batch time keeps
+    /// predicting for admission.
     pub load_window: Duration,
+    /// Deadline of a request that sets none, or a later one (gRPC timeout, `timeout`
+    /// parameter): its answer is refused at arrival or dropped from the queue after this.
+    pub default_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +72,7 @@ impl Default for ServerConfig {
             decode_limits: DecodeLimits::default(),
             part_cache_bytes: 2 << 30,
             load_window: Duration::from_secs(10),
+            default_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -90,6 +95,9 @@ impl ServerConfig {
         }
         if self.load_window.is_zero() {
             return bad("load_window must be positive");
+        }
+        if self.default_timeout.is_zero() {
+            return bad("default_timeout must be positive");
         }
         Ok(())
     }
@@ -138,8 +146,14 @@ impl Server {
             max_queue_delay: config.max_queue_delay,
             max_queue_len: config.max_queue_len,
         };
-        let (scheduler, actor) =
-            scheduler::spawn(limits, config.executors, work_tx, done_rx, monitor.clone())?;
+        let (scheduler, actor) = scheduler::spawn(
+            limits,
+            config.executors,
+            config.load_window,
+            work_tx,
+            done_rx,
+            monitor.clone(),
+        )?;
 
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -155,6 +169,7 @@ impl Server {
             max_message_bytes: config.max_message_bytes,
             engine,
             intra_threads: config.intra_threads,
+            default_timeout: config.default_timeout,
             stopping: stopping_rx,
         });
         let n = config.max_message_bytes;

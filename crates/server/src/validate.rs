@@ -52,6 +52,16 @@ pub enum Entry {
     },
 }
 
+impl Entry {
+    /// The head the device ran (`None` for the whole model), for profiled times.
+    pub fn head(&self) -> Option<&NodeSet> {
+        match self {
+            Entry::Full => None,
+            Entry::Tail { head, .. } => Some(head),
+        }
+    }
+}
+
 /// One input's bytes, checked: decoding them cannot fail on size.
 #[derive(Debug)]
 pub enum InputData {

@@ -100,7 +100,11 @@ impl GrpcInferenceService for InferenceService {
         let now = Instant::now();
         let shared = &self.shared;
         let _in_flight = InFlight::new(&shared.monitor);
-        let timeout = grpc_timeout(request.metadata());
+        // The server's default caps whatever the client asked for.
+        let timeout = Some(
+            grpc_timeout(request.metadata())
+                .map_or(shared.default_timeout, |t| t.min(shared.default_timeout)),
+        );
         let req = request.into_inner();
         let name = req.model_name.clone();
         let fail = |e: crate::ServerError| {

@@ -3,6 +3,7 @@
 //!
 //! Run in release mode: `cargo test --release -p loadpart-server` (needs `scripts/setup.sh`'s
 //! ONNX Runtime library and, for the tritonclient test, its Python venv).
+mod admission;
 mod bad_input;
 mod concurrency;
 mod partitioned;
