@@ -99,6 +99,8 @@ impl Executor {
         let first = w.batch.requests.first()?;
         let model = first.payload.req.model.clone();
         let entry = first.payload.req.entry.clone();
+        // Every request of a batch has the same key, so the same part.
+        let part = first.payload.req.part.clone();
         let n_inputs = first.payload.req.inputs.len();
         self.bufs.resize_with(n_inputs, Vec::new);
         self.bufs.truncate(n_inputs);
@@ -137,9 +139,12 @@ impl Executor {
             .collect();
         let names: Vec<String> = req0.inputs.iter().map(|i| i.name.clone()).collect();
 
-        let runner = match &entry {
-            Entry::Full => model.runtime.full(),
-            Entry::Tail { cut, .. } => model.runtime.tail(cut),
+        let runner = match (part, &entry) {
+            (Some(p), _) => Ok(p),
+            // Not loaded by the request path (a caller of the scheduler that skipped
+            // `parts::ready`): load it here, blocking this executor.
+            (None, Entry::Full) => model.runtime.full(),
+            (None, Entry::Tail { cut, .. }) => model.runtime.tail(cut),
         };
         let t_run = Instant::now();
         let result = runner.and_then(|r| {

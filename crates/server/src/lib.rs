@@ -11,6 +11,8 @@
 //!   request finish by its deadline?).
 //! - The edge ([`validate`]): a `ModelInferRequest` becomes a [`ValidRequest`] or a
 //!   [`ServerError`]; [`status`] maps every error to a gRPC status in one place.
+//! - Parts ([`parts`]): a request's tail is built, when cold, on a blocking task before it is
+//!   queued, so executors only run; `warm_cuts` builds chosen cuts before the server is ready.
 //! - Execution: a tokio actor owns the [`BatchState`] ([`scheduler`]) and hands ready batches to
 //!   executor threads that decode straight into one buffer per input and run the whole model or
 //!   the tail of the batch's cut.
@@ -27,6 +29,7 @@ mod error;
 mod executor;
 mod load;
 mod monitor;
+pub mod parts;
 pub mod registry;
 pub mod scheduler;
 mod server;
@@ -42,6 +45,7 @@ pub use batcher::{
 };
 pub use error::{SchedError, ServerError};
 pub use load::{LoadSnapshot, LoadWindow, MAX_SLOWDOWN};
+pub use parts::WarmCuts;
 pub use registry::{ModelSpec, Registry, ServedModel, TensorMeta};
 pub use scheduler::{Reply, SchedulerHandle, Timings};
 pub use server::{RunningServer, Server, ServerConfig};

@@ -11,6 +11,7 @@ use loadpart_plan::{ModelProfile, ServerCosts};
 use loadpart_runtime::{ModelRuntime, PartCache};
 
 use crate::ServerError;
+use crate::parts::WarmCuts;
 
 /// Where a model comes from and how it is named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct ModelSpec {
     /// A server profile (`loadpart profile --role server` JSON) for this model: enables the
     /// slowdown factor against profiled times and GetServerProfile.
     pub profile: Option<PathBuf>,
+    /// Cuts whose tails are built and warmed at start, before the server is ready.
+    pub warm_cuts: WarmCuts,
 }
 
 impl ModelSpec {
@@ -35,6 +38,7 @@ impl ModelSpec {
             source: source.into(),
             randomize_seed: None,
             profile: None,
+            warm_cuts: WarmCuts::None,
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub decode_limits: DecodeLimits,
     /// Byte budget of the part cache (loaded tails, full models).
     pub part_cache_bytes: usize,
+    /// Most parts built at once for cold cuts (each on a blocking thread, beside the
+    /// executors); more requests for other cold cuts wait their turn.
+    pub part_builds: usize,
     /// Span of the load report's sliding window; also how long a measured batch time keeps
     /// predicting for admission.
     pub load_window: Duration,
@@ -71,6 +74,7 @@ impl Default for ServerConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             decode_limits: DecodeLimits::default(),
             part_cache_bytes: 2 << 30,
+            part_builds: 2,
             load_window: Duration::from_secs(10),
             default_timeout: Duration::from_secs(10),
         }
@@ -170,6 +174,7 @@ impl Server {
             engine,
             intra_threads: config.intra_threads,
             default_timeout: config.default_timeout,
+            builds: tokio::sync::Semaphore::new(config.part_builds.max(1)),
             stopping: stopping_rx,
         });
         let n = config.max_message_bytes;
@@ -231,9 +236,13 @@ fn load_models(config: &ServerConfig) -> Result<(Registry, &'static str), Server
         .iter()
         .map(|spec| ServedModel::load(spec, engine.clone(), cache.clone(), load.clone()))
         .collect::<Result<Vec<_>, _>>()?;
-    for m in &models {
+    let mut sizes = vec![1, config.max_batch_rows];
+    sizes.dedup();
+    for (m, spec) in models.iter().zip(&config.models) {
         // Load the whole model now, so that the first plain request does not pay for it.
         m.runtime.full()?;
+        let cuts = crate::parts::resolve(m, &spec.warm_cuts)?;
+        crate::parts::warm(m, &cuts, &sizes)?;
     }
     Ok((Registry::new(models)?, config.engine.as_str()))
 }

@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub intra_threads: usize,
     /// Longest deadline a request gets.
     pub default_timeout: Duration,
+    /// Permits to build a cold part ([`crate::parts::ready`]).
+    pub builds: tokio::sync::Semaphore,
     /// Becomes true when the server stops; long-lived streams end on it.
     pub stopping: watch::Receiver<bool>,
 }

@@ -26,6 +26,7 @@ use loadpart_codec::{DecodeLimits, EncodedTensor, PARAM_PREFIX, TensorHeader, va
 use loadpart_cuts::{CutId, NodeSet};
 use loadpart_proto::inference::infer_parameter::ParameterChoice;
 use loadpart_proto::inference::{InferParameter, ModelInferRequest};
+use loadpart_runtime::{PartRunner, PartSpec};
 
 use crate::error::invalid;
 use crate::registry::{Registry, ServedModel};
@@ -104,6 +105,19 @@ pub struct ValidRequest {
     pub deadline: Option<Instant>,
     /// When the request reached the server.
     pub arrival: Instant,
+    /// The part that runs it, once loaded ([`crate::parts`]); the executor loads it itself
+    /// when this is `None`.
+    pub part: Option<Arc<PartRunner>>,
+}
+
+impl ValidRequest {
+    /// The part that runs this request: the whole model or the tail of its cut.
+    pub fn part_spec(&self) -> PartSpec {
+        match &self.entry {
+            Entry::Full => PartSpec::Full,
+            Entry::Tail { cut, .. } => PartSpec::Tail(cut.clone()),
+        }
+    }
 }
 
 /// Checks `req` against the served models. `grpc_timeout` is the call's deadline, if the client
@@ -157,6 +171,7 @@ pub fn validate_request(
         outputs,
         deadline,
         arrival: now,
+        part: None,
     })
 }
 

@@ -74,6 +74,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             source: source.clone(),
             randomize_seed: args.randomize_seed,
             profile: args.profiles.get(i).cloned(),
+            warm_cuts: Default::default(),
         })
         .collect();
     let config = ServerConfig {

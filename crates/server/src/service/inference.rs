@@ -112,8 +112,11 @@ impl GrpcInferenceService for InferenceService {
             tracing::debug!(model = %name, error = %e, "request refused");
             to_status(&e)
         };
-        let valid =
+        let mut valid =
             validate_request(req, &shared.registry, &shared.limits, timeout, now).map_err(fail)?;
+        crate::parts::ready(&mut valid, &shared.builds)
+            .await
+            .map_err(fail)?;
         let model = valid.model.clone();
         let id = valid.id.clone();
         let reply = match shared.scheduler.submit(valid).await {
