@@ -19,6 +19,8 @@
 //! - The gRPC services ([`service`]): `inference.GRPCInferenceService` (KServe v2 with Triton's
 //!   statistics), `loadpart.v1.Loadpart` (profile, load poll and watch, bandwidth probes), and
 //!   `grpc.health.v1`.
+//! - Operations: Prometheus text metrics (`metrics`, one module) served over plain HTTP on their
+//!   own address, `tracing` spans on the request path.
 //! - [`Server::start`] with a [`ServerConfig`] ties them together and returns a
 //!   [`RunningServer`] that shuts down gracefully.
 #![forbid(unsafe_code)]
@@ -28,6 +30,8 @@ mod batcher;
 mod error;
 mod executor;
 mod load;
+mod metrics;
+mod metrics_http;
 mod monitor;
 pub mod parts;
 pub mod registry;

@@ -26,6 +26,10 @@ use crate::{BatchLimits, ServerError, executor, scheduler};
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free one (see [`RunningServer::addr`]).
     pub listen: SocketAddr,
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`, plain HTTP); `None` for none.
+    /// Keep it on loopback or a private network: it tells anyone who asks how busy the server
+    /// is.
+    pub metrics_listen: Option<SocketAddr>,
     /// Models to serve, at least one.
     pub models: Vec<ModelSpec>,
     /// Engine that runs the models.
@@ -64,6 +68,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8001)),
+            metrics_listen: None,
             models: Vec::new(),
             engine: EngineKind::Ort,
             max_batch_rows: 8,
@@ -115,6 +120,8 @@ pub struct Server;
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    metrics: Option<tokio::task::JoinHandle<()>>,
     stop: Option<oneshot::Sender<()>>,
     stopping: watch::Sender<bool>,
     serve: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
@@ -134,7 +141,12 @@ impl Server {
             .await
             .map_err(|e| ServerError::Config(format!("model loading panicked: {e}")))??;
         let names = registry.names();
-        let monitor = Arc::new(Monitor::new(&names, config.load_window, config.executors)?);
+        let monitor = Arc::new(Monitor::new(
+            &names,
+            config.load_window,
+            config.executors,
+            config.max_batch_rows,
+        )?);
 
         let (work_tx, work_rx) = std::sync::mpsc::channel();
         let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -164,6 +176,20 @@ impl Server {
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
         let (stopping, stopping_rx) = watch::channel(false);
+        let (metrics_addr, metrics) = match config.metrics_listen {
+            None => (None, None),
+            Some(at) => {
+                let l = tokio::net::TcpListener::bind(at).await?;
+                let a = l.local_addr()?;
+                let task = tokio::spawn(crate::metrics_http::serve(
+                    l,
+                    monitor.clone(),
+                    stopping_rx.clone(),
+                ));
+                tracing::info!(addr = %a, "metrics at http://{a}/metrics");
+                (Some(a), Some(task))
+            }
+        };
         let models = registry.models().to_vec();
         let shared = Arc::new(Shared {
             registry,
@@ -206,6 +232,8 @@ impl Server {
         tracing::info!(%addr, models = ?names_of(&models), "serving");
         Ok(RunningServer {
             addr,
+            metrics_addr,
+            metrics,
             stop: Some(stop),
             stopping,
             serve,
@@ -253,6 +281,11 @@ impl RunningServer {
         self.addr
     }
 
+    /// The bound metrics address, when metrics are served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     /// The served models.
     pub fn models(&self) -> &[Arc<ServedModel>] {
         &self.models
@@ -261,7 +294,11 @@ impl RunningServer {
     /// Stops accepting connections, lets in-flight requests finish (the queue drains through
     /// the executors), ends WatchLoad streams, then joins the scheduler and executor threads.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        tracing::info!(addr = %self.addr, "shutting down: draining requests in flight");
         let _ = self.stopping.send(true);
+        if let Some(m) = self.metrics.take() {
+            let _ = m.await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -279,6 +316,7 @@ impl RunningServer {
         })
         .await
         .map_err(|e| ServerError::Config(format!("joining executors: {e}")))?;
+        tracing::info!(addr = %self.addr, "stopped");
         served.map_err(|e| ServerError::Io(std::io::Error::other(e)))
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use loadpart_codec::ParamValue;
+use loadpart_errors::Classify;
 use loadpart_proto::inference::grpc_inference_service_server::GrpcInferenceService;
 use loadpart_proto::inference::model_infer_response::InferOutputTensor;
 use loadpart_proto::inference::model_metadata_response::TensorMetadata;
@@ -13,6 +14,7 @@ use loadpart_proto::inference::*;
 use loadpart_proto::loadpart::LoadReport;
 use loadpart_proto::to_proto_params;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use super::{Shared, grpc_timeout};
 use crate::monitor::InFlight;
@@ -97,42 +99,12 @@ impl GrpcInferenceService for InferenceService {
         &self,
         request: Request<ModelInferRequest>,
     ) -> Result<Response<ModelInferResponse>, Status> {
-        let now = Instant::now();
-        let shared = &self.shared;
-        let _in_flight = InFlight::new(&shared.monitor);
-        // The server's default caps whatever the client asked for.
-        let timeout = Some(
-            grpc_timeout(request.metadata())
-                .map_or(shared.default_timeout, |t| t.min(shared.default_timeout)),
+        let span = tracing::debug_span!(
+            "model_infer",
+            model = %request.get_ref().model_name,
+            id = %request.get_ref().id,
         );
-        let req = request.into_inner();
-        let name = req.model_name.clone();
-        let fail = |e: crate::ServerError| {
-            shared.monitor.record_failure(&name, now.elapsed());
-            tracing::debug!(model = %name, error = %e, "request refused");
-            to_status(&e)
-        };
-        let mut valid =
-            validate_request(req, &shared.registry, &shared.limits, timeout, now).map_err(fail)?;
-        crate::parts::ready(&mut valid, &shared.builds)
-            .await
-            .map_err(fail)?;
-        let model = valid.model.clone();
-        let id = valid.id.clone();
-        let reply = match shared.scheduler.submit(valid).await {
-            Ok(r) => r,
-            // The scheduler and executors record the failures they answer themselves.
-            Err(e) => {
-                let mut status = to_status(&e);
-                if status.code() == tonic::Code::ResourceExhausted {
-                    let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
-                    attach_load(&mut status, &load);
-                }
-                return Err(status);
-            }
-        };
-        let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
-        Ok(Response::new(infer_response(&model, id, reply, &load)))
+        self.infer(request).instrument(span).await
     }
 
     async fn model_statistics(
@@ -149,6 +121,67 @@ impl GrpcInferenceService for InferenceService {
         Ok(Response::new(ModelStatisticsResponse {
             model_stats: self.shared.monitor.statistics(filter),
         }))
+    }
+}
+
+impl InferenceService {
+    /// ModelInfer: validate, make the part ready, queue, answer; every failure is counted by
+    /// gRPC code and label.
+    async fn infer(
+        &self,
+        request: Request<ModelInferRequest>,
+    ) -> Result<Response<ModelInferResponse>, Status> {
+        let now = Instant::now();
+        let shared = &self.shared;
+        let _in_flight = InFlight::new(&shared.monitor);
+        // The server's default caps whatever the client asked for.
+        let timeout = Some(
+            grpc_timeout(request.metadata())
+                .map_or(shared.default_timeout, |t| t.min(shared.default_timeout)),
+        );
+        let req = request.into_inner();
+        let name = req.model_name.clone();
+        let count = |e: &crate::ServerError| {
+            let code = crate::status::code(e);
+            shared
+                .monitor
+                .metrics
+                .request_failed(&name, code, e.label());
+            tracing::debug!(error = %e, ?code, "request failed");
+        };
+        let fail = |e: crate::ServerError| {
+            shared.monitor.record_failure(&name, now.elapsed());
+            count(&e);
+            to_status(&e)
+        };
+        let mut valid =
+            validate_request(req, &shared.registry, &shared.limits, timeout, now).map_err(fail)?;
+        crate::parts::ready(&mut valid, &shared.builds)
+            .await
+            .map_err(fail)?;
+        let model = valid.model.clone();
+        let id = valid.id.clone();
+        let reply = match shared.scheduler.submit(valid).await {
+            Ok(r) => r,
+            // The scheduler and executors record the failures they answer themselves.
+            Err(e) => {
+                count(&e);
+                let mut status = to_status(&e);
+                if status.code() == tonic::Code::ResourceExhausted {
+                    let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
+                    attach_load(&mut status, &load);
+                }
+                return Err(status);
+            }
+        };
+        tracing::debug!(
+            queue_us = reply.timings.queue_us,
+            compute_us = reply.timings.compute_us,
+            batch = reply.timings.batch_rows,
+            "answered"
+        );
+        let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
+        Ok(Response::new(infer_response(&model, id, reply, &load)))
     }
 }
 

@@ -6,6 +6,7 @@
 mod admission;
 mod bad_input;
 mod concurrency;
+mod metrics;
 mod partitioned;
 mod parts;
 mod python;
