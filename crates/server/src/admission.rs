@@ -22,27 +22,47 @@ use crate::BatchKey;
 /// Weight of a new measurement in the moving averages.
 const ALPHA: f64 = 0.3;
 
+/// Weight of a new measurement's deviation in the moving mean deviation.
+const BETA: f64 = 0.25;
+
+/// Predictions are the mean plus this many mean deviations (as TCP's retransmission timer
+/// does), so that a batch that runs a little slower than average does not make the requests
+/// admitted behind it miss their deadlines.
+const DEVIATIONS: f64 = 2.0;
+
 /// A slowdown outside this range is taken as a measurement fault and clamped.
 const SLOWDOWN_RANGE: (f64, f64) = (0.05, 100.0);
 
-/// An exponentially weighted moving average with the time of its last update.
+/// An exponentially weighted moving average and mean deviation, with the time of its last
+/// update.
 #[derive(Debug, Clone, Copy)]
 struct Ewma {
     value: f64,
+    dev: f64,
     at: Instant,
 }
 
 impl Ewma {
     fn update(slot: &mut Option<Ewma>, sample: f64, now: Instant) {
-        let value = match slot {
-            Some(e) => e.value + ALPHA * (sample - e.value),
-            None => sample,
+        let (value, dev) = match slot {
+            Some(e) => (
+                e.value + ALPHA * (sample - e.value),
+                e.dev + BETA * ((sample - e.value).abs() - e.dev),
+            ),
+            // One sample says little about the spread: assume half of it, as TCP does.
+            None => (sample, sample / 2.0),
         };
-        *slot = Some(Ewma { value, at: now });
+        *slot = Some(Ewma {
+            value,
+            dev,
+            at: now,
+        });
     }
 
+    /// The pessimistic value (mean plus [`DEVIATIONS`] deviations), unless stale.
     fn fresh(&self, now: Instant, stale_after: Duration) -> Option<f64> {
-        (now.saturating_duration_since(self.at) < stale_after).then_some(self.value)
+        (now.saturating_duration_since(self.at) < stale_after)
+            .then_some(self.value + DEVIATIONS * self.dev)
     }
 }
 
@@ -95,8 +115,9 @@ impl BatchTimes {
         }
     }
 
-    /// The predicted time of a batch of `key` with `rows` rows, at `now`. With a profiled time
-    /// (`profiled_us`, µs) it is that times the model's recent slowdown (1 when none is fresh).
+    /// The predicted time of a batch of `key` with `rows` rows, at `now`: averages are taken
+    /// pessimistically (mean plus two mean deviations). With a profiled time (`profiled_us`,
+    /// µs) it is that times the model's recent slowdown (1 when none is fresh).
     /// Otherwise from fresh measurements of the same key: at `rows` exactly; else the nearest
     /// larger batch (a smaller batch takes no longer); else the largest smaller one scaled
     /// linearly by rows (batches grow sublinearly, so this errs long). `None` without data.

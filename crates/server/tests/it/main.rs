@@ -7,6 +7,7 @@ mod admission;
 mod bad_input;
 mod concurrency;
 mod metrics;
+mod overload;
 mod partitioned;
 mod parts;
 mod python;
