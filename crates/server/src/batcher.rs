@@ -134,6 +134,31 @@ impl<R> BatchState<R> {
         self.queue.drain(..).map(|e| e.req.payload).collect()
     }
 
+    /// Removes `key`'s oldest queued requests, in queue order, while their rows fit in
+    /// `max_rows` (stopping at the first that does not, as a batch of that key would), and
+    /// returns them: for merging them into another key's batch (a staircase). Evicts stale
+    /// requests first, like [`BatchState::next_batch`].
+    pub fn take_key(&mut self, key: &BatchKey, max_rows: usize, now: Instant) -> Vec<Queued<R>>
+    where
+        R: Cancellable,
+    {
+        self.evict(now);
+        let mut rows = 0;
+        let mut full = false;
+        let taken = self.remove_where(|_, e| {
+            if full || e.key != *key {
+                return false;
+            }
+            if rows + e.req.rows > max_rows {
+                full = true;
+                return false;
+            }
+            rows += e.req.rows;
+            true
+        });
+        taken.into_iter().map(|e| e.req).collect()
+    }
+
     /// The batches, as (key, rows), that would run before and with a request of `key` and `rows`
     /// rows pushed now, in the order they would leave, the request's own batch last; assumes no
     /// further arrivals and every delay passed (the case that matters for admission: a busy

@@ -20,6 +20,8 @@ use crate::scheduler::{Done, Job, Reply, Timings, Work, micros};
 use crate::stats::RequestCost;
 use crate::validate::{Entry, InputData, ValidRequest};
 
+mod stairs;
+
 /// Starts `n` executor threads reading from `work`; each sends a [`Done`] on `done` after a
 /// batch.
 pub(crate) fn spawn(
@@ -99,45 +101,48 @@ impl Executor {
         let first = w.batch.requests.first()?;
         let model = first.payload.req.model.clone();
         let entry = first.payload.req.entry.clone();
-        // Every request of a batch has the same key, so the same part.
+        // Every request of a batch has the same key, so the same part and input names.
         let part = first.payload.req.part.clone();
-        let n_inputs = first.payload.req.inputs.len();
-        self.bufs.resize_with(n_inputs, Vec::new);
-        self.bufs.truncate(n_inputs);
-        self.bufs.iter_mut().for_each(Vec::clear);
-
-        let mut admitted: Vec<Admitted> = Vec::with_capacity(w.batch.requests.len());
-        for q in w.batch.requests {
-            let t0 = Instant::now();
-            match self.decode(&q.payload.req) {
-                Ok(()) => admitted.push(Admitted {
-                    job: q.payload,
-                    queue: w.dispatched.saturating_duration_since(q.arrival),
-                    decode: t0.elapsed(),
-                }),
-                Err(e) => {
-                    self.monitor
-                        .record_failure(&model.name, q.arrival.elapsed());
-                    let _ = q.payload.reply.send(Err(e));
-                }
+        let names: Vec<String> = first
+            .payload
+            .req
+            .inputs
+            .iter()
+            .map(|i| i.name.clone())
+            .collect();
+        let merged = !w.earlier.is_empty();
+        let carried = if merged {
+            self.forward(&model, w.earlier, w.dispatched)
+        } else {
+            None
+        };
+        let (mut admitted, forward_infer) = match carried {
+            Some(c) => {
+                self.start_buffers(&names, Some(&c.tensors));
+                (c.admitted, c.infer)
             }
+            None => {
+                self.start_buffers(&names, None);
+                (Vec::with_capacity(w.batch.requests.len()), Duration::ZERO)
+            }
+        };
+        for q in w.batch.requests {
+            self.admit(q, w.dispatched, &model.name, &mut admitted);
         }
         if admitted.is_empty() {
             return None;
         }
         let rows: Vec<usize> = admitted.iter().map(|a| a.job.req.rows).collect();
         let total: usize = rows.iter().sum();
-        let req0 = &admitted[0].job.req;
-        let shapes: Vec<Vec<usize>> = req0
-            .inputs
+        let shapes: Vec<Vec<usize>> = names
             .iter()
-            .map(|i| {
+            .map(|n| {
+                let sample = model.sample_shape(n).unwrap_or(&[]);
                 std::iter::once(total)
-                    .chain(i.shape[1..].iter().copied())
+                    .chain(sample.iter().copied())
                     .collect()
             })
             .collect();
-        let names: Vec<String> = req0.inputs.iter().map(|i| i.name.clone()).collect();
 
         let runner = match (part, &entry) {
             (Some(p), _) => Ok(p),
@@ -156,7 +161,7 @@ impl Executor {
                 .collect::<Result<Vec<_>, loadpart_runtime::RuntimeError>>()?;
             r.run(&views)
         });
-        let infer = t_run.elapsed();
+        let infer = t_run.elapsed() + forward_infer;
         let out = match result {
             Ok(out) => out,
             Err(e) => {
@@ -182,7 +187,12 @@ impl Executor {
         };
         let output = t_out.elapsed();
         let now = Instant::now();
-        let profiled = model.profiled_us(entry.head(), total);
+        // A staircase is not what the profile timed.
+        let profiled = if merged {
+            None
+        } else {
+            model.profiled_us(entry.head(), total)
+        };
         let mut sum_input = Duration::ZERO;
         let mut answers = Vec::with_capacity(admitted.len());
         for (a, mut produced) in admitted.into_iter().zip(per_request) {
@@ -227,12 +237,35 @@ impl Executor {
         for (tx, reply) in answers {
             let _ = tx.send(Ok(reply));
         }
-        Some(Ran {
+        // A staircase's time is not a batch time of its final key: do not learn from it.
+        (!merged).then_some(Ran {
             rows: total,
             measured: started.elapsed(),
             infer,
             profiled_us: profiled,
         })
+    }
+
+    /// Decodes `q` into the input buffers and adds it to `admitted`, or answers its error.
+    fn admit(
+        &mut self,
+        q: crate::Queued<Job>,
+        dispatched: Instant,
+        model: &str,
+        admitted: &mut Vec<Admitted>,
+    ) {
+        let t0 = Instant::now();
+        match self.decode(&q.payload.req) {
+            Ok(()) => admitted.push(Admitted {
+                job: q.payload,
+                queue: dispatched.saturating_duration_since(q.arrival),
+                decode: t0.elapsed(),
+            }),
+            Err(e) => {
+                self.monitor.record_failure(model, q.arrival.elapsed());
+                let _ = q.payload.reply.send(Err(e));
+            }
+        }
     }
 
     /// Appends `req`'s rows to the input buffers; on error the buffers are as before.

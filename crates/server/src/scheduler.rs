@@ -70,10 +70,17 @@ impl Cancellable for Job {
     }
 }
 
+mod stairs;
+
+pub(crate) use stairs::Early;
+
 /// A batch handed to an executor, with when it left the queue.
 pub(crate) struct Work {
     /// Numbers the batches handed out, so that [`Done`] says which one ended.
     pub seq: u64,
+    /// Staircase stages run forward before `batch` joins them (empty for a plain batch).
+    pub earlier: Vec<Early>,
+    /// The (final) batch, whose cut's tail runs over every row.
     pub batch: Batch<Job>,
     pub dispatched: Instant,
 }
@@ -108,26 +115,36 @@ impl SchedulerHandle {
     }
 }
 
+/// How the scheduler batches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SchedConfig {
+    pub limits: BatchLimits,
+    /// Executor threads.
+    pub executors: usize,
+    /// Measured batch times older than this no longer predict anything.
+    pub stale_after: Duration,
+    /// Merge batches of nesting cuts into staircases.
+    pub staircase: bool,
+}
+
 /// Starts the actor on the current tokio runtime. `work` feeds the executors; `done` receives
-/// one message each time an executor finishes a batch; `executors` is how many there are.
-/// Measured batch times older than `stale_after` no longer predict anything.
+/// one message each time an executor finishes a batch.
 pub(crate) fn spawn(
-    limits: BatchLimits,
-    executors: usize,
-    stale_after: Duration,
+    config: SchedConfig,
     work: std::sync::mpsc::Sender<Work>,
     done: mpsc::UnboundedReceiver<Done>,
     monitor: Arc<Monitor>,
 ) -> Result<(SchedulerHandle, tokio::task::JoinHandle<()>), ServerError> {
-    let state = BatchState::new(limits)?;
-    let (tx, rx) = mpsc::channel(limits.max_queue_len);
+    let state = BatchState::new(config.limits)?;
+    let (tx, rx) = mpsc::channel(config.limits.max_queue_len);
     let actor = Actor {
         state,
-        idle: executors,
-        executors,
+        idle: config.executors,
+        executors: config.executors,
+        staircase: config.staircase,
         work,
         monitor,
-        times: BatchTimes::new(stale_after),
+        times: BatchTimes::new(config.stale_after),
         keys: HashMap::new(),
         running: HashMap::new(),
         seq: 0,
@@ -140,6 +157,7 @@ struct Actor {
     state: BatchState<Job>,
     idle: usize,
     executors: usize,
+    staircase: bool,
     work: std::sync::mpsc::Sender<Work>,
     monitor: Arc<Monitor>,
     /// Recent batch times, for admission.
@@ -304,14 +322,22 @@ impl Actor {
             self.idle -= 1;
             self.monitor.busy.fetch_add(1, Ordering::Relaxed);
             self.seq += 1;
+            let (earlier, batch) = if self.staircase {
+                self.merge(batch, now)
+            } else {
+                (Vec::new(), batch)
+            };
+            // A staircase has no batch time of its own; its final batch's is a lower bound.
             let predicted = self.batch_time(&batch.key, batch.rows, now);
             self.running.insert(self.seq, (now, predicted));
             if let Err(std::sync::mpsc::SendError(w)) = self.work.send(Work {
                 seq: self.seq,
+                earlier,
                 batch,
                 dispatched: now,
             }) {
-                for q in w.batch.requests {
+                let early = w.earlier.into_iter().flat_map(|e| e.requests);
+                for q in early.chain(w.batch.requests) {
                     let _ = q.payload.reply.send(Err(ServerError::ShuttingDown));
                 }
             }

@@ -41,6 +41,10 @@ pub struct ServerConfig {
     pub max_queue_delay: Duration,
     /// Most requests waiting; more are refused with RESOURCE_EXHAUSTED.
     pub max_queue_len: usize,
+    /// Staircase merging: a batch with room takes in batches of the same model waiting at
+    /// earlier, nesting cuts, run forward through segments to its cut, so the rest of the model
+    /// runs once at a larger batch size.
+    pub staircase: bool,
     /// Executor threads (batches run side by side). On a small machine 1, with
     /// `intra_threads` 0 letting the engine use every core for one batch.
     pub executors: usize,
@@ -74,6 +78,7 @@ impl Default for ServerConfig {
             max_batch_rows: 8,
             max_queue_delay: Duration::ZERO,
             max_queue_len: 256,
+            staircase: false,
             executors: 1,
             intra_threads: 0,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
@@ -162,14 +167,13 @@ impl Server {
             max_queue_delay: config.max_queue_delay,
             max_queue_len: config.max_queue_len,
         };
-        let (scheduler, actor) = scheduler::spawn(
+        let sched = scheduler::SchedConfig {
             limits,
-            config.executors,
-            config.load_window,
-            work_tx,
-            done_rx,
-            monitor.clone(),
-        )?;
+            executors: config.executors,
+            stale_after: config.load_window,
+            staircase: config.staircase,
+        };
+        let (scheduler, actor) = scheduler::spawn(sched, work_tx, done_rx, monitor.clone())?;
 
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;

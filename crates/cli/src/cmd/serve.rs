@@ -63,6 +63,11 @@ pub struct Args {
     /// when an executor is idle; batches still form from what queues meanwhile. [default: 0]
     #[arg(long)]
     max_delay_us: Option<u64>,
+    /// Staircase merging: a batch with room takes in requests of the same model that entered
+    /// at earlier cuts, run forward to its cut, so the rest runs once at a larger batch size.
+    /// Pays off with many devices at different cuts; a segment is built on first use.
+    #[arg(long)]
+    staircase: bool,
     /// Most requests waiting; beyond it requests are refused with RESOURCE_EXHAUSTED.
     /// [default: 256]
     #[arg(long)]
@@ -145,6 +150,7 @@ fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
     if let Some(e) = args.engine {
         c.engine = e;
     }
+    c.staircase |= args.staircase;
     let set = |dst: &mut usize, v: Option<usize>| {
         if let Some(v) = v {
             *dst = v;

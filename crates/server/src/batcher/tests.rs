@@ -588,3 +588,24 @@ fn batches_ahead_refuses_impossible_rows() {
     assert!(s.batches_ahead(&key("a"), 5).is_empty());
     assert_eq!(s.batches_ahead(&key("a"), 4), vec![(key("a"), 4)]);
 }
+
+#[test]
+fn take_key_takes_the_oldest_that_fit_in_order() {
+    let t0 = Instant::now();
+    let mut s = state(8, ms(5), 16);
+    s.push(key("a"), req(0, 2, t0)).unwrap();
+    s.push(key("b"), req(1, 1, t0)).unwrap();
+    s.push(key("a"), req(2, 3, t0)).unwrap();
+    s.push(key("a"), req(3, 1, t0)).unwrap();
+    // 2 + 3 fit in 5; the 1-row request behind them is not taken past the one that stopped.
+    let taken: Vec<u32> = s
+        .take_key(&key("a"), 5, t0)
+        .iter()
+        .map(|q| q.payload.id)
+        .collect();
+    assert_eq!(taken, vec![0, 2]);
+    assert_eq!(s.len(), 2);
+    assert_eq!(s.queued_rows(), 2);
+    // Nothing of an absent key.
+    assert!(s.take_key(&key("z"), 8, t0).is_empty());
+}

@@ -12,6 +12,7 @@ mod partitioned;
 mod parts;
 mod python;
 mod services;
+mod staircase;
 
 use std::time::Duration;
 

@@ -44,6 +44,7 @@ pub struct FileConfig {
 pub struct Batching {
     pub max_batch: Option<usize>,
     pub max_delay_us: Option<u64>,
+    pub staircase: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +154,9 @@ pub fn apply_file(c: &mut ServerConfig, f: &FileConfig, dir: &Path) -> Result<()
     set(&mut c.max_batch_rows, f.batching.max_batch);
     if let Some(us) = f.batching.max_delay_us {
         c.max_queue_delay = Duration::from_micros(us);
+    }
+    if let Some(on) = f.batching.staircase {
+        c.staircase = on;
     }
     set(&mut c.max_queue_len, f.limits.max_queue);
     if let Some(ms) = f.limits.default_timeout_ms {
