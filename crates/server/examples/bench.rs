@@ -7,7 +7,7 @@
 //! 2. A 1 MB ModelInfer round trip through an identity model (delay 0) next to a bare tonic
 //!    service that echoes the same bytes with the same messages. Goal: <= 1.2x.
 //!
-//! `cargo run --release -p loadpart-server --example bench [-- --quick]` (needs
+//! `cargo run --release -p loadpart-server --example bench [-- --quick] [--only resnet|echo]` (needs
 //! `scripts/setup.sh`'s ONNX Runtime and models). The client runs in this process on the same
 //! cores, as a device would not: ratios are what it reports, against a baseline of the same run.
 
@@ -32,15 +32,21 @@ use tonic::{Request, Response, Status};
 const MSG: usize = 64 << 20;
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let only = |t: &str| !args.iter().any(|a| a == "--only") || args.iter().any(|a| a == t);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a runtime");
     rt.block_on(async {
-        resnet_table(quick).await;
-        echo_table(quick).await;
+        if only("resnet") {
+            resnet_table(quick).await;
+        }
+        if only("echo") {
+            echo_table(quick).await;
+        }
     });
 }
 
@@ -303,6 +309,7 @@ async fn round_trips(
     c: &mut GrpcInferenceServiceClient<Channel>,
     req: &ModelInferRequest,
     n: usize,
+    mut parts: Option<&mut [f64; 3]>,
 ) -> Vec<Duration> {
     for _ in 0..10 {
         c.model_infer(req.clone()).await.unwrap();
@@ -314,6 +321,26 @@ async fn round_trips(
         let reply = c.model_infer(r).await.unwrap();
         lat.push(s.elapsed());
         assert_eq!(reply.get_ref().raw_output_contents[0].len(), 1 << 20);
+        if let Some(p) = parts.as_deref_mut() {
+            for (i, key) in [
+                "loadpart_queue_us",
+                "loadpart_decode_us",
+                "loadpart_compute_us",
+            ]
+            .iter()
+            .enumerate()
+            {
+                use loadpart_proto::inference::infer_parameter::ParameterChoice;
+                if let Some(ParameterChoice::Int64Param(v)) = reply
+                    .get_ref()
+                    .parameters
+                    .get(*key)
+                    .and_then(|p| p.parameter_choice.clone())
+                {
+                    p[i] += v as f64;
+                }
+            }
+        }
     }
     lat.sort();
     lat
@@ -355,9 +382,10 @@ async fn echo_table(quick: bool) {
 
     // Interleaved rounds, so that drift of the host hits both alike.
     let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut server_us = [0.0; 3];
     for _ in 0..3 {
-        a.extend(round_trips(&mut lp, &req, n / 3).await);
-        b.extend(round_trips(&mut echo, &req, n / 3).await);
+        a.extend(round_trips(&mut lp, &req, n / 3, Some(&mut server_us)).await);
+        b.extend(round_trips(&mut echo, &req, n / 3, None).await);
     }
     a.sort();
     b.sort();
@@ -382,6 +410,13 @@ async fn echo_table(quick: bool) {
         mean(&a) / mean(&b),
         ms(pct(&a, 0.5)) / ms(pct(&b, 0.5)),
         ms(pct(&a, 0.99)) / ms(pct(&b, 0.99))
+    );
+    let k = a.len() as f64;
+    println!(
+        "loadpart's own time per request, mean: queue {:.0} us, decode {:.0} us, engine {:.0} us",
+        server_us[0] / k,
+        server_us[1] / k,
+        server_us[2] / k
     );
     echo_task.abort();
     server.shutdown().await.unwrap();

@@ -283,11 +283,20 @@ impl Executor {
     fn decode_all(&mut self, req: &ValidRequest) -> Result<(), ServerError> {
         for (input, buf) in req.inputs.iter().zip(self.bufs.iter_mut()) {
             match &input.data {
-                InputData::RawF32(bytes) => buf.extend(
-                    bytes
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-                ),
+                InputData::RawF32(bytes) => {
+                    // One memcpy when the bytes happen to be f32-aligned on a little-endian
+                    // host (usual for a fresh allocation), else element by element.
+                    match bytemuck::try_cast_slice::<u8, f32>(bytes) {
+                        Ok(values) if cfg!(target_endian = "little") => {
+                            buf.extend_from_slice(values)
+                        }
+                        _ => buf.extend(
+                            bytes
+                                .chunks_exact(4)
+                                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                        ),
+                    }
+                }
                 InputData::Encoded(t) => {
                     let codec = |source| ServerError::Codec {
                         input: input.name.clone(),
