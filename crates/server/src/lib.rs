@@ -6,7 +6,8 @@
 //!
 //! - The pure, synchronous scheduling core, unit-tested with time as a parameter:
 //!   [`BatchState`] (bounded FCFS queue with Triton's dynamic-batcher semantics),
-//!   [`plan_staircases`] (staircase merge planning) and [`LoadWindow`] (the sliding-window load
+//!   [`plan_staircases`] (staircase merge planning; the scheduler and executors carry it out
+//!   when `staircase` is on) and [`LoadWindow`] (the sliding-window load
 //!   report, defined when idle), and [`BatchTimes`] with [`predict_finish`] (admission: will a
 //!   request finish by its deadline?).
 //! - The edge ([`validate`]): a `ModelInferRequest` becomes a [`ValidRequest`] or a
