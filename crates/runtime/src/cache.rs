@@ -161,6 +161,19 @@ impl PartCache {
         }
     }
 
+    /// The part under `key` if it is loaded and held (counted as a hit); never loads, so it is
+    /// cheap enough for an async task to call.
+    pub fn get(&self, key: &PartKey) -> Option<Arc<PartRunner>> {
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        let entry = inner.entries.get_mut(key)?;
+        let part = entry.slot.get()?.as_ref().ok()?.clone();
+        entry.last_used = tick;
+        inner.hits += 1;
+        Some(part)
+    }
+
     /// Whether `key` is loaded and held.
     pub fn contains(&self, key: &PartKey) -> bool {
         self.lock()

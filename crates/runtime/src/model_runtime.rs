@@ -69,6 +69,14 @@ impl ModelRuntime {
         })
     }
 
+    /// The part `spec` if it is loaded already; never loads (see [`PartCache::get`]).
+    pub fn cached(&self, spec: PartSpec) -> Option<Arc<PartRunner>> {
+        self.cache.get(&PartKey {
+            model: self.identity().to_string(),
+            spec,
+        })
+    }
+
     pub fn head(&self, cut: &CutId) -> Result<Arc<PartRunner>, RuntimeError> {
         self.part(PartSpec::Head(cut.clone()))
     }

@@ -134,6 +134,79 @@ impl<R> BatchState<R> {
         self.queue.drain(..).map(|e| e.req.payload).collect()
     }
 
+    /// Removes `key`'s oldest queued requests, in queue order, while their rows fit in
+    /// `max_rows` (stopping at the first that does not, as a batch of that key would), and
+    /// returns them: for merging them into another key's batch (a staircase). Evicts stale
+    /// requests first, like [`BatchState::next_batch`].
+    pub fn take_key(&mut self, key: &BatchKey, max_rows: usize, now: Instant) -> Vec<Queued<R>>
+    where
+        R: Cancellable,
+    {
+        self.evict(now);
+        let mut rows = 0;
+        let mut full = false;
+        let taken = self.remove_where(|_, e| {
+            if full || e.key != *key {
+                return false;
+            }
+            if rows + e.req.rows > max_rows {
+                full = true;
+                return false;
+            }
+            rows += e.req.rows;
+            true
+        });
+        taken.into_iter().map(|e| e.req).collect()
+    }
+
+    /// The batches, as (key, rows), that would run before and with a request of `key` and `rows`
+    /// rows pushed now, in the order they would leave, the request's own batch last; assumes no
+    /// further arrivals and every delay passed (the case that matters for admission: a busy
+    /// server). Same rules as [`BatchState::next_batch`]: the key of the oldest queued request
+    /// goes first and takes its requests in queue order up to the first that does not fit.
+    /// Empty when `rows` is 0 or above `max_batch_rows` (such a request never runs).
+    pub fn batches_ahead(&self, key: &BatchKey, rows: usize) -> Vec<(BatchKey, usize)> {
+        let max = self.limits.max_batch_rows;
+        if rows == 0 || rows > max {
+            return Vec::new();
+        }
+        // Per key, in order of first appearance: (queue position, rows) of its requests; the
+        // new request is at position `queue.len()`.
+        let mut keys: Vec<(&BatchKey, VecDeque<(usize, usize)>)> = Vec::new();
+        let entries = self.queue.iter().map(|e| (&e.key, e.req.rows));
+        for (pos, (k, r)) in entries.chain(std::iter::once((key, rows))).enumerate() {
+            match keys.iter_mut().find(|(kk, _)| *kk == k) {
+                Some((_, q)) => q.push_back((pos, r)),
+                None => keys.push((k, VecDeque::from([(pos, r)]))),
+            }
+        }
+        let new_pos = self.queue.len();
+        let mut out = Vec::new();
+        loop {
+            let Some((k, q)) = keys
+                .iter_mut()
+                .filter(|(_, q)| !q.is_empty())
+                .min_by_key(|(_, q)| q[0].0)
+            else {
+                return out;
+            };
+            let mut sum = 0;
+            let mut has_new = false;
+            while let Some(&(pos, r)) = q.front() {
+                if sum + r > max {
+                    break;
+                }
+                sum += r;
+                has_new |= pos == new_pos;
+                q.pop_front();
+            }
+            out.push(((*k).clone(), sum));
+            if has_new {
+                return out;
+            }
+        }
+    }
+
     /// Groups the queue into the batch each key would release now, keys in order of their first
     /// queued request. A key's batch takes its requests in queue order and stops at the first
     /// that does not fit, so a large request is never overtaken by smaller ones of its key.

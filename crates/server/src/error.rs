@@ -15,6 +15,19 @@ pub enum SchedError {
         /// The configured limit, requests.
         max_queue_len: usize,
     },
+    /// The queue ahead and the request's own batch are predicted to end after its deadline, so
+    /// it is refused at arrival rather than queued to fail later; the server answers
+    /// RESOURCE_EXHAUSTED.
+    #[error(
+        "cannot finish in time: predicted {predicted_us} µs (queue ahead and execution), \
+         deadline in {budget_us} µs"
+    )]
+    WouldMissDeadline {
+        /// Predicted time until the request's batch ends, µs.
+        predicted_us: u64,
+        /// Time left until its deadline at arrival, µs.
+        budget_us: u64,
+    },
     /// A request carries more rows than any batch may hold, so it could never run.
     #[error("request has {rows} rows but a batch holds at most {max_batch_rows}")]
     TooManyRows {
@@ -38,7 +51,7 @@ impl loadpart_errors::Classify for SchedError {
     fn kind(&self) -> loadpart_errors::ErrorKind {
         use loadpart_errors::ErrorKind::*;
         match self {
-            SchedError::QueueFull { .. } => Internal,
+            SchedError::QueueFull { .. } | SchedError::WouldMissDeadline { .. } => Internal,
             SchedError::TooManyRows { .. } | SchedError::ZeroRows => Caller,
             SchedError::ZeroLimit { .. } => Internal,
         }
@@ -47,6 +60,7 @@ impl loadpart_errors::Classify for SchedError {
     fn label(&self) -> &'static str {
         match self {
             SchedError::QueueFull { .. } => "queue_full",
+            SchedError::WouldMissDeadline { .. } => "would_miss_deadline",
             SchedError::TooManyRows { .. } => "too_many_rows",
             SchedError::ZeroRows => "zero_rows",
             SchedError::ZeroLimit { .. } => "zero_limit",

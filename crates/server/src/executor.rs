@@ -10,22 +10,24 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use loadpart_codec::{DecodeLimits, Decoder, validate};
-use loadpart_cuts::NodeSet;
 use loadpart_engine::TensorRef;
 use loadpart_runtime::split_rows;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::ServerError;
 use crate::monitor::Monitor;
-use crate::scheduler::{Job, Reply, Timings, Work, micros};
+use crate::scheduler::{Done, Job, Reply, Timings, Work, micros};
 use crate::stats::RequestCost;
 use crate::validate::{Entry, InputData, ValidRequest};
 
-/// Starts `n` executor threads reading from `work`; each sends `()` on `done` after a batch.
+mod stairs;
+
+/// Starts `n` executor threads reading from `work`; each sends a [`Done`] on `done` after a
+/// batch.
 pub(crate) fn spawn(
     n: usize,
     work: mpsc::Receiver<Work>,
-    done: UnboundedSender<()>,
+    done: UnboundedSender<Done>,
     monitor: Arc<Monitor>,
     limits: DecodeLimits,
 ) -> Result<Vec<std::thread::JoinHandle<()>>, ServerError> {
@@ -49,9 +51,10 @@ pub(crate) fn spawn(
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .recv();
                         let Ok(w) = next else { break };
-                        ex.run(w);
+                        let (seq, key) = (w.seq, w.batch.key.clone());
+                        let ran = ex.run(w);
                         ex.monitor.busy.fetch_sub(1, Ordering::Relaxed);
-                        if done.send(()).is_err() {
+                        if done.send(Done { seq, key, ran }).is_err() {
                             break;
                         }
                     }
@@ -76,54 +79,77 @@ struct Admitted {
     decode: Duration,
 }
 
+/// What a batch that ran measured, for the scheduler's predictions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ran {
+    /// Rows it ran with.
+    pub rows: usize,
+    /// The whole batch on the executor (decode, run, split): what a request queued behind it
+    /// waits.
+    pub measured: Duration,
+    /// The engine run alone, which the profile times.
+    pub infer: Duration,
+    /// The profile's time for it, µs, when the model has a profile.
+    pub profiled_us: Option<f64>,
+}
+
 impl Executor {
-    fn run(&mut self, w: Work) {
-        let Some(first) = w.batch.requests.first() else {
-            return;
-        };
+    /// Runs the batch and answers its requests; `None` when nothing ran (every request failed
+    /// to decode, or the engine failed).
+    fn run(&mut self, w: Work) -> Option<Ran> {
+        let started = Instant::now();
+        let first = w.batch.requests.first()?;
         let model = first.payload.req.model.clone();
         let entry = first.payload.req.entry.clone();
-        let n_inputs = first.payload.req.inputs.len();
-        self.bufs.resize_with(n_inputs, Vec::new);
-        self.bufs.truncate(n_inputs);
-        self.bufs.iter_mut().for_each(Vec::clear);
-
-        let mut admitted: Vec<Admitted> = Vec::with_capacity(w.batch.requests.len());
-        for q in w.batch.requests {
-            let t0 = Instant::now();
-            match self.decode(&q.payload.req) {
-                Ok(()) => admitted.push(Admitted {
-                    job: q.payload,
-                    queue: w.dispatched.saturating_duration_since(q.arrival),
-                    decode: t0.elapsed(),
-                }),
-                Err(e) => {
-                    self.monitor
-                        .record_failure(&model.name, q.arrival.elapsed());
-                    let _ = q.payload.reply.send(Err(e));
-                }
+        // Every request of a batch has the same key, so the same part and input names.
+        let part = first.payload.req.part.clone();
+        let names: Vec<String> = first
+            .payload
+            .req
+            .inputs
+            .iter()
+            .map(|i| i.name.clone())
+            .collect();
+        let merged = !w.earlier.is_empty();
+        let carried = if merged {
+            self.forward(&model, w.earlier, w.dispatched)
+        } else {
+            None
+        };
+        let (mut admitted, forward_infer) = match carried {
+            Some(c) => {
+                self.start_buffers(&names, Some(&c.tensors));
+                (c.admitted, c.infer)
             }
+            None => {
+                self.start_buffers(&names, None);
+                (Vec::with_capacity(w.batch.requests.len()), Duration::ZERO)
+            }
+        };
+        for q in w.batch.requests {
+            self.admit(q, w.dispatched, &model.name, &mut admitted);
         }
         if admitted.is_empty() {
-            return;
+            return None;
         }
         let rows: Vec<usize> = admitted.iter().map(|a| a.job.req.rows).collect();
         let total: usize = rows.iter().sum();
-        let req0 = &admitted[0].job.req;
-        let shapes: Vec<Vec<usize>> = req0
-            .inputs
+        let shapes: Vec<Vec<usize>> = names
             .iter()
-            .map(|i| {
+            .map(|n| {
+                let sample = model.sample_shape(n).unwrap_or(&[]);
                 std::iter::once(total)
-                    .chain(i.shape[1..].iter().copied())
+                    .chain(sample.iter().copied())
                     .collect()
             })
             .collect();
-        let names: Vec<String> = req0.inputs.iter().map(|i| i.name.clone()).collect();
 
-        let runner = match &entry {
-            Entry::Full => model.runtime.full(),
-            Entry::Tail { cut, .. } => model.runtime.tail(cut),
+        let runner = match (part, &entry) {
+            (Some(p), _) => Ok(p),
+            // Not loaded by the request path (a caller of the scheduler that skipped
+            // `parts::ready`): load it here, blocking this executor.
+            (None, Entry::Full) => model.runtime.full(),
+            (None, Entry::Tail { cut, .. }) => model.runtime.tail(cut),
         };
         let t_run = Instant::now();
         let result = runner.and_then(|r| {
@@ -135,7 +161,7 @@ impl Executor {
                 .collect::<Result<Vec<_>, loadpart_runtime::RuntimeError>>()?;
             r.run(&views)
         });
-        let infer = t_run.elapsed();
+        let infer = t_run.elapsed() + forward_infer;
         let out = match result {
             Ok(out) => out,
             Err(e) => {
@@ -145,7 +171,7 @@ impl Executor {
                         .record_failure(&model.name, a.job.req.arrival.elapsed());
                     let _ = a.job.reply.send(Err(ServerError::execution(&e)));
                 }
-                return;
+                return None;
             }
         };
 
@@ -156,19 +182,16 @@ impl Executor {
                 for a in admitted {
                     let _ = a.job.reply.send(Err(ServerError::execution(&e)));
                 }
-                return;
+                return None;
             }
         };
         let output = t_out.elapsed();
         let now = Instant::now();
-        let profiled_us = match (&model.costs, &entry) {
-            (Some(c), Entry::Tail { head, .. }) => c.tail_time_us(head, total as f64),
-            (Some(c), Entry::Full) => {
-                let empty = NodeSet::empty(model.runtime.prepared().stages.dag().node_count());
-                c.tail_time_us(&empty, total as f64)
-            }
-            // No profile: the measured time stands in, so the slowdown stays 1.
-            (None, _) => infer.as_secs_f64() * 1e6,
+        // A staircase is not what the profile timed.
+        let profiled = if merged {
+            None
+        } else {
+            model.profiled_us(entry.head(), total)
         };
         let mut sum_input = Duration::ZERO;
         let mut answers = Vec::with_capacity(admitted.len());
@@ -207,11 +230,41 @@ impl Executor {
             now,
             total,
             infer,
-            profiled_us,
+            // No profile: the measured time stands in, so the slowdown stays 1.
+            profiled.unwrap_or(infer.as_secs_f64() * 1e6),
             [sum_input, infer, output],
         );
         for (tx, reply) in answers {
             let _ = tx.send(Ok(reply));
+        }
+        // A staircase's time is not a batch time of its final key: do not learn from it.
+        (!merged).then_some(Ran {
+            rows: total,
+            measured: started.elapsed(),
+            infer,
+            profiled_us: profiled,
+        })
+    }
+
+    /// Decodes `q` into the input buffers and adds it to `admitted`, or answers its error.
+    fn admit(
+        &mut self,
+        q: crate::Queued<Job>,
+        dispatched: Instant,
+        model: &str,
+        admitted: &mut Vec<Admitted>,
+    ) {
+        let t0 = Instant::now();
+        match self.decode(&q.payload.req) {
+            Ok(()) => admitted.push(Admitted {
+                job: q.payload,
+                queue: dispatched.saturating_duration_since(q.arrival),
+                decode: t0.elapsed(),
+            }),
+            Err(e) => {
+                self.monitor.record_failure(model, q.arrival.elapsed());
+                let _ = q.payload.reply.send(Err(e));
+            }
         }
     }
 
@@ -230,11 +283,20 @@ impl Executor {
     fn decode_all(&mut self, req: &ValidRequest) -> Result<(), ServerError> {
         for (input, buf) in req.inputs.iter().zip(self.bufs.iter_mut()) {
             match &input.data {
-                InputData::RawF32(bytes) => buf.extend(
-                    bytes
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-                ),
+                InputData::RawF32(bytes) => {
+                    // One memcpy when the bytes happen to be f32-aligned on a little-endian
+                    // host (usual for a fresh allocation), else element by element.
+                    match bytemuck::try_cast_slice::<u8, f32>(bytes) {
+                        Ok(values) if cfg!(target_endian = "little") => {
+                            buf.extend_from_slice(values)
+                        }
+                        _ => buf.extend(
+                            bytes
+                                .chunks_exact(4)
+                                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                        ),
+                    }
+                }
                 InputData::Encoded(t) => {
                     let codec = |source| ServerError::Codec {
                         input: input.name.clone(),

@@ -6,25 +6,35 @@
 //!
 //! - The pure, synchronous scheduling core, unit-tested with time as a parameter:
 //!   [`BatchState`] (bounded FCFS queue with Triton's dynamic-batcher semantics),
-//!   [`plan_staircases`] (staircase merge planning) and [`LoadWindow`] (the sliding-window load
-//!   report, defined when idle).
+//!   [`plan_staircases`] (staircase merge planning; the scheduler and executors carry it out
+//!   when `staircase` is on) and [`LoadWindow`] (the sliding-window load
+//!   report, defined when idle), and [`BatchTimes`] with [`predict_finish`] (admission: will a
+//!   request finish by its deadline?).
 //! - The edge ([`validate`]): a `ModelInferRequest` becomes a [`ValidRequest`] or a
 //!   [`ServerError`]; [`status`] maps every error to a gRPC status in one place.
+//! - Parts ([`parts`]): a request's tail is built, when cold, on a blocking task before it is
+//!   queued, so executors only run; `warm_cuts` builds chosen cuts before the server is ready.
 //! - Execution: a tokio actor owns the [`BatchState`] ([`scheduler`]) and hands ready batches to
 //!   executor threads that decode straight into one buffer per input and run the whole model or
 //!   the tail of the batch's cut.
 //! - The gRPC services ([`service`]): `inference.GRPCInferenceService` (KServe v2 with Triton's
 //!   statistics), `loadpart.v1.Loadpart` (profile, load poll and watch, bandwidth probes), and
 //!   `grpc.health.v1`.
+//! - Operations: Prometheus text metrics (`metrics`, one module) served over plain HTTP on their
+//!   own address, `tracing` spans on the request path.
 //! - [`Server::start`] with a [`ServerConfig`] ties them together and returns a
 //!   [`RunningServer`] that shuts down gracefully.
 #![forbid(unsafe_code)]
 
+mod admission;
 mod batcher;
 mod error;
 mod executor;
 mod load;
+mod metrics;
+mod metrics_http;
 mod monitor;
+pub mod parts;
 pub mod registry;
 pub mod scheduler;
 mod server;
@@ -34,11 +44,13 @@ mod stats;
 pub mod status;
 pub mod validate;
 
+pub use admission::{BatchTimes, misses_deadline, predict_finish};
 pub use batcher::{
     Batch, BatchKey, BatchLimits, BatchState, Cancellable, Dropped, Queued, Rejected,
 };
 pub use error::{SchedError, ServerError};
 pub use load::{LoadSnapshot, LoadWindow, MAX_SLOWDOWN};
+pub use parts::WarmCuts;
 pub use registry::{ModelSpec, Registry, ServedModel, TensorMeta};
 pub use scheduler::{Reply, SchedulerHandle, Timings};
 pub use server::{RunningServer, Server, ServerConfig};

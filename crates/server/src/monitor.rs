@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use loadpart_proto::inference::ModelStatistics;
 use loadpart_proto::loadpart::{BatchSizeCount, FormingBatch, LoadReport};
 
+use crate::metrics::{Gauges, Metrics};
 use crate::stats::{ModelStats, RequestCost};
 use crate::{LoadSnapshot, LoadWindow, ServerError};
 
@@ -29,6 +30,8 @@ pub struct Monitor {
     /// Executors running a batch now.
     pub busy: AtomicUsize,
     forming: Mutex<Vec<FormingBatch>>,
+    /// The Prometheus metrics.
+    pub metrics: Metrics,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -45,9 +48,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Monitor {
-    /// Windows of `span` for each of `models`; `executors` is reported as configured.
-    pub fn new(models: &[&str], span: Duration, executors: usize) -> Result<Self, ServerError> {
+    /// Windows of `span` for each of `models`; `executors` is reported as configured;
+    /// batch-size histograms go up to `max_batch_rows`.
+    pub fn new(
+        models: &[&str],
+        span: Duration,
+        executors: usize,
+        max_batch_rows: usize,
+    ) -> Result<Self, ServerError> {
         let now = Instant::now();
+        let metrics = Metrics::new(models, max_batch_rows);
         let models = models
             .iter()
             .map(|&m| {
@@ -68,6 +78,7 @@ impl Monitor {
             in_flight: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             forming: Mutex::new(Vec::new()),
+            metrics,
         })
     }
 
@@ -78,6 +89,7 @@ impl Monitor {
 
     /// A request of `model` that ran: its queue wait and phase costs.
     pub fn record_request(&self, model: &str, now: Instant, cost: &RequestCost) {
+        self.metrics.request_ok(model, cost.total, cost.queue);
         lock(&self.all).record_request(now, cost.queue);
         if let Some(m) = self.models.get(model) {
             lock(&m.window).record_request(now, cost.queue);
@@ -96,6 +108,7 @@ impl Monitor {
         profiled_us: f64,
         phases: [Duration; 3],
     ) {
+        self.metrics.batch(model, rows, measured);
         lock(&self.all).record_batch(now, rows, measured, profiled_us);
         if let Some(m) = self.models.get(model) {
             lock(&m.window).record_batch(now, rows, measured, profiled_us);
@@ -108,6 +121,16 @@ impl Monitor {
         if let Some(m) = self.models.get(model) {
             lock(&m.stats).fail(d);
         }
+    }
+
+    /// The Prometheus text of every metric, gauges read now.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(Gauges {
+            queue_length: self.queue_len.load(Ordering::Relaxed),
+            in_flight: self.in_flight.load(Ordering::Relaxed),
+            executors_busy: self.busy.load(Ordering::Relaxed),
+            executors: self.executors,
+        })
     }
 
     /// Triton's statistics of `model`, or of every model when `None`.

@@ -4,12 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use loadpart_cuts::NodeSet;
 use loadpart_engine::{Engine, LoadOptions};
 use loadpart_graph::{OnnxModel, Prepared, Shapes, onnx::DataType, randomize_for_checks, zoo};
 use loadpart_plan::{ModelProfile, ServerCosts};
 use loadpart_runtime::{ModelRuntime, PartCache};
 
 use crate::ServerError;
+use crate::parts::WarmCuts;
 
 /// Where a model comes from and how it is named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,8 @@ pub struct ModelSpec {
     /// A server profile (`loadpart profile --role server` JSON) for this model: enables the
     /// slowdown factor against profiled times and GetServerProfile.
     pub profile: Option<PathBuf>,
+    /// Cuts whose tails are built and warmed at start, before the server is ready.
+    pub warm_cuts: WarmCuts,
 }
 
 impl ModelSpec {
@@ -34,6 +38,7 @@ impl ModelSpec {
             source: source.into(),
             randomize_seed: None,
             profile: None,
+            warm_cuts: WarmCuts::None,
         }
     }
 }
@@ -157,6 +162,19 @@ impl ServedModel {
     /// The model's identity (hex SHA-256 of what runs).
     pub fn identity(&self) -> &str {
         self.runtime.identity()
+    }
+
+    /// Profiled time of a batch of `rows` rows entering after `head` (the cut's head; `None`
+    /// for the whole model), µs; `None` without a profile.
+    pub fn profiled_us(&self, head: Option<&NodeSet>, rows: usize) -> Option<f64> {
+        let costs = self.costs.as_ref()?;
+        Some(match head {
+            Some(h) => costs.tail_time_us(h, rows as f64),
+            None => {
+                let n = self.runtime.prepared().stages.dag().node_count();
+                costs.tail_time_us(&NodeSet::empty(n), rows as f64)
+            }
+        })
     }
 
     /// Per-sample shape (dims after dim 0) of tensor `name`, if the model has it.

@@ -8,10 +8,16 @@
 //! Requests whose deadline passed in the queue are answered DEADLINE_EXCEEDED; requests whose
 //! caller has gone are dropped unanswered; neither ever runs.
 //!
+//! Admission: a request is refused at once (RESOURCE_EXHAUSTED) when the queue is full or when
+//! the batches ahead of it and its own are predicted to end after its deadline
+//! ([`crate::admission`]); the executors report each batch's measured time back to the actor,
+//! which keeps the predictions current.
+//!
 //! Shutdown: when every [`SchedulerHandle`] is dropped the actor stops taking requests, runs
 //! what is queued, waits for the executors to go idle, then closes the executors' channel so
 //! that their threads end.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -20,9 +26,14 @@ use loadpart_engine::Tensor;
 use loadpart_proto::loadpart::FormingBatch;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::admission::{BatchTimes, misses_deadline, predict_finish};
+use crate::executor::Ran;
 use crate::monitor::Monitor;
+use crate::registry::ServedModel;
 use crate::validate::ValidRequest;
-use crate::{Batch, BatchLimits, BatchState, Cancellable, Queued, SchedError, ServerError};
+use crate::{
+    Batch, BatchKey, BatchLimits, BatchState, Cancellable, Queued, SchedError, ServerError,
+};
 
 /// This request's time in the server, per phase, and the batch it ran in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,10 +70,27 @@ impl Cancellable for Job {
     }
 }
 
+mod stairs;
+
+pub(crate) use stairs::Early;
+
 /// A batch handed to an executor, with when it left the queue.
 pub(crate) struct Work {
+    /// Numbers the batches handed out, so that [`Done`] says which one ended.
+    pub seq: u64,
+    /// Staircase stages run forward before `batch` joins them (empty for a plain batch).
+    pub earlier: Vec<Early>,
+    /// The (final) batch, whose cut's tail runs over every row.
     pub batch: Batch<Job>,
     pub dispatched: Instant,
+}
+
+/// An executor finished batch `seq` of `key`; `ran` is what it measured, `None` when the batch
+/// failed.
+pub(crate) struct Done {
+    pub seq: u64,
+    pub key: BatchKey,
+    pub ran: Option<Ran>,
 }
 
 /// Submits requests to the scheduler. Cheap to clone; the actor stops once all are dropped.
@@ -87,23 +115,39 @@ impl SchedulerHandle {
     }
 }
 
+/// How the scheduler batches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SchedConfig {
+    pub limits: BatchLimits,
+    /// Executor threads.
+    pub executors: usize,
+    /// Measured batch times older than this no longer predict anything.
+    pub stale_after: Duration,
+    /// Merge batches of nesting cuts into staircases.
+    pub staircase: bool,
+}
+
 /// Starts the actor on the current tokio runtime. `work` feeds the executors; `done` receives
-/// one message each time an executor finishes a batch; `executors` is how many there are.
+/// one message each time an executor finishes a batch.
 pub(crate) fn spawn(
-    limits: BatchLimits,
-    executors: usize,
+    config: SchedConfig,
     work: std::sync::mpsc::Sender<Work>,
-    done: mpsc::UnboundedReceiver<()>,
+    done: mpsc::UnboundedReceiver<Done>,
     monitor: Arc<Monitor>,
 ) -> Result<(SchedulerHandle, tokio::task::JoinHandle<()>), ServerError> {
-    let state = BatchState::new(limits)?;
-    let (tx, rx) = mpsc::channel(limits.max_queue_len);
+    let state = BatchState::new(config.limits)?;
+    let (tx, rx) = mpsc::channel(config.limits.max_queue_len);
     let actor = Actor {
         state,
-        idle: executors,
-        executors,
+        idle: config.executors,
+        executors: config.executors,
+        staircase: config.staircase,
         work,
         monitor,
+        times: BatchTimes::new(config.stale_after),
+        keys: HashMap::new(),
+        running: HashMap::new(),
+        seq: 0,
     };
     let join = tokio::spawn(actor.run(rx, done));
     Ok((SchedulerHandle { tx }, join))
@@ -113,12 +157,25 @@ struct Actor {
     state: BatchState<Job>,
     idle: usize,
     executors: usize,
+    staircase: bool,
     work: std::sync::mpsc::Sender<Work>,
     monitor: Arc<Monitor>,
+    /// Recent batch times, for admission.
+    times: BatchTimes,
+    /// What a key's profiled time needs: its model and head (seen on push).
+    keys: HashMap<BatchKey, KeyInfo>,
+    /// Batches running now, by `seq`: when they started and their predicted time.
+    running: HashMap<u64, (Instant, Option<Duration>)>,
+    seq: u64,
+}
+
+struct KeyInfo {
+    model: Arc<ServedModel>,
+    head: Option<loadpart_cuts::NodeSet>,
 }
 
 impl Actor {
-    async fn run(mut self, mut rx: mpsc::Receiver<Job>, mut done: mpsc::UnboundedReceiver<()>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>, mut done: mpsc::UnboundedReceiver<Done>) {
         let mut open = true;
         loop {
             let now = Instant::now();
@@ -145,7 +202,7 @@ impl Actor {
                     None => open = false,
                 },
                 d = done.recv() => match d {
-                    Some(()) => self.idle += 1,
+                    Some(d) => self.finished(d),
                     // Every executor thread has ended (they only end on a panic here): stop.
                     None => break,
                 },
@@ -157,7 +214,89 @@ impl Actor {
         }
     }
 
+    /// An executor finished a batch: it is idle again, and the batch's time is measured.
+    fn finished(&mut self, d: Done) {
+        self.idle += 1;
+        self.running.remove(&d.seq);
+        if let Some(ran) = d.ran {
+            let now = Instant::now();
+            let (rows, profiled) = (ran.rows, ran.profiled_us);
+            self.times
+                .observe(&d.key, rows, ran.measured, ran.infer, profiled, now);
+        }
+    }
+
+    /// The predicted time of a batch of `key` with `rows` rows, if there is data for it.
+    fn batch_time(&self, key: &BatchKey, rows: usize, now: Instant) -> Option<Duration> {
+        let profiled = self
+            .keys
+            .get(key)
+            .and_then(|k| k.model.profiled_us(k.head.as_ref(), rows));
+        self.times.estimate(key, rows, profiled, now)
+    }
+
+    /// How long from `now` until the batch holding a new request of `key` and `rows` rows would
+    /// end; `None` when some batch on the way has no prediction.
+    fn predict(&self, key: &BatchKey, rows: usize, now: Instant) -> Option<Duration> {
+        let ahead = self
+            .state
+            .batches_ahead(key, rows)
+            .iter()
+            .map(|(k, r)| self.batch_time(k, *r, now))
+            .collect::<Option<Vec<Duration>>>()?;
+        let running: Vec<Duration> = self
+            .running
+            .values()
+            .map(|(started, predicted)| {
+                predicted.map_or(Duration::ZERO, |p| {
+                    p.saturating_sub(now.saturating_duration_since(*started))
+                })
+            })
+            .collect();
+        Some(predict_finish(&running, &ahead, self.executors))
+    }
+
+    /// Refuses `job` if it is predicted to miss its deadline; hands it back otherwise.
+    fn admit(&mut self, job: Job) -> Option<Job> {
+        let now = Instant::now();
+        let req = &job.req;
+        let deadline = req.deadline?;
+        if deadline <= now {
+            let waited = req.arrival.elapsed();
+            self.monitor.record_failure(&req.model.name, waited);
+            let _ = job.reply.send(Err(ServerError::DeadlineExceeded {
+                waited_us: micros(waited),
+            }));
+            return None;
+        }
+        let predicted = self.predict(&req.key, req.rows, now);
+        if !misses_deadline(now, Some(deadline), predicted) {
+            return Some(job);
+        }
+        let error = SchedError::WouldMissDeadline {
+            predicted_us: predicted.map_or(0, micros),
+            budget_us: micros(deadline.saturating_duration_since(now)),
+        };
+        tracing::debug!(model = %req.model.name, %error, "refused at admission");
+        self.monitor
+            .record_failure(&req.model.name, req.arrival.elapsed());
+        let _ = job.reply.send(Err(error.into()));
+        None
+    }
+
     fn push(&mut self, job: Job) {
+        let key = job.req.key.clone();
+        self.keys.entry(key).or_insert_with(|| KeyInfo {
+            model: job.req.model.clone(),
+            head: job.req.entry.head().cloned(),
+        });
+        let Some(job) = (match job.req.deadline {
+            Some(_) => self.admit(job),
+            None => Some(job),
+        }) else {
+            self.answer_dropped();
+            return;
+        };
         let queued = Queued {
             rows: job.req.rows,
             arrival: job.req.arrival,
@@ -182,11 +321,23 @@ impl Actor {
             };
             self.idle -= 1;
             self.monitor.busy.fetch_add(1, Ordering::Relaxed);
+            self.seq += 1;
+            let (earlier, batch) = if self.staircase {
+                self.merge(batch, now)
+            } else {
+                (Vec::new(), batch)
+            };
+            // A staircase has no batch time of its own; its final batch's is a lower bound.
+            let predicted = self.batch_time(&batch.key, batch.rows, now);
+            self.running.insert(self.seq, (now, predicted));
             if let Err(std::sync::mpsc::SendError(w)) = self.work.send(Work {
+                seq: self.seq,
+                earlier,
                 batch,
                 dispatched: now,
             }) {
-                for q in w.batch.requests {
+                let early = w.earlier.into_iter().flat_map(|e| e.requests);
+                for q in early.chain(w.batch.requests) {
                     let _ = q.payload.reply.send(Err(ServerError::ShuttingDown));
                 }
             }

@@ -26,6 +26,10 @@ use crate::{BatchLimits, ServerError, executor, scheduler};
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free one (see [`RunningServer::addr`]).
     pub listen: SocketAddr,
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`, plain HTTP); `None` for none.
+    /// Keep it on loopback or a private network: it tells anyone who asks how busy the server
+    /// is.
+    pub metrics_listen: Option<SocketAddr>,
     /// Models to serve, at least one.
     pub models: Vec<ModelSpec>,
     /// Engine that runs the models.
@@ -37,6 +41,10 @@ pub struct ServerConfig {
     pub max_queue_delay: Duration,
     /// Most requests waiting; more are refused with RESOURCE_EXHAUSTED.
     pub max_queue_len: usize,
+    /// Staircase merging: a batch with room takes in batches of the same model waiting at
+    /// earlier, nesting cuts, run forward through segments to its cut, so the rest of the model
+    /// runs once at a larger batch size.
+    pub staircase: bool,
     /// Executor threads (batches run side by side). On a small machine 1, with
     /// `intra_threads` 0 letting the engine use every core for one batch.
     pub executors: usize,
@@ -49,25 +57,36 @@ pub struct ServerConfig {
     pub decode_limits: DecodeLimits,
     /// Byte budget of the part cache (loaded tails, full models).
     pub part_cache_bytes: usize,
-    /// Span of the load report's sliding window.
+    /// Most parts built at once for cold cuts (each on a blocking thread, beside the
+    /// executors); more requests for other cold cuts wait their turn.
+    pub part_builds: usize,
+    /// Span of the load report's sliding window; also how long a measured batch time keeps
+    /// predicting for admission.
     pub load_window: Duration,
+    /// Deadline of a request that sets none, or a later one (gRPC timeout, `timeout`
+    /// parameter): its answer is refused at arrival or dropped from the queue after this.
+    pub default_timeout: Duration,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8001)),
+            metrics_listen: None,
             models: Vec::new(),
             engine: EngineKind::Ort,
             max_batch_rows: 8,
             max_queue_delay: Duration::ZERO,
             max_queue_len: 256,
+            staircase: false,
             executors: 1,
             intra_threads: 0,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             decode_limits: DecodeLimits::default(),
             part_cache_bytes: 2 << 30,
+            part_builds: 2,
             load_window: Duration::from_secs(10),
+            default_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -91,6 +110,9 @@ impl ServerConfig {
         if self.load_window.is_zero() {
             return bad("load_window must be positive");
         }
+        if self.default_timeout.is_zero() {
+            return bad("default_timeout must be positive");
+        }
         Ok(())
     }
 }
@@ -103,6 +125,8 @@ pub struct Server;
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    metrics: Option<tokio::task::JoinHandle<()>>,
     stop: Option<oneshot::Sender<()>>,
     stopping: watch::Sender<bool>,
     serve: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
@@ -122,7 +146,12 @@ impl Server {
             .await
             .map_err(|e| ServerError::Config(format!("model loading panicked: {e}")))??;
         let names = registry.names();
-        let monitor = Arc::new(Monitor::new(&names, config.load_window, config.executors)?);
+        let monitor = Arc::new(Monitor::new(
+            &names,
+            config.load_window,
+            config.executors,
+            config.max_batch_rows,
+        )?);
 
         let (work_tx, work_rx) = std::sync::mpsc::channel();
         let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -138,14 +167,33 @@ impl Server {
             max_queue_delay: config.max_queue_delay,
             max_queue_len: config.max_queue_len,
         };
-        let (scheduler, actor) =
-            scheduler::spawn(limits, config.executors, work_tx, done_rx, monitor.clone())?;
+        let sched = scheduler::SchedConfig {
+            limits,
+            executors: config.executors,
+            stale_after: config.load_window,
+            staircase: config.staircase,
+        };
+        let (scheduler, actor) = scheduler::spawn(sched, work_tx, done_rx, monitor.clone())?;
 
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
         let (stopping, stopping_rx) = watch::channel(false);
+        let (metrics_addr, metrics) = match config.metrics_listen {
+            None => (None, None),
+            Some(at) => {
+                let l = tokio::net::TcpListener::bind(at).await?;
+                let a = l.local_addr()?;
+                let task = tokio::spawn(crate::metrics_http::serve(
+                    l,
+                    monitor.clone(),
+                    stopping_rx.clone(),
+                ));
+                tracing::info!(addr = %a, "metrics at http://{a}/metrics");
+                (Some(a), Some(task))
+            }
+        };
         let models = registry.models().to_vec();
         let shared = Arc::new(Shared {
             registry,
@@ -155,6 +203,8 @@ impl Server {
             max_message_bytes: config.max_message_bytes,
             engine,
             intra_threads: config.intra_threads,
+            default_timeout: config.default_timeout,
+            builds: tokio::sync::Semaphore::new(config.part_builds.max(1)),
             stopping: stopping_rx,
         });
         let n = config.max_message_bytes;
@@ -186,6 +236,8 @@ impl Server {
         tracing::info!(%addr, models = ?names_of(&models), "serving");
         Ok(RunningServer {
             addr,
+            metrics_addr,
+            metrics,
             stop: Some(stop),
             stopping,
             serve,
@@ -216,9 +268,13 @@ fn load_models(config: &ServerConfig) -> Result<(Registry, &'static str), Server
         .iter()
         .map(|spec| ServedModel::load(spec, engine.clone(), cache.clone(), load.clone()))
         .collect::<Result<Vec<_>, _>>()?;
-    for m in &models {
+    let mut sizes = vec![1, config.max_batch_rows];
+    sizes.dedup();
+    for (m, spec) in models.iter().zip(&config.models) {
         // Load the whole model now, so that the first plain request does not pay for it.
         m.runtime.full()?;
+        let cuts = crate::parts::resolve(m, &spec.warm_cuts)?;
+        crate::parts::warm(m, &cuts, &sizes)?;
     }
     Ok((Registry::new(models)?, config.engine.as_str()))
 }
@@ -229,6 +285,11 @@ impl RunningServer {
         self.addr
     }
 
+    /// The bound metrics address, when metrics are served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     /// The served models.
     pub fn models(&self) -> &[Arc<ServedModel>] {
         &self.models
@@ -237,7 +298,11 @@ impl RunningServer {
     /// Stops accepting connections, lets in-flight requests finish (the queue drains through
     /// the executors), ends WatchLoad streams, then joins the scheduler and executor threads.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        tracing::info!(addr = %self.addr, "shutting down: draining requests in flight");
         let _ = self.stopping.send(true);
+        if let Some(m) = self.metrics.take() {
+            let _ = m.await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -255,6 +320,7 @@ impl RunningServer {
         })
         .await
         .map_err(|e| ServerError::Config(format!("joining executors: {e}")))?;
+        tracing::info!(addr = %self.addr, "stopped");
         served.map_err(|e| ServerError::Io(std::io::Error::other(e)))
     }
 }

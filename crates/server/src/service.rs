@@ -28,6 +28,10 @@ pub(crate) struct Shared {
     pub engine: &'static str,
     /// Threads one run uses inside an operator (0: the engine's default).
     pub intra_threads: usize,
+    /// Longest deadline a request gets.
+    pub default_timeout: Duration,
+    /// Permits to build a cold part ([`crate::parts::ready`]).
+    pub builds: tokio::sync::Semaphore,
     /// Becomes true when the server stops; long-lived streams end on it.
     pub stopping: watch::Receiver<bool>,
 }

@@ -16,7 +16,9 @@ pub fn code(e: &ServerError) -> Code {
         | ServerError::Codec { .. }
         | ServerError::Cut(_) => Code::InvalidArgument,
         ServerError::Sched(s) => match s {
-            SchedError::QueueFull { .. } => Code::ResourceExhausted,
+            SchedError::QueueFull { .. } | SchedError::WouldMissDeadline { .. } => {
+                Code::ResourceExhausted
+            }
             SchedError::TooManyRows { .. } | SchedError::ZeroRows => Code::InvalidArgument,
             SchedError::ZeroLimit { .. } => Code::Internal,
         },

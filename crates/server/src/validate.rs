@@ -26,17 +26,18 @@ use loadpart_codec::{DecodeLimits, EncodedTensor, PARAM_PREFIX, TensorHeader, va
 use loadpart_cuts::{CutId, NodeSet};
 use loadpart_proto::inference::infer_parameter::ParameterChoice;
 use loadpart_proto::inference::{InferParameter, ModelInferRequest};
+use loadpart_runtime::{PartRunner, PartSpec};
 
 use crate::error::invalid;
 use crate::registry::{Registry, ServedModel};
 use crate::{BatchKey, ServerError};
 
 /// Request parameter: the identity of the model the device ran its head of.
-pub const PARAM_MODEL_IDENTITY: &str = "loadpart_model_identity";
+pub const PARAM_MODEL_IDENTITY: &str = loadpart_proto::names::MODEL_IDENTITY;
 /// Request parameter: `CutId::checksum_hex` of the cut the device used (optional).
-pub const PARAM_CUT_CHECKSUM: &str = "loadpart_cut_checksum";
+pub const PARAM_CUT_CHECKSUM: &str = loadpart_proto::names::CUT_CHECKSUM;
 /// Request parameter (Triton's schedule policy): the request's timeout, µs.
-pub const PARAM_TIMEOUT: &str = "timeout";
+pub const PARAM_TIMEOUT: &str = loadpart_proto::names::TIMEOUT;
 
 /// Where a request enters the model.
 #[derive(Debug, Clone)]
@@ -50,6 +51,16 @@ pub enum Entry {
         /// The cut's head (nodes the device ran), for the profiled tail time.
         head: NodeSet,
     },
+}
+
+impl Entry {
+    /// The head the device ran (`None` for the whole model), for profiled times.
+    pub fn head(&self) -> Option<&NodeSet> {
+        match self {
+            Entry::Full => None,
+            Entry::Tail { head, .. } => Some(head),
+        }
+    }
 }
 
 /// One input's bytes, checked: decoding them cannot fail on size.
@@ -94,6 +105,19 @@ pub struct ValidRequest {
     pub deadline: Option<Instant>,
     /// When the request reached the server.
     pub arrival: Instant,
+    /// The part that runs it, once loaded ([`crate::parts`]); the executor loads it itself
+    /// when this is `None`.
+    pub part: Option<Arc<PartRunner>>,
+}
+
+impl ValidRequest {
+    /// The part that runs this request: the whole model or the tail of its cut.
+    pub fn part_spec(&self) -> PartSpec {
+        match &self.entry {
+            Entry::Full => PartSpec::Full,
+            Entry::Tail { cut, .. } => PartSpec::Tail(cut.clone()),
+        }
+    }
 }
 
 /// Checks `req` against the served models. `grpc_timeout` is the call's deadline, if the client
@@ -147,6 +171,7 @@ pub fn validate_request(
         outputs,
         deadline,
         arrival: now,
+        part: None,
     })
 }
 

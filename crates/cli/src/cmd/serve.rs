@@ -1,4 +1,9 @@
-//! `loadpart serve`: the edge server.
+//! `loadpart serve`: the edge server. Configuration comes from built-in defaults, then a TOML
+//! file (`--config`, see [`config`]), then flags; profiles may be measured first
+//! ([`auto_profile`]); then the server starts and runs until SIGINT or SIGTERM.
+
+mod auto_profile;
+mod config;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,82 +17,179 @@ use loadpart_server::{ModelSpec, Server, ServerConfig};
 /// Serve models over gRPC: the Open Inference Protocol (KServe v2, so tritonclient and other
 /// standard clients run whole-model inference), partitioned requests from loadpart devices (the
 /// tail of their cut), Triton's statistics, loadpart's load/profile/probe service and the gRPC
-/// health service. Stops cleanly on Ctrl-C or SIGTERM, answering what is in flight.
+/// health service, with Prometheus metrics over HTTP. Stops cleanly on Ctrl-C or SIGTERM,
+/// answering what is in flight.
+///
+/// Settings come from built-in defaults, then --config, then flags (a flag always wins); see
+/// configs/server.toml for the file.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A model to serve (path, zoo:NAME, or light model name); repeat for several. Clients name
-    /// it by its file stem (or zoo/light name).
-    #[arg(long = "model", required = true)]
+    /// TOML config file (models, batching, limits, threads, addresses); flags override it.
+    #[arg(long, env = "LOADPART_CONFIG")]
+    config: Option<PathBuf>,
+    /// A model to serve (path, zoo:NAME, or light model name); repeat for several. Replaces the
+    /// file's models. Clients name it by its file stem (or zoo/light name).
+    #[arg(long = "model")]
     models: Vec<String>,
-    /// Server profile JSON (`loadpart profile --role server`) per model, in --model order;
-    /// enables the slowdown factor against profiled times and GetServerProfile.
+    /// Server profile JSON (`loadpart profile --role server`) per --model, in --model order;
+    /// enables the slowdown factor against profiled times, GetServerProfile, and profile-based
+    /// admission.
     #[arg(long = "profile")]
     profiles: Vec<PathBuf>,
+    /// Measure a server profile, before serving, for each model without one; cached under
+    /// --profile-cache by model identity, engine, host and threads, so only the first start
+    /// pays (minutes for ResNet-50 on two cores).
+    #[arg(long)]
+    auto_profile: bool,
+    /// Where --auto-profile keeps profiles.
+    #[arg(long, default_value = auto_profile::CACHE_DIR)]
+    profile_cache: PathBuf,
     /// Address and port to listen on (port 0 picks a free one and prints it).
-    #[arg(long, default_value = "127.0.0.1:8001", env = "LOADPART_LISTEN")]
-    listen: SocketAddr,
-    /// ort (ONNX Runtime) or tract.
-    #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
-    engine: EngineKind,
+    /// [default: 127.0.0.1:8001]
+    #[arg(long, env = "LOADPART_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Address of the Prometheus endpoint (GET /metrics), or "off". Keep it on loopback or a
+    /// private network. [default: 127.0.0.1:9464]
+    #[arg(long, env = "LOADPART_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
+    /// ort (ONNX Runtime) or tract. [default: ort]
+    #[arg(long, env = "LOADPART_ENGINE")]
+    engine: Option<EngineKind>,
     /// Most rows in one batch. Larger batches raise throughput under load and the wait of
-    /// requests that join them.
-    #[arg(long, default_value_t = 8)]
-    max_batch: usize,
-    /// How long a batch that is not full waits for more requests, µs. 0 (the default) runs a
-    /// request at once when an executor is idle; batches still form from what queues meanwhile.
-    #[arg(long, default_value_t = 0)]
-    max_delay_us: u64,
+    /// requests that join them. [default: 8]
+    #[arg(long)]
+    max_batch: Option<usize>,
+    /// How long a batch that is not full waits for more requests, µs. 0 runs a request at once
+    /// when an executor is idle; batches still form from what queues meanwhile. [default: 0]
+    #[arg(long)]
+    max_delay_us: Option<u64>,
+    /// Staircase merging: a batch with room takes in requests of the same model that entered
+    /// at earlier cuts, run forward to its cut, so the rest runs once at a larger batch size.
+    /// Pays off with many devices at different cuts; a segment is built on first use.
+    #[arg(long)]
+    staircase: bool,
     /// Most requests waiting; beyond it requests are refused with RESOURCE_EXHAUSTED.
-    #[arg(long, default_value_t = 256)]
-    max_queue: usize,
+    /// [default: 256]
+    #[arg(long)]
+    max_queue: Option<usize>,
+    /// Deadline of a request that sets none (gRPC timeout or `timeout` parameter) or a later
+    /// one, ms. Requests predicted to miss their deadline are refused at arrival.
+    /// [default: 10000]
+    #[arg(long)]
+    default_timeout_ms: Option<u64>,
     /// Executor threads running batches side by side. On few cores 1, with --threads 0 letting
-    /// the engine use every core for one batch.
-    #[arg(long, default_value_t = 1)]
-    executors: usize,
+    /// the engine use every core for one batch. [default: 1]
+    #[arg(long)]
+    executors: Option<usize>,
     /// Threads per run inside an operator (0 = engine default). With several executors give each
-    /// cores / executors.
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-    /// Largest gRPC message either way, MiB; must exceed the largest cut batch.
-    #[arg(long, default_value_t = 256)]
-    max_message_mib: usize,
+    /// cores / executors. [default: 0]
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Largest gRPC message either way, MiB; must exceed the largest cut batch. [default: 256]
+    #[arg(long)]
+    max_message_mib: Option<usize>,
+    /// Cuts whose tails are built and warmed before the server turns ready, for every model:
+    /// "auto" (the articulation cuts, where planners most often cut, at most 8), "auto:N",
+    /// "none", or cut ids separated by ";" (a cut id is tensor names joined by ",").
+    #[arg(long)]
+    warm_cuts: Option<String>,
     /// Serve the models with seeded random weights (and no final Softmax), as checks do: the
     /// model-zoo light models have constant weights. Changes the model identity.
     #[arg(long)]
     randomize_seed: Option<u64>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
-    if !args.profiles.is_empty() && args.profiles.len() != args.models.len() {
-        bail!(
-            "{} --profile for {} --model: give one per model, in the same order",
-            args.profiles.len(),
-            args.models.len()
-        );
-    }
-    let models = args
-        .models
-        .iter()
-        .enumerate()
-        .map(|(i, source)| ModelSpec {
-            name: None,
-            source: source.clone(),
-            randomize_seed: args.randomize_seed,
-            profile: args.profiles.get(i).cloned(),
-        })
-        .collect();
-    let config = ServerConfig {
-        listen: args.listen,
-        models,
-        engine: args.engine,
-        max_batch_rows: args.max_batch,
-        max_queue_delay: Duration::from_micros(args.max_delay_us),
-        max_queue_len: args.max_queue,
-        executors: args.executors,
-        intra_threads: args.threads,
-        max_message_bytes: args.max_message_mib << 20,
+/// Built-in defaults, then the file, then the flags.
+fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
+    let mut c = ServerConfig {
+        metrics_listen: config::parse_metrics(config::DEFAULT_METRICS)?,
         ..ServerConfig::default()
     };
+    let mut auto = false;
+    if let Some(path) = &args.config {
+        let file = config::read(path)?;
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        config::apply_file(&mut c, &file, dir)?;
+        auto = file.auto_profile.unwrap_or(false);
+    }
+    auto |= args.auto_profile;
+    if !args.models.is_empty() {
+        if !args.profiles.is_empty() && args.profiles.len() != args.models.len() {
+            bail!(
+                "{} --profile for {} --model: give one per model, in the same order",
+                args.profiles.len(),
+                args.models.len()
+            );
+        }
+        c.models = args
+            .models
+            .iter()
+            .enumerate()
+            .map(|(i, source)| ModelSpec {
+                profile: args.profiles.get(i).cloned(),
+                ..ModelSpec::new(source.clone())
+            })
+            .collect();
+    } else if !args.profiles.is_empty() {
+        bail!("--profile goes with --model (profiles of file models go in the file)");
+    }
+    for m in &mut c.models {
+        if let Some(seed) = args.randomize_seed {
+            m.randomize_seed = Some(seed);
+        }
+        if let Some(w) = &args.warm_cuts {
+            m.warm_cuts = config::parse_warm(w)?;
+        }
+    }
+    if let Some(a) = args.listen {
+        c.listen = a;
+    }
+    if let Some(m) = &args.metrics_listen {
+        c.metrics_listen = config::parse_metrics(m)?;
+    }
+    if let Some(e) = args.engine {
+        c.engine = e;
+    }
+    c.staircase |= args.staircase;
+    let set = |dst: &mut usize, v: Option<usize>| {
+        if let Some(v) = v {
+            *dst = v;
+        }
+    };
+    set(&mut c.max_batch_rows, args.max_batch);
+    set(&mut c.max_queue_len, args.max_queue);
+    set(&mut c.executors, args.executors);
+    set(&mut c.intra_threads, args.threads);
+    if let Some(us) = args.max_delay_us {
+        c.max_queue_delay = Duration::from_micros(us);
+    }
+    if let Some(ms) = args.default_timeout_ms {
+        c.default_timeout = Duration::from_millis(ms);
+    }
+    if let Some(mib) = args.max_message_mib {
+        c.max_message_bytes = mib << 20;
+    }
+    config::check(&c)?;
+    Ok((c, auto))
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let (mut config, auto) = server_config(&args)?;
+    config.validate()?;
+    if auto {
+        let host = auto_profile::host();
+        let sizes = auto_profile::batch_sizes(config.max_batch_rows);
+        let key = auto_profile::ProfileKey {
+            engine: config.engine,
+            host: &host,
+            threads: config.intra_threads,
+            batch_sizes: &sizes,
+        };
+        for m in &mut config.models {
+            auto_profile::ensure(m, &key, &args.profile_cache)
+                .with_context(|| format!("profiling {}", m.source))?;
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -96,6 +198,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let server = Server::start(config).await?;
         let names: Vec<&str> = server.models().iter().map(|m| m.name.as_str()).collect();
         eprintln!("loadpart serving {} on {}", names.join(", "), server.addr());
+        if let Some(m) = server.metrics_addr() {
+            eprintln!("metrics at http://{m}/metrics");
+        }
         shutdown_signal().await?;
         eprintln!("stopping: finishing requests in flight");
         server.shutdown().await?;
@@ -119,4 +224,52 @@ async fn shutdown_signal() -> Result<()> {
         .await
         .context("waiting for Ctrl-C")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Args {
+        Cli::parse_from(std::iter::once("serve").chain(argv.iter().copied())).args
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/server.toml");
+        let (c, auto) = server_config(&parse(&["--config", file])).unwrap();
+        assert_eq!(c.max_batch_rows, 8);
+        assert!(!auto);
+        let (c, auto) = server_config(&parse(&[
+            "--config",
+            file,
+            "--max-batch",
+            "4",
+            "--metrics-listen",
+            "off",
+            "--model",
+            "zoo:chain",
+            "--auto-profile",
+        ]))
+        .unwrap();
+        assert_eq!(c.max_batch_rows, 4);
+        assert_eq!(c.metrics_listen, None);
+        assert_eq!(c.models.len(), 1);
+        assert_eq!(c.models[0].source, "zoo:chain");
+        assert!(auto);
+    }
+
+    #[test]
+    fn no_model_is_an_error() {
+        let e = server_config(&parse(&[])).unwrap_err();
+        assert!(e.to_string().contains("no model"), "{e}");
+    }
 }

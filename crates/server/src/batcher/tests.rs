@@ -546,3 +546,66 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// `batches_ahead` predicts exactly the batches that `next_batch` then releases, up to and
+    /// including the one holding the new request, when nothing else arrives.
+    #[test]
+    fn batches_ahead_matches_what_runs(
+        queued in proptest::collection::vec((0u8..3, 1usize..4), 0..30),
+        new_key in 0u8..3,
+        new_rows in 1usize..4,
+        max_rows in 3usize..9,
+    ) {
+        let t0 = Instant::now();
+        let mut s = state(max_rows, ms(1), 64);
+        for (i, (k, rows)) in queued.iter().enumerate() {
+            let r = req(i as u32, *rows, t0 + Duration::from_micros(i as u64));
+            s.push(key(&k.to_string()), r).unwrap();
+        }
+        let new_key = key(&new_key.to_string());
+        let predicted = s.batches_ahead(&new_key, new_rows);
+        let new_id = queued.len() as u32;
+        let arrival = t0 + Duration::from_micros(new_id as u64);
+        s.push(new_key, req(new_id, new_rows, arrival)).unwrap();
+        let later = t0 + ms(10);
+        let mut ran = Vec::new();
+        while let Some(b) = s.next_batch(later) {
+            let done = ids(&b).contains(&new_id);
+            ran.push((b.key, b.rows));
+            if done {
+                break;
+            }
+        }
+        prop_assert_eq!(predicted, ran);
+    }
+}
+
+#[test]
+fn batches_ahead_refuses_impossible_rows() {
+    let s = state(4, ms(0), 8);
+    assert!(s.batches_ahead(&key("a"), 0).is_empty());
+    assert!(s.batches_ahead(&key("a"), 5).is_empty());
+    assert_eq!(s.batches_ahead(&key("a"), 4), vec![(key("a"), 4)]);
+}
+
+#[test]
+fn take_key_takes_the_oldest_that_fit_in_order() {
+    let t0 = Instant::now();
+    let mut s = state(8, ms(5), 16);
+    s.push(key("a"), req(0, 2, t0)).unwrap();
+    s.push(key("b"), req(1, 1, t0)).unwrap();
+    s.push(key("a"), req(2, 3, t0)).unwrap();
+    s.push(key("a"), req(3, 1, t0)).unwrap();
+    // 2 + 3 fit in 5; the 1-row request behind them is not taken past the one that stopped.
+    let taken: Vec<u32> = s
+        .take_key(&key("a"), 5, t0)
+        .iter()
+        .map(|q| q.payload.id)
+        .collect();
+    assert_eq!(taken, vec![0, 2]);
+    assert_eq!(s.len(), 2);
+    assert_eq!(s.queued_rows(), 2);
+    // Nothing of an absent key.
+    assert!(s.take_key(&key("z"), 8, t0).is_empty());
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use loadpart_codec::ParamValue;
+use loadpart_errors::Classify;
 use loadpart_proto::inference::grpc_inference_service_server::GrpcInferenceService;
 use loadpart_proto::inference::model_infer_response::InferOutputTensor;
 use loadpart_proto::inference::model_metadata_response::TensorMetadata;
@@ -13,6 +14,7 @@ use loadpart_proto::inference::*;
 use loadpart_proto::loadpart::LoadReport;
 use loadpart_proto::to_proto_params;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use super::{Shared, grpc_timeout};
 use crate::monitor::InFlight;
@@ -97,35 +99,12 @@ impl GrpcInferenceService for InferenceService {
         &self,
         request: Request<ModelInferRequest>,
     ) -> Result<Response<ModelInferResponse>, Status> {
-        let now = Instant::now();
-        let shared = &self.shared;
-        let _in_flight = InFlight::new(&shared.monitor);
-        let timeout = grpc_timeout(request.metadata());
-        let req = request.into_inner();
-        let name = req.model_name.clone();
-        let fail = |e: crate::ServerError| {
-            shared.monitor.record_failure(&name, now.elapsed());
-            tracing::debug!(model = %name, error = %e, "request refused");
-            to_status(&e)
-        };
-        let valid =
-            validate_request(req, &shared.registry, &shared.limits, timeout, now).map_err(fail)?;
-        let model = valid.model.clone();
-        let id = valid.id.clone();
-        let reply = match shared.scheduler.submit(valid).await {
-            Ok(r) => r,
-            // The scheduler and executors record the failures they answer themselves.
-            Err(e) => {
-                let mut status = to_status(&e);
-                if status.code() == tonic::Code::ResourceExhausted {
-                    let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
-                    attach_load(&mut status, &load);
-                }
-                return Err(status);
-            }
-        };
-        let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
-        Ok(Response::new(infer_response(&model, id, reply, &load)))
+        let span = tracing::debug_span!(
+            "model_infer",
+            model = %request.get_ref().model_name,
+            id = %request.get_ref().id,
+        );
+        self.infer(request).instrument(span).await
     }
 
     async fn model_statistics(
@@ -145,9 +124,70 @@ impl GrpcInferenceService for InferenceService {
     }
 }
 
+impl InferenceService {
+    /// ModelInfer: validate, make the part ready, queue, answer; every failure is counted by
+    /// gRPC code and label.
+    async fn infer(
+        &self,
+        request: Request<ModelInferRequest>,
+    ) -> Result<Response<ModelInferResponse>, Status> {
+        let now = Instant::now();
+        let shared = &self.shared;
+        let _in_flight = InFlight::new(&shared.monitor);
+        // The server's default caps whatever the client asked for.
+        let timeout = Some(
+            grpc_timeout(request.metadata())
+                .map_or(shared.default_timeout, |t| t.min(shared.default_timeout)),
+        );
+        let req = request.into_inner();
+        let name = req.model_name.clone();
+        let count = |e: &crate::ServerError| {
+            let code = crate::status::code(e);
+            shared
+                .monitor
+                .metrics
+                .request_failed(&name, code, e.label());
+            tracing::debug!(error = %e, ?code, "request failed");
+        };
+        let fail = |e: crate::ServerError| {
+            shared.monitor.record_failure(&name, now.elapsed());
+            count(&e);
+            to_status(&e)
+        };
+        let mut valid =
+            validate_request(req, &shared.registry, &shared.limits, timeout, now).map_err(fail)?;
+        crate::parts::ready(&mut valid, &shared.builds)
+            .await
+            .map_err(fail)?;
+        let model = valid.model.clone();
+        let id = valid.id.clone();
+        let reply = match shared.scheduler.submit(valid).await {
+            Ok(r) => r,
+            // The scheduler and executors record the failures they answer themselves.
+            Err(e) => {
+                count(&e);
+                let mut status = to_status(&e);
+                if status.code() == tonic::Code::ResourceExhausted {
+                    let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
+                    attach_load(&mut status, &load);
+                }
+                return Err(status);
+            }
+        };
+        tracing::debug!(
+            queue_us = reply.timings.queue_us,
+            compute_us = reply.timings.compute_us,
+            batch = reply.timings.batch_rows,
+            "answered"
+        );
+        let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
+        Ok(Response::new(infer_response(&model, id, reply, &load)))
+    }
+}
+
 /// Binary metadata key of the load report a RESOURCE_EXHAUSTED refusal carries (a prost-encoded
 /// `loadpart.v1.LoadReport`), so that a refused client can re-plan without another call.
-pub const LOAD_REPORT_METADATA: &str = "loadpart-load-report-bin";
+pub const LOAD_REPORT_METADATA: &str = loadpart_proto::names::LOAD_REPORT_METADATA;
 
 fn attach_load(status: &mut Status, load: &LoadReport) {
     use prost::Message;
@@ -169,12 +209,7 @@ fn infer_response(
     let mut outputs = Vec::with_capacity(reply.outputs.len());
     let mut raw = Vec::with_capacity(reply.outputs.len());
     for (name, t) in reply.outputs {
-        let bytes: Vec<u8> = t
-            .as_f32()
-            .unwrap_or(&[])
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        let bytes = le_bytes(t.as_f32().unwrap_or(&[]));
         outputs.push(InferOutputTensor {
             name,
             datatype: "FP32".into(),
@@ -194,6 +229,19 @@ fn infer_response(
     }
 }
 
+/// `values` as little-endian bytes: one memcpy on a little-endian host (outputs of a MiB are
+/// common, and a per-element conversion costs a noticeable share of a round trip).
+fn le_bytes(values: &[f32]) -> Vec<u8> {
+    if cfg!(target_endian = "little") {
+        return bytemuck::cast_slice::<f32, u8>(values).to_vec();
+    }
+    let mut out = vec![0u8; values.len() * 4];
+    for (dst, v) in out.chunks_exact_mut(4).zip(values) {
+        dst.copy_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
 /// Response parameters: this request's server timings (`loadpart_queue_us`,
 /// `loadpart_decode_us`, `loadpart_compute_us`, `loadpart_batch_size`, int64) and the model's
 /// load report (`loadpart_load_*`: doubles for means and rates, int64 for counts).
@@ -205,20 +253,21 @@ pub fn reply_params(t: &crate::Timings, load: &LoadReport) -> Vec<(String, Param
         )
     };
     let dbl = |k: &str, v: f64| (k.to_string(), ParamValue::Double(v));
+    use loadpart_proto::names::{self as n, load as l};
     vec![
-        int("loadpart_queue_us", t.queue_us),
-        int("loadpart_decode_us", t.decode_us),
-        int("loadpart_compute_us", t.compute_us),
-        int("loadpart_batch_size", t.batch_rows as u64),
-        dbl("loadpart_load_window_s", load.window_s),
-        dbl("loadpart_load_queue_wait_mean_us", load.queue_wait_mean_us),
-        dbl("loadpart_load_queue_wait_p95_us", load.queue_wait_p95_us),
-        dbl("loadpart_load_slowdown", load.slowdown),
-        dbl("loadpart_load_requests_per_s", load.requests_per_s),
-        dbl("loadpart_load_mean_batch_size", load.mean_batch_size),
-        int("loadpart_load_queue_length", load.queue_length.into()),
-        int("loadpart_load_in_flight", load.in_flight.into()),
-        int("loadpart_load_executors", load.executors.into()),
-        int("loadpart_load_executors_busy", load.executors_busy.into()),
+        int(n::QUEUE_US, t.queue_us),
+        int(n::DECODE_US, t.decode_us),
+        int(n::COMPUTE_US, t.compute_us),
+        int(n::BATCH_SIZE, t.batch_rows as u64),
+        dbl(l::WINDOW_S, load.window_s),
+        dbl(l::QUEUE_WAIT_MEAN_US, load.queue_wait_mean_us),
+        dbl(l::QUEUE_WAIT_P95_US, load.queue_wait_p95_us),
+        dbl(l::SLOWDOWN, load.slowdown),
+        dbl(l::REQUESTS_PER_S, load.requests_per_s),
+        dbl(l::MEAN_BATCH_SIZE, load.mean_batch_size),
+        int(l::QUEUE_LENGTH, load.queue_length.into()),
+        int(l::IN_FLIGHT, load.in_flight.into()),
+        int(l::EXECUTORS, load.executors.into()),
+        int(l::EXECUTORS_BUSY, load.executors_busy.into()),
     ]
 }

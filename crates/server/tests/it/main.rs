@@ -3,11 +3,16 @@
 //!
 //! Run in release mode: `cargo test --release -p loadpart-server` (needs `scripts/setup.sh`'s
 //! ONNX Runtime library and, for the tritonclient test, its Python venv).
+mod admission;
 mod bad_input;
 mod concurrency;
+mod metrics;
+mod overload;
 mod partitioned;
+mod parts;
 mod python;
 mod services;
+mod staircase;
 
 use std::time::Duration;
 

@@ -1,0 +1,209 @@
+//! `--auto-profile`: a server profile for each model that has none, measured before the server
+//! starts and cached on disk.
+//!
+//! The slowdown factor (measured over profiled batch time) and GetServerProfile need a profile
+//! of this server, and it must be measured on an idle machine: measured while serving, it would
+//! time the load it is meant to reveal. So it runs here, in the CLI, before `Server::start`
+//! binds the port (the `server` crate does not depend on the offline harnesses in `exec`).
+//! Profiles are cached under `.loadpart/profiles/`, one file per model identity, engine, host,
+//! intra-op thread count and batch sizes, so later starts reuse them at once.
+//!
+//! Off by default: a profile of ResNet-50 at batch sizes 1-8 takes minutes on two cores, too
+//! long for a start nobody asked to wait for, and without one the server still predicts
+//! admission from measured batch times.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use loadpart_engine::{EngineKind, LoadOptions};
+use loadpart_exec::{ProfileOptions, profile_model};
+use loadpart_graph::{Prepared, randomize_for_checks};
+use loadpart_plan::{ModelProfile, ProfileRole};
+use loadpart_server::ModelSpec;
+
+use crate::engine_pick::pick;
+use crate::source::load_model;
+
+/// Default cache directory, relative to the working directory.
+pub const CACHE_DIR: &str = ".loadpart/profiles";
+
+/// What a cached profile must match to be reused.
+#[derive(Debug, Clone)]
+pub struct ProfileKey<'a> {
+    pub engine: EngineKind,
+    pub host: &'a str,
+    /// Intra-op threads per run (0 = engine default).
+    pub threads: usize,
+    /// Batch sizes to profile, increasing.
+    pub batch_sizes: &'a [usize],
+}
+
+/// Batch sizes a server profile needs for batches of up to `max_batch` rows: powers of two
+/// below it, and it.
+pub fn batch_sizes(max_batch: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = std::iter::successors(Some(1usize), |b| b.checked_mul(2))
+        .take_while(|&b| b < max_batch)
+        .collect();
+    v.push(max_batch.max(1));
+    v
+}
+
+/// The cache file for a model of `identity` under `key`.
+pub fn cache_path(dir: &Path, identity: &str, key: &ProfileKey) -> PathBuf {
+    let host: String = key
+        .host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let sizes: Vec<String> = key.batch_sizes.iter().map(usize::to_string).collect();
+    dir.join(format!(
+        "{}-{}-{host}-t{}-b{}.json",
+        &identity[..identity.len().min(16)],
+        key.engine,
+        key.threads,
+        sizes.join("_")
+    ))
+}
+
+/// Gives `spec` a profile if it has none: the cached one for its identity and `key`, or one
+/// measured now (and cached in `dir`). Blocking; minutes for a large model.
+pub fn ensure(spec: &mut ModelSpec, key: &ProfileKey, dir: &Path) -> Result<()> {
+    if spec.profile.is_some() {
+        return Ok(());
+    }
+    let model = load_model(&spec.source)?;
+    let model = match spec.randomize_seed {
+        Some(seed) => randomize_for_checks(&model, seed)?,
+        None => model,
+    };
+    let prepared = Prepared::new(&model)?;
+    let identity = prepared.identity().to_string();
+    let path = cache_path(dir, &identity, key);
+    if let Some(p) = cached(&path, &identity) {
+        tracing::info!(model = %spec.source, path = %path.display(), "reusing cached profile");
+        eprintln!("profile of {}: cached {}", spec.source, p.display());
+        spec.profile = Some(p);
+        return Ok(());
+    }
+    eprintln!(
+        "profile of {}: measuring at batch sizes {:?} before serving (once; cached in {})",
+        spec.source,
+        key.batch_sizes,
+        dir.display()
+    );
+    let started = std::time::Instant::now();
+    let engine = pick(key.engine)?;
+    let opts = ProfileOptions {
+        batch_sizes: key.batch_sizes.to_vec(),
+        warmup: 2,
+        runs: 5,
+        anchors: 8,
+        validate_cuts: 3,
+        role: ProfileRole::Server,
+        load: LoadOptions {
+            intra_threads: key.threads,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let profile = profile_model(
+        engine.as_ref(),
+        &prepared,
+        key.host,
+        &opts,
+        &mut |_, _, _| {},
+    )?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Written aside and renamed, so that a start interrupted mid-write leaves no torn file.
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(&profile)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "profile of {}: measured in {:.0?}, wrote {}",
+        spec.source,
+        started.elapsed(),
+        path.display()
+    );
+    spec.profile = Some(path);
+    Ok(())
+}
+
+/// `path` if it holds a readable profile of `identity`; a stale or broken file is ignored (and
+/// measured over).
+fn cached(path: &Path, identity: &str) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let p: ModelProfile = serde_json::from_str(&text).ok()?;
+    (p.model_hash == identity).then(|| path.to_path_buf())
+}
+
+/// This machine's name, for the cache key and the profile.
+pub fn host() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_sizes_cover_the_max() {
+        assert_eq!(batch_sizes(1), vec![1]);
+        assert_eq!(batch_sizes(8), vec![1, 2, 4, 8]);
+        assert_eq!(batch_sizes(6), vec![1, 2, 4, 6]);
+    }
+
+    #[test]
+    fn measured_once_then_reused() {
+        let dir = std::env::temp_dir().join(format!("loadpart-profiles-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let sizes = [1, 2];
+        let key = ProfileKey {
+            engine: EngineKind::Tract,
+            host: "test host",
+            threads: 1,
+            batch_sizes: &sizes,
+        };
+        let mut spec = ModelSpec {
+            randomize_seed: Some(3),
+            ..ModelSpec::new("zoo:chain")
+        };
+        ensure(&mut spec, &key, &dir).unwrap();
+        let path = spec.profile.clone().expect("a profile");
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.ends_with("-tract-test_host-t1-b1_2.json"), "{name}");
+        let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+
+        // A second start finds it and measures nothing.
+        let mut again = ModelSpec {
+            randomize_seed: Some(3),
+            ..ModelSpec::new("zoo:chain")
+        };
+        ensure(&mut again, &key, &dir).unwrap();
+        assert_eq!(again.profile.as_ref(), Some(&path));
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            written
+        );
+
+        // Other weights are another identity: another file.
+        let mut other = ModelSpec {
+            randomize_seed: Some(4),
+            ..ModelSpec::new("zoo:chain")
+        };
+        ensure(&mut other, &key, &dir).unwrap();
+        assert_ne!(other.profile.as_ref(), Some(&path));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,291 @@
+//! `loadpart serve --config FILE`: the TOML file format, and how it and the flags become one
+//! [`ServerConfig`] (built-in defaults, then the file, then flags: a flag always wins).
+//!
+//! Relative paths in the file (model files, profiles) are taken from the file's directory, so
+//! a config and its models can move together.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use loadpart_server::{ModelSpec, ServerConfig, WarmCuts};
+use serde::Deserialize;
+
+/// Where metrics go when neither the file nor a flag says: loopback only.
+pub const DEFAULT_METRICS: &str = "127.0.0.1:9464";
+
+/// The file, as written. Every field is optional; unknown keys are refused (a typo must not be
+/// silently ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// gRPC address.
+    pub listen: Option<SocketAddr>,
+    /// Metrics address, or "off".
+    pub metrics_listen: Option<String>,
+    /// "ort" or "tract".
+    pub engine: Option<String>,
+    /// Measure a profile for models without one before serving (cached on disk).
+    pub auto_profile: Option<bool>,
+    #[serde(default)]
+    pub batching: Batching,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub threads: Threads,
+    /// The served models.
+    #[serde(default)]
+    pub models: Vec<FileModel>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batching {
+    pub max_batch: Option<usize>,
+    pub max_delay_us: Option<u64>,
+    pub staircase: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_queue: Option<usize>,
+    pub default_timeout_ms: Option<u64>,
+    pub max_message_mib: Option<usize>,
+    pub part_cache_mib: Option<usize>,
+    pub part_builds: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threads {
+    pub executors: Option<usize>,
+    pub intra: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileModel {
+    /// Path, zoo:NAME, or light model name.
+    pub source: String,
+    pub name: Option<String>,
+    pub randomize_seed: Option<u64>,
+    pub profile: Option<PathBuf>,
+    /// "auto", "auto:N", "none", or a list of cut ids.
+    pub warm_cuts: Option<WarmSpec>,
+}
+
+/// `warm_cuts` in the file: a word or a list of cut ids.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum WarmSpec {
+    Word(String),
+    List(Vec<String>),
+}
+
+/// How many articulation cuts `auto` warms.
+pub const AUTO_WARM_CUTS: usize = 8;
+
+/// Reads `auto`, `auto:N`, `none`, or cut ids separated by `;` (a cut id itself holds `,`).
+pub fn parse_warm(s: &str) -> Result<WarmCuts> {
+    let s = s.trim();
+    Ok(match s {
+        "" | "none" => WarmCuts::None,
+        "auto" => WarmCuts::Auto(AUTO_WARM_CUTS),
+        _ => match s.strip_prefix("auto:") {
+            Some(n) => WarmCuts::Auto(
+                n.parse()
+                    .with_context(|| format!("warm cuts {s:?}: auto:N takes a count"))?,
+            ),
+            None => WarmCuts::List(
+                s.split(';')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(String::from)
+                    .collect(),
+            ),
+        },
+    })
+}
+
+impl WarmSpec {
+    fn resolve(&self) -> Result<WarmCuts> {
+        match self {
+            WarmSpec::Word(w) => parse_warm(w),
+            WarmSpec::List(ids) => Ok(WarmCuts::List(ids.clone())),
+        }
+    }
+}
+
+/// Reads and parses `path`.
+pub fn read(path: &Path) -> Result<FileConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// "off" (or "none") for no metrics, else an address.
+pub fn parse_metrics(s: &str) -> Result<Option<SocketAddr>> {
+    match s.trim() {
+        "off" | "none" => Ok(None),
+        a => Ok(Some(a.parse().with_context(|| {
+            format!("metrics address {a:?}: give host:port or \"off\"")
+        })?)),
+    }
+}
+
+/// Applies the file over the built-in defaults. `dir` is the file's directory.
+pub fn apply_file(c: &mut ServerConfig, f: &FileConfig, dir: &Path) -> Result<()> {
+    let set = |dst: &mut usize, v: Option<usize>| {
+        if let Some(v) = v {
+            *dst = v;
+        }
+    };
+    if let Some(a) = f.listen {
+        c.listen = a;
+    }
+    if let Some(m) = &f.metrics_listen {
+        c.metrics_listen = parse_metrics(m)?;
+    }
+    if let Some(e) = &f.engine {
+        c.engine = e.parse().map_err(|e| anyhow::anyhow!("engine: {e}"))?;
+    }
+    set(&mut c.max_batch_rows, f.batching.max_batch);
+    if let Some(us) = f.batching.max_delay_us {
+        c.max_queue_delay = Duration::from_micros(us);
+    }
+    if let Some(on) = f.batching.staircase {
+        c.staircase = on;
+    }
+    set(&mut c.max_queue_len, f.limits.max_queue);
+    if let Some(ms) = f.limits.default_timeout_ms {
+        c.default_timeout = Duration::from_millis(ms);
+    }
+    if let Some(mib) = f.limits.max_message_mib {
+        c.max_message_bytes = mib << 20;
+    }
+    if let Some(mib) = f.limits.part_cache_mib {
+        c.part_cache_bytes = mib << 20;
+    }
+    set(&mut c.part_builds, f.limits.part_builds);
+    set(&mut c.executors, f.threads.executors);
+    set(&mut c.intra_threads, f.threads.intra);
+    c.models = f
+        .models
+        .iter()
+        .map(|m| {
+            let local = |p: &Path| {
+                if p.is_relative() {
+                    dir.join(p)
+                } else {
+                    p.to_path_buf()
+                }
+            };
+            // A relative source that names a file next to the config is that file; anything
+            // else (zoo:NAME, a light model name) is kept as written.
+            let beside = dir.join(&m.source);
+            let source = if !m.source.starts_with("zoo:") && beside.is_file() {
+                beside.to_string_lossy().into_owned()
+            } else {
+                m.source.clone()
+            };
+            Ok(ModelSpec {
+                name: m.name.clone(),
+                source,
+                randomize_seed: m.randomize_seed,
+                profile: m.profile.as_deref().map(local),
+                warm_cuts: match &m.warm_cuts {
+                    Some(w) => w.resolve()?,
+                    None => WarmCuts::None,
+                },
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(())
+}
+
+/// Checks what only the merged result can tell.
+pub fn check(c: &ServerConfig) -> Result<()> {
+    if c.models.is_empty() {
+        bail!("no model to serve: give --model or [[models]] in --config");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses_and_applies() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/server.toml");
+        let f = read(&path).unwrap();
+        let mut c = ServerConfig::default();
+        apply_file(&mut c, &f, path.parent().unwrap()).unwrap();
+        assert!(!c.models.is_empty());
+        assert_eq!(c.max_batch_rows, 8);
+        assert!(c.metrics_listen.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = toml::from_str::<FileConfig>("[batching]\nmax_btach = 4\n").unwrap_err();
+        assert!(e.to_string().contains("max_btach"), "{e}");
+    }
+
+    #[test]
+    fn file_values_and_relative_paths() {
+        let f: FileConfig = toml::from_str(
+            r#"
+            listen = "0.0.0.0:9000"
+            metrics_listen = "off"
+            [batching]
+            max_batch = 4
+            max_delay_us = 500
+            [limits]
+            default_timeout_ms = 250
+            [threads]
+            executors = 2
+            [[models]]
+            source = "zoo:chain"
+            profile = "p/chain.json"
+            warm_cuts = "auto:3"
+            [[models]]
+            source = "squeezenet"
+            warm_cuts = ["a,b", "c"]
+            "#,
+        )
+        .unwrap();
+        let mut c = ServerConfig::default();
+        apply_file(&mut c, &f, Path::new("/etc/lp")).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(c.metrics_listen, None);
+        assert_eq!(c.max_batch_rows, 4);
+        assert_eq!(c.max_queue_delay, Duration::from_micros(500));
+        assert_eq!(c.default_timeout, Duration::from_millis(250));
+        assert_eq!(c.executors, 2);
+        assert_eq!(c.models[0].source, "zoo:chain");
+        assert_eq!(
+            c.models[0].profile.as_deref(),
+            Some(Path::new("/etc/lp/p/chain.json"))
+        );
+        assert_eq!(c.models[0].warm_cuts, WarmCuts::Auto(3));
+        assert_eq!(
+            c.models[1].warm_cuts,
+            WarmCuts::List(vec!["a,b".into(), "c".into()])
+        );
+    }
+
+    #[test]
+    fn warm_cut_words() {
+        assert_eq!(parse_warm("none").unwrap(), WarmCuts::None);
+        assert_eq!(parse_warm("auto").unwrap(), WarmCuts::Auto(AUTO_WARM_CUTS));
+        assert_eq!(parse_warm("auto:2").unwrap(), WarmCuts::Auto(2));
+        assert!(parse_warm("auto:x").is_err());
+        assert_eq!(
+            parse_warm("a,b; c").unwrap(),
+            WarmCuts::List(vec!["a,b".into(), "c".into()])
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! Parts off the executors: a request's part (tail of its cut, or the whole model) is made ready
+//! before the request is queued, and a cold one is built on a blocking task.
+//!
+//! Building a tail takes from milliseconds to seconds (extraction, engine session, plans). On an
+//! executor thread that would stall every batch behind it, whatever cut it is for; here only the
+//! requests for that cut wait (the part cache builds each part once however many ask), while
+//! batches of warm cuts keep running. [`warm`] builds and warms chosen cuts at start, before the
+//! server binds, so that the cuts devices are likely to use never pay this on a request.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use loadpart_cuts::CutId;
+use loadpart_runtime::PartRunner;
+use tokio::sync::Semaphore;
+
+use crate::ServerError;
+use crate::registry::ServedModel;
+use crate::validate::ValidRequest;
+
+/// Loads `req`'s part unless it is cached, on a blocking task, waiting at most until the
+/// request's deadline (the build goes on and is cached either way), and stores it in the
+/// request. `builds` bounds how many parts build at once, so that a burst of cold cuts does not
+/// take every core from the executors.
+pub(crate) async fn ready(req: &mut ValidRequest, builds: &Semaphore) -> Result<(), ServerError> {
+    let spec = req.part_spec();
+    if let Some(part) = req.model.runtime.cached(spec.clone()) {
+        req.part = Some(part);
+        return Ok(());
+    }
+    let expired = || ServerError::DeadlineExceeded {
+        waited_us: crate::scheduler::micros(req.arrival.elapsed()),
+    };
+    let model = req.model.clone();
+    let build = async {
+        let _permit = builds
+            .acquire()
+            .await
+            .map_err(|_| ServerError::ShuttingDown)?;
+        let started = Instant::now();
+        let shown = spec.to_string();
+        let part = tokio::task::spawn_blocking(move || model.runtime.part(spec))
+            .await
+            .map_err(|e| ServerError::Config(format!("building a part panicked: {e}")))??;
+        tracing::debug!(model = %req.model.name, part = %shown, took = ?started.elapsed(), "part ready");
+        Ok::<_, ServerError>(part)
+    };
+    let part = match req.deadline {
+        Some(d) => tokio::time::timeout_at(d.into(), build)
+            .await
+            .map_err(|_| expired())??,
+        None => build.await?,
+    };
+    req.part = Some(part);
+    Ok(())
+}
+
+/// Which cuts of a model to build and warm at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WarmCuts {
+    /// None: each cut is built on its first request.
+    #[default]
+    None,
+    /// The model's articulation cuts (single-tensor cuts between blocks, where planners most
+    /// often cut), at most this many, spread evenly over the model.
+    Auto(usize),
+    /// These cut ids (`CutId` text: tensor names joined by `,`).
+    List(Vec<String>),
+}
+
+/// The canonical cuts `warm` names for `model`. Errors on an id that is not a cut of the model.
+pub fn resolve(model: &ServedModel, warm: &WarmCuts) -> Result<Vec<CutId>, ServerError> {
+    let prepared = model.runtime.prepared();
+    let dag = prepared.stages.dag();
+    match warm {
+        WarmCuts::None => Ok(Vec::new()),
+        WarmCuts::Auto(most) => {
+            let space = prepared.stages.cut_space(0);
+            let inner: Vec<CutId> = space
+                .boundaries()
+                .iter()
+                .filter(|b| !b.cut.is_full_offload() && !b.cut.is_full_local())
+                .map(|b| b.cut.id(dag))
+                .collect();
+            Ok(spread(inner, *most))
+        }
+        WarmCuts::List(ids) => ids
+            .iter()
+            .map(|id| {
+                let names = CutId::parse(id)?.names();
+                let sent: Vec<&str> = names.iter().map(String::as_str).collect();
+                Ok(dag.cut_for_request(&sent, None)?.cut.id(dag))
+            })
+            .collect::<Result<Vec<_>, loadpart_cuts::CutError>>()
+            .map_err(|e| ServerError::Config(format!("--warm-cuts for {:?}: {e}", model.name))),
+    }
+}
+
+/// At most `most` of `items`, evenly spaced, first and last included.
+fn spread<T: Clone>(items: Vec<T>, most: usize) -> Vec<T> {
+    if items.len() <= most {
+        return items;
+    }
+    match most {
+        0 => Vec::new(),
+        1 => vec![items[items.len() / 2].clone()],
+        _ => (0..most)
+            .map(|i| items[i * (items.len() - 1) / (most - 1)].clone())
+            .collect(),
+    }
+}
+
+/// Builds the tails of `cuts` and runs each once at every size of `batch_sizes`, so that engine
+/// sessions and plans exist before the first request. Blocking; call at start.
+pub fn warm(
+    model: &ServedModel,
+    cuts: &[CutId],
+    batch_sizes: &[usize],
+) -> Result<Vec<Arc<PartRunner>>, ServerError> {
+    cuts.iter()
+        .map(|cut| {
+            let started = Instant::now();
+            let tail = model.runtime.tail(cut)?;
+            tail.warm_up(batch_sizes)?;
+            tracing::info!(model = %model.name, %cut, took = ?started.elapsed(), "warmed cut");
+            Ok(tail)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread;
+
+    #[test]
+    fn spread_keeps_the_ends_and_the_count() {
+        let v: Vec<u32> = (0..10).collect();
+        assert_eq!(spread(v.clone(), 20), v);
+        assert_eq!(spread(v.clone(), 3), vec![0, 4, 9]);
+        assert_eq!(spread(v.clone(), 2), vec![0, 9]);
+        assert_eq!(spread(v.clone(), 1), vec![5]);
+        assert!(spread(v, 0).is_empty());
+    }
+}

@@ -1,0 +1,139 @@
+//! Admission by predicted completion: requests that cannot finish by their deadline are
+//! refused at arrival, quickly and with the load report; the ones admitted finish in time.
+
+use std::time::{Duration, Instant};
+
+use loadpart_proto::inference::InferParameter;
+use loadpart_proto::inference::infer_parameter::ParameterChoice;
+use loadpart_proto::loadpart::LoadReport;
+use tonic::Code;
+
+use crate::*;
+
+fn with_timeout_us(mut r: ModelInferRequest, us: i64) -> ModelInferRequest {
+    r.parameters.insert(
+        "timeout".into(),
+        InferParameter {
+            parameter_choice: Some(ParameterChoice::Int64Param(us)),
+        },
+    );
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_cannot_finish_in_time_are_refused_at_arrival() {
+    let server = start(&["inception"], |c| {
+        c.max_batch_rows = 8;
+        c.max_queue_len = 1000;
+    })
+    .await;
+    let m = server.models()[0].clone();
+    // Requests of 8 rows fill a batch each, so that a batch takes a few ms and the deadline is
+    // many times the gRPC overhead.
+    let x = inputs(&m, 8, 11);
+    let mut client = infer_client(&server).await;
+
+    // Learn the batch time (and warm the engine).
+    let mut compute_us = Vec::new();
+    for _ in 0..8 {
+        let r = client
+            .model_infer(plain_request(&m.name, &x))
+            .await
+            .unwrap();
+        compute_us.push(param(r.get_ref(), "loadpart_compute_us"));
+    }
+    compute_us.sort_by(f64::total_cmp);
+    let t_us = compute_us[compute_us.len() / 2].max(200.0);
+
+    // 48 requests at once, each with a deadline of about 6 batch times: with full batches on one
+    // executor, only the first few can make it; the rest must be refused at once rather
+    // than queued to fail.
+    let budget_us = (6.0 * t_us) as i64;
+    let tasks: Vec<_> = (0..48)
+        .map(|_| {
+            let mut c = client.clone();
+            let r = with_timeout_us(plain_request(&m.name, &x), budget_us);
+            tokio::spawn(async move {
+                let t0 = Instant::now();
+                let r = c.model_infer(r).await;
+                (r, t0.elapsed())
+            })
+        })
+        .collect();
+    let (mut ok, mut refused, mut late) = (0, 0, 0);
+    let mut refusal_latency = Vec::new();
+    let mut ok_latency = Vec::new();
+    for t in tasks {
+        let (r, took) = tokio::time::timeout(Duration::from_secs(30), t)
+            .await
+            .expect("answered")
+            .unwrap();
+        match r {
+            Ok(_) => {
+                ok += 1;
+                ok_latency.push(took);
+            }
+            Err(e) if e.code() == Code::ResourceExhausted => {
+                assert!(e.message().contains("cannot finish in time"), "{e:?}");
+                let bin = e
+                    .metadata()
+                    .get_bin("loadpart-load-report-bin")
+                    .expect("a load report")
+                    .to_bytes()
+                    .unwrap();
+                <LoadReport as prost::Message>::decode(bin).unwrap();
+                refused += 1;
+                refusal_latency.push(took);
+            }
+            Err(e) if e.code() == Code::DeadlineExceeded => late += 1,
+            Err(e) => panic!("unexpected status {e:?}"),
+        }
+    }
+    refusal_latency.sort();
+    ok_latency.sort();
+    eprintln!(
+        "batch time {t_us:.0} us, deadline {budget_us} us: {ok} ok, {refused} refused at \
+         admission, {late} expired in the queue; refusal latency max {:?}; ok latency max {:?}",
+        refusal_latency.last(),
+        ok_latency.last(),
+    );
+    assert_eq!(ok + refused + late, 48);
+    assert!(ok >= 1, "the first requests fit their deadline");
+    assert!(
+        refused >= 24,
+        "most of 48 cannot fit in 6 batch times: {refused}"
+    );
+    // Admission, not the queue, does the refusing: few expire after being queued.
+    assert!(late <= 12, "{late} requests were queued and then expired");
+    // Refusals come at once: well before the deadline, not after it.
+    let slowest_refusal = *refusal_latency.last().unwrap();
+    assert!(
+        slowest_refusal < Duration::from_micros(budget_us as u64) + Duration::from_millis(200),
+        "{slowest_refusal:?}"
+    );
+
+    // Once the queue has drained, the same deadline is met again.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    client
+        .model_infer(with_timeout_us(plain_request(&m.name, &x), budget_us))
+        .await
+        .expect("an idle server admits a request that fits");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_default_caps_a_longer_timeout() {
+    let server = start(&["inception"], |c| {
+        c.default_timeout = Duration::from_micros(1);
+    })
+    .await;
+    let m = server.models()[0].clone();
+    let x = inputs(&m, 1, 2);
+    let mut client = infer_client(&server).await;
+    // The client allows 10 s; the server's default of 1 µs wins.
+    let mut r = tonic::Request::new(with_timeout_us(plain_request(&m.name, &x), 10_000_000));
+    r.set_timeout(Duration::from_secs(10));
+    let e = client.model_infer(r).await.unwrap_err();
+    assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
+    server.shutdown().await.unwrap();
+}
