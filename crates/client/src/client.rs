@@ -208,6 +208,60 @@ impl Client {
         }
     }
 
+    /// Loads and warms the heads of the cuts the planner is likely to choose, so that the first
+    /// request at each does not pay for building its part: the `per_condition` best cuts under
+    /// the current estimate and under a link ten times slower and faster and a loaded server.
+    /// Returns how many heads were warmed. Needs the server profile (0 without it).
+    pub async fn warm_up_likely_cuts(&self, per_condition: usize) -> Result<usize, ClientError> {
+        let Some(plan) = self.shared.plan() else {
+            return Ok(0);
+        };
+        let e = self.estimate();
+        let conditions = [
+            e,
+            Estimate {
+                uplink_bytes_per_s: e.uplink_bytes_per_s / 10.0,
+                downlink_bytes_per_s: e.downlink_bytes_per_s / 10.0,
+                ..e
+            },
+            Estimate {
+                uplink_bytes_per_s: e.uplink_bytes_per_s * 10.0,
+                downlink_bytes_per_s: e.downlink_bytes_per_s * 10.0,
+                ..e
+            },
+            Estimate {
+                queue_us: e.queue_us.max(100_000.0),
+                server_slowdown: e.server_slowdown.max(2.0),
+                ..e
+            },
+        ];
+        let planner = &plan.planner;
+        let mut cuts: Vec<CutId> = Vec::new();
+        for c in &conditions {
+            let decided = planner.decide(c).cut;
+            let ranked = planner.ranked_candidates(c);
+            let best = std::iter::once(decided)
+                .chain(ranked.iter().map(|k| k.candidate.cut.clone()))
+                .filter(|k| !k.is_full_local() && !k.is_full_offload())
+                .take(per_condition);
+            for k in best {
+                let id = k.id(planner.dag());
+                if !cuts.contains(&id) {
+                    cuts.push(id);
+                }
+            }
+        }
+        for id in &cuts {
+            let c = id.clone();
+            let head = self.shared.device.part(move |rt| rt.head(&c)).await?;
+            tokio::task::spawn_blocking(move || head.warm_up(&[1]))
+                .await
+                .map_err(|e| ClientError::BadInput(format!("device task failed: {e}")))??;
+        }
+        self.shared.device.part(|rt| rt.full()).await?;
+        Ok(cuts.len())
+    }
+
     /// Feeds the estimators a load report the caller got elsewhere (tests, a shared watcher).
     pub fn observe_load(&self, sample: &crate::LoadSample) {
         let _ = lock(&self.shared.estimator)

@@ -286,6 +286,8 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
             eprintln!("note: a device's estimates were not fresh after 3 s");
         }
     }
+    // The devices share one part cache: warming once warms all.
+    clients[0].warm_up_likely_cuts(3).await?;
     let planner = clients[0]
         .planner()
         .context("the server's profile was not fetched")?;

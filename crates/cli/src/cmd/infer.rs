@@ -158,6 +158,9 @@ async fn infer(args: Args) -> Result<ExitCode> {
             "warning: estimates not fresh after 3 s (server unreachable or slow); planning conservatively"
         );
     }
+    if args.repeat > 1 && args.cut.is_none() {
+        client.warm_up_likely_cuts(3).await?;
+    }
     let opts = InferOptions {
         cut: args.cut.as_deref().map(CutId::parse).transpose()?,
         bandwidth_bytes_per_s: args.bandwidth,
