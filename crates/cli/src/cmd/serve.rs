@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use loadpart_engine::EngineKind;
+use loadpart_engine::{EngineKind, Spinning};
 use loadpart_server::{ModelSpec, Server, ServerConfig};
 
 /// Serve models over gRPC: the Open Inference Protocol (KServe v2, so tritonclient and other
@@ -48,6 +48,11 @@ pub struct Args {
     /// cores / executors.
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Whether ONNX Runtime's idle worker threads spin between parallel sections: `on` (faster
+    /// batches, the executors own their cores) or `off` (the host's cores are shared with other
+    /// busy processes).
+    #[arg(long, default_value_t = Spinning::On, env = "LOADPART_SPINNING")]
+    spinning: Spinning,
     /// Largest gRPC message either way, MiB; must exceed the largest cut batch.
     #[arg(long, default_value_t = 256)]
     max_message_mib: usize,
@@ -85,6 +90,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         max_queue_len: args.max_queue,
         executors: args.executors,
         intra_threads: args.threads,
+        spinning: args.spinning,
         max_message_bytes: args.max_message_mib << 20,
         ..ServerConfig::default()
     };
