@@ -8,7 +8,13 @@ A long-lived worker driven in lock step over stdin/stdout, one line per command:
                                                         InferenceSession.run, outputs included)
   quit
 Errors are answered as "err MESSAGE".
+
+LOADPART_WORKER_EP_POLICY=NAME (an OrtExecutionProviderDevicePolicy member, e.g. MAX_EFFICIENCY)
+sets that execution-provider selection policy, as the `ort` crate does for loadpart's sessions,
+to measure what it costs. LOADPART_WORKER_SPINNING=0 turns intra-op spinning off (ONNX Runtime
+spins by default), to compare like with like when loadpart's side does not spin.
 """
+import os
 import sys
 import time
 
@@ -29,7 +35,13 @@ def main():
                 path, threads, name, file, dims = parts[1:6]
                 opts = ort.SessionOptions()
                 opts.intra_op_num_threads = int(threads)
-                sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+                if os.environ.get("LOADPART_WORKER_SPINNING") == "0":
+                    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                policy = os.environ.get("LOADPART_WORKER_EP_POLICY")
+                if policy:
+                    opts.set_provider_selection_policy(getattr(ort.OrtExecutionProviderDevicePolicy, policy))
+                providers = None if policy else ["CPUExecutionProvider"]
+                sess = ort.InferenceSession(path, opts, providers=providers)
                 shape = [int(d) for d in dims.split(",")]
                 feeds = {name: np.fromfile(file, dtype="<f4").reshape(shape)}
                 reply = f"ok {ort.__version__}"

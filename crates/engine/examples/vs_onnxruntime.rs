@@ -6,8 +6,10 @@
 //!
 //! `vs_onnxruntime --python PY --worker scripts/ort_worker.py [--models resnet50,inception_v1,squeezenet]
 //!  [--batches 1,8] [--threads 2] [--spinning on|off] [--copy-outputs off|on] [--runs 40]
-//!  [--warmup 5] [--dir DIR]`
+//!  [--warmup 5] [--order alternate|blocks] [--dir DIR]`
 //!
+//! `--order blocks` (a diagnostic) runs every run of one side, then every run of the other,
+//! instead of alternating, to show how much the two processes' thread pools disturb each other.
 //! `--copy-outputs on` copies every output into a `Vec` inside the timed call, as the engine did
 //! before it handed ONNX Runtime's output memory over, to measure that change on its own.
 //!
@@ -38,6 +40,7 @@ struct Args {
     threads: usize,
     spinning: Spinning,
     copy_outputs: bool,
+    blocks: bool,
     runs: usize,
     warmup: usize,
     dir: PathBuf,
@@ -54,6 +57,7 @@ fn parse_args() -> Args {
         threads: 2,
         spinning: Spinning::On,
         copy_outputs: false,
+        blocks: false,
         runs: 40,
         warmup: 5,
         dir: PathBuf::from("target/bench-models"),
@@ -77,6 +81,7 @@ fn parse_args() -> Args {
             "--threads" => a.threads = value.parse().expect("threads"),
             "--spinning" => a.spinning = value.parse().expect("spinning: on or off"),
             "--copy-outputs" => a.copy_outputs = value == "on",
+            "--order" => a.blocks = value == "blocks",
             "--runs" => a.runs = value.parse().expect("runs"),
             "--warmup" => a.warmup = value.parse().expect("warmup"),
             "--dir" => a.dir = PathBuf::from(value),
@@ -283,7 +288,21 @@ fn main() {
                 t
             };
             let (mut a, mut b, mut ratios) = (vec![], vec![], vec![]);
-            for k in 0..args.warmup + args.runs {
+            if args.blocks {
+                // Diagnostic: every run of one side, then every run of the other.
+                let mut ta: Vec<f64> = (0..args.warmup + args.runs)
+                    .map(|_| ours(model.as_ref()))
+                    .collect();
+                let mut tb: Vec<f64> = (0..args.warmup + args.runs).map(|_| worker.run()).collect();
+                a = ta.split_off(args.warmup);
+                b = tb.split_off(args.warmup);
+                ratios = a.iter().zip(&b).map(|(x, y)| x / y).collect();
+            }
+            for k in 0..if args.blocks {
+                0
+            } else {
+                args.warmup + args.runs
+            } {
                 let (ta, tb) = if k % 2 == 0 {
                     let ta = ours(model.as_ref());
                     (ta, worker.run())

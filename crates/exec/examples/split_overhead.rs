@@ -2,8 +2,9 @@
 //! process, runs interleaved so machine noise hits both alike, both timed as wall time around
 //! the engine calls (output hand-over included). Prints medians and the median of per-run ratios.
 //!
-//! `cargo run --release -p loadpart-exec --example split_overhead -- [MODEL.onnx] [ort|tract] [cuts] [runs]`
-//! (default: the light ResNet-50 installed by scripts/setup.sh, ort, 8 cuts, 30 runs).
+//! `cargo run --release -p loadpart-exec --example split_overhead -- [MODEL.onnx] [ort|tract] [cuts] [runs] [threads]`
+//! (default: the light ResNet-50 installed by scripts/setup.sh, ort, 8 cuts, 30 runs, the
+//! engine's default thread count).
 
 use std::time::{Duration, Instant};
 
@@ -25,11 +26,20 @@ fn main() {
         .unwrap_or(EngineKind::Ort);
     let n_cuts: usize = args.get(3).map(|s| s.parse().expect("cuts")).unwrap_or(8);
     let runs: usize = args.get(4).map(|s| s.parse().expect("runs")).unwrap_or(30);
+    let threads: usize = args
+        .get(5)
+        .map(|s| s.parse().expect("threads"))
+        .unwrap_or(0);
 
     let engine = loadpart_engine::engine(kind).expect("engine");
     let model = randomize_for_checks(&OnnxModel::load(&path).expect("model"), 7).expect("weights");
     let prepared = Prepared::new(&model).expect("prepare");
-    let opts = LoadOptions::default();
+    // A device's settings: workers that sleep when idle, in the shared pool unless a thread
+    // count is given.
+    let opts = LoadOptions {
+        intra_threads: threads,
+        ..Default::default()
+    };
     let full = engine
         .load(&prepared.model.to_bytes(), &opts)
         .expect("load");
@@ -43,7 +53,14 @@ fn main() {
         .map(|c| c.cut.id(prepared.stages.dag()))
         .collect();
     let step = (cuts.len() / n_cuts.max(1)).max(1);
-    println!("{path} on {kind}, batch 1, median of {runs} interleaved runs");
+    println!(
+        "{path} on {kind}, batch 1, {} intra-op threads, median of {runs} interleaved runs",
+        if threads == 0 {
+            "default".to_owned()
+        } else {
+            threads.to_string()
+        }
+    );
     println!(
         "{:>4}  {:>9}  {:>9}  {:>9}  {:>11}  {:>8}  cut",
         "#", "full ms", "head ms", "tail ms", "head+tail", "ratio"
@@ -55,17 +72,27 @@ fn main() {
         let mut per_run = Vec::new();
         for k in 0..runs + 3 {
             // Both sides timed the same way: wall time around the engine calls, output
-            // hand-over included.
-            let start = Instant::now();
-            full.run(&views).expect("full");
-            let f = start.elapsed();
-            let start = Instant::now();
-            let head = runner.run_head(&inputs).expect("head");
-            let h = head.elapsed;
-            // The tail reads the tensors it needs from the head's outputs in place (a part
-            // ignores tensors it does not read), as the engine hands them over: no copy.
-            let t = runner.run_tail(&head.outputs).expect("tail").elapsed;
-            let wall = start.elapsed();
+            // hand-over included; which goes first alternates from run to run.
+            let whole = || {
+                let start = Instant::now();
+                full.run(&views).expect("full");
+                start.elapsed()
+            };
+            let split = || {
+                let start = Instant::now();
+                let head = runner.run_head(&inputs).expect("head");
+                // The tail reads the tensors it needs from the head's outputs in place (a part
+                // ignores tensors it does not read), as the engine hands them over: no copy.
+                let t = runner.run_tail(&head.outputs).expect("tail").elapsed;
+                (head.elapsed, t, start.elapsed())
+            };
+            let (f, (h, t, wall)) = if k % 2 == 0 {
+                let f = whole();
+                (f, split())
+            } else {
+                let s = split();
+                (whole(), s)
+            };
             if k >= 3 {
                 tf.push(f);
                 th.push(h);
