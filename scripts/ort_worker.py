@@ -1,7 +1,7 @@
 """Python onnxruntime side of the engine bench (crates/engine/examples/vs_onnxruntime.rs).
 
 A long-lived worker driven in lock step over stdin/stdout, one line per command:
-  load PATH THREADS INPUT_NAME INPUT_FILE D0,D1,...   -> "ok VERSION"  (default SessionOptions
+  load PATH THREADS INPUT_NAME INPUT_FILE D0,D1,...   -> "ok VERSION [SWITCH=VALUE...]" (default SessionOptions
                                                         except intra_op_num_threads; the input
                                                         is raw little-endian f32)
   run                                                  -> "NANOSECONDS" (wall clock around
@@ -44,7 +44,8 @@ def main():
                 sess = ort.InferenceSession(path, opts, providers=providers)
                 shape = [int(d) for d in dims.split(",")]
                 feeds = {name: np.fromfile(file, dtype="<f4").reshape(shape)}
-                reply = f"ok {ort.__version__}"
+                changed = [f"{k}={v}" for k, v in os.environ.items() if k.startswith("LOADPART_WORKER_")]
+                reply = " ".join(["ok", ort.__version__] + changed)
             elif parts[0] == "run":
                 start = time.perf_counter_ns()
                 outs = sess.run(None, feeds)
