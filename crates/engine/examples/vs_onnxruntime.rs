@@ -6,9 +6,10 @@
 //!
 //! `vs_onnxruntime --python PY --worker scripts/ort_worker.py [--models resnet50,inception_v1,squeezenet]
 //!  [--batches 1,8] [--threads 2] [--spinning on|off] [--copy-outputs off|on] [--runs 40]
-//!  [--warmup 5] [--order alternate|blocks] [--dir DIR]`
+//!  [--warmup 5] [--order alternate|blocks|blocks-python-first] [--dir DIR]`
 //!
-//! `--order blocks` (a diagnostic) runs every run of one side, then every run of the other,
+//! `--order blocks` (a diagnostic) runs every run of loadpart's side, then every run of Python's
+//! (`blocks-python-first` the other way round),
 //! instead of alternating, to show how much the two processes' thread pools disturb each other.
 //! `--copy-outputs on` copies every output into a `Vec` inside the timed call, as the engine did
 //! before it handed ONNX Runtime's output memory over, to measure that change on its own.
@@ -41,6 +42,7 @@ struct Args {
     spinning: Spinning,
     copy_outputs: bool,
     blocks: bool,
+    python_first: bool,
     runs: usize,
     warmup: usize,
     dir: PathBuf,
@@ -58,6 +60,7 @@ fn parse_args() -> Args {
         spinning: Spinning::On,
         copy_outputs: false,
         blocks: false,
+        python_first: false,
         runs: 40,
         warmup: 5,
         dir: PathBuf::from("target/bench-models"),
@@ -81,7 +84,10 @@ fn parse_args() -> Args {
             "--threads" => a.threads = value.parse().expect("threads"),
             "--spinning" => a.spinning = value.parse().expect("spinning: on or off"),
             "--copy-outputs" => a.copy_outputs = value == "on",
-            "--order" => a.blocks = value == "blocks",
+            "--order" => {
+                a.blocks = value.starts_with("blocks");
+                a.python_first = value == "blocks-python-first";
+            }
             "--runs" => a.runs = value.parse().expect("runs"),
             "--warmup" => a.warmup = value.parse().expect("warmup"),
             "--dir" => a.dir = PathBuf::from(value),
@@ -290,10 +296,14 @@ fn main() {
             let (mut a, mut b, mut ratios) = (vec![], vec![], vec![]);
             if args.blocks {
                 // Diagnostic: every run of one side, then every run of the other.
-                let mut ta: Vec<f64> = (0..args.warmup + args.runs)
-                    .map(|_| ours(model.as_ref()))
-                    .collect();
-                let mut tb: Vec<f64> = (0..args.warmup + args.runs).map(|_| worker.run()).collect();
+                let n = args.warmup + args.runs;
+                let (mut ta, mut tb): (Vec<f64>, Vec<f64>) = if args.python_first {
+                    let tb = (0..n).map(|_| worker.run()).collect();
+                    ((0..n).map(|_| ours(model.as_ref())).collect(), tb)
+                } else {
+                    let ta = (0..n).map(|_| ours(model.as_ref())).collect();
+                    (ta, (0..n).map(|_| worker.run()).collect())
+                };
                 a = ta.split_off(args.warmup);
                 b = tb.split_off(args.warmup);
                 ratios = a.iter().zip(&b).map(|(x, y)| x / y).collect();

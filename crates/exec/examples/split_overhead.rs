@@ -3,8 +3,9 @@
 //! the engine calls (output hand-over included). Prints medians and the median of per-run ratios.
 //!
 //! `cargo run --release -p loadpart-exec --example split_overhead -- [MODEL.onnx] [ort|tract] [cuts] [runs] [threads]`
-//! (default: the light ResNet-50 installed by scripts/setup.sh, ort, 8 cuts, 30 runs, the
-//! engine's default thread count).
+//! `[copy]` (default: the light ResNet-50 installed by scripts/setup.sh, ort, 8 cuts, 30 runs,
+//! the engine's default thread count; `copy` adds a column timing head + tail with every output
+//! copied out of the engine, as it was before the engine handed its memory over).
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,9 @@ fn main() {
         .get(5)
         .map(|s| s.parse().expect("threads"))
         .unwrap_or(0);
+    // "copy": also time head + tail with every output copied into a `Vec`, as the engine did
+    // before it handed ONNX Runtime's memory over, interleaved with the rest.
+    let with_copy = args.get(6).is_some_and(|s| s == "copy");
 
     let engine = loadpart_engine::engine(kind).expect("engine");
     let model = randomize_for_checks(&OnnxModel::load(&path).expect("model"), 7).expect("weights");
@@ -62,14 +66,14 @@ fn main() {
         }
     );
     println!(
-        "{:>4}  {:>9}  {:>9}  {:>9}  {:>11}  {:>8}  cut",
-        "#", "full ms", "head ms", "tail ms", "head+tail", "ratio"
+        "{:>4}  {:>9}  {:>9}  {:>9}  {:>11}  {:>8}  {:>8}  cut",
+        "#", "full ms", "head ms", "tail ms", "head+tail", "ratio", "w/ copy"
     );
-    let mut ratios = Vec::new();
+    let (mut ratios, mut copy_ratios) = (Vec::new(), Vec::new());
     for (i, cut) in cuts.iter().step_by(step).take(n_cuts).enumerate() {
         let runner = Split::load(engine.as_ref(), &prepared, cut, &opts).expect("split");
         let (mut tf, mut th, mut tt, mut ts) = (vec![], vec![], vec![], vec![]);
-        let mut per_run = Vec::new();
+        let (mut per_run, mut per_run_copy) = (Vec::new(), Vec::new());
         for k in 0..runs + 3 {
             // Both sides timed the same way: wall time around the engine calls, output
             // hand-over included; which goes first alternates from run to run.
@@ -86,12 +90,27 @@ fn main() {
                 let t = runner.run_tail(&head.outputs).expect("tail").elapsed;
                 (head.elapsed, t, start.elapsed())
             };
-            let (f, (h, t, wall)) = if k % 2 == 0 {
+            let copied = || {
+                if !with_copy {
+                    return Duration::ZERO;
+                }
+                let start = Instant::now();
+                let head = runner.run_head(&inputs).expect("head");
+                let sent: Vec<_> = head.outputs.to_vec();
+                let tail = runner.run_tail(&sent).expect("tail");
+                let kept: Vec<_> = tail.outputs.to_vec();
+                let wall = start.elapsed();
+                drop((sent, kept));
+                wall
+            };
+            let (f, (h, t, wall), c) = if k % 2 == 0 {
                 let f = whole();
-                (f, split())
-            } else {
                 let s = split();
-                (whole(), s)
+                (f, s, copied())
+            } else {
+                let c = copied();
+                let s = split();
+                (whole(), s, c)
             };
             if k >= 3 {
                 tf.push(f);
@@ -99,6 +118,7 @@ fn main() {
                 tt.push(t);
                 ts.push(wall);
                 per_run.push(wall.as_secs_f64() / f.as_secs_f64());
+                per_run_copy.push(c.as_secs_f64() / f.as_secs_f64());
             }
         }
         let (f, h, t, s) = (median(tf), median(th), median(tt), median(ts));
@@ -107,8 +127,11 @@ fn main() {
         per_run.sort_by(f64::total_cmp);
         let ratio = per_run[per_run.len() / 2];
         ratios.push(ratio);
+        per_run_copy.sort_by(f64::total_cmp);
+        let copy_ratio = per_run_copy[per_run_copy.len() / 2];
+        copy_ratios.push(copy_ratio);
         println!(
-            "{i:>4}  {f:>9.2}  {h:>9.2}  {t:>9.2}  {s:>11.2}  {ratio:>8.3}  {}",
+            "{i:>4}  {f:>9.2}  {h:>9.2}  {t:>9.2}  {s:>11.2}  {ratio:>8.3}  {copy_ratio:>8.3}  {}",
             cut
         );
     }
@@ -119,6 +142,11 @@ fn main() {
         ratios[ratios.len() / 2],
         ratios[ratios.len() - 1]
     );
+    if with_copy {
+        let mean = copy_ratios.iter().sum::<f64>() / copy_ratios.len() as f64;
+        let max = copy_ratios.iter().copied().fold(0.0, f64::max);
+        println!("with every output copied: mean {mean:.3}, max {max:.3}");
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> f64 {
