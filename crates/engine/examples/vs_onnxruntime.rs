@@ -6,7 +6,11 @@
 //!
 //! `vs_onnxruntime --python PY --worker scripts/ort_worker.py [--models resnet50,inception_v1,squeezenet]
 //!  [--batches 1,8] [--threads 2] [--spinning on|off] [--copy-outputs off|on] [--runs 40]
-//!  [--warmup 5] [--order alternate|blocks|blocks-python-first] [--dir DIR]`
+//!  [--warmup 5] [--gap-ms 50] [--order alternate|blocks|blocks-python-first] [--dir DIR]`
+//!
+//! Each run starts after `--gap-ms` (default 50) of quiet: ONNX Runtime's idle workers spin for
+//! milliseconds after a run (its default), and without the gap one process's spinning workers
+//! take the 2 cores from the other's next run, which measures the pair rather than the engine.
 //!
 //! `--order blocks` (a diagnostic) runs every run of loadpart's side, then every run of Python's
 //! (`blocks-python-first` the other way round),
@@ -43,6 +47,7 @@ struct Args {
     copy_outputs: bool,
     blocks: bool,
     python_first: bool,
+    gap: std::time::Duration,
     runs: usize,
     warmup: usize,
     dir: PathBuf,
@@ -61,6 +66,7 @@ fn parse_args() -> Args {
         copy_outputs: false,
         blocks: false,
         python_first: false,
+        gap: std::time::Duration::from_millis(50),
         runs: 40,
         warmup: 5,
         dir: PathBuf::from("target/bench-models"),
@@ -88,6 +94,7 @@ fn parse_args() -> Args {
                 a.blocks = value.starts_with("blocks");
                 a.python_first = value == "blocks-python-first";
             }
+            "--gap-ms" => a.gap = std::time::Duration::from_millis(value.parse().expect("gap")),
             "--runs" => a.runs = value.parse().expect("runs"),
             "--warmup" => a.warmup = value.parse().expect("warmup"),
             "--dir" => a.dir = PathBuf::from(value),
@@ -139,8 +146,9 @@ impl Worker {
         reply
     }
 
-    /// Seconds of one timed run.
-    fn run(&mut self) -> f64 {
+    /// Seconds of one timed run, after `gap` of quiet.
+    fn run(&mut self, gap: std::time::Duration) -> f64 {
+        std::thread::sleep(gap);
         self.ask("run").parse::<f64>().expect("nanoseconds") * 1e-9
     }
 }
@@ -219,7 +227,7 @@ fn main() {
     };
     let mut worker = Worker::spawn(&args.python, &args.worker);
     println!(
-        "loadpart ort engine / python onnxruntime, {} threads, loadpart spinning {}{}, {} pairs after {} warm-up, cpus {}",
+        "loadpart ort engine / python onnxruntime, {} threads, loadpart spinning {}{}, {} pairs after {} warm-up, {} ms between runs, cpus {}",
         args.threads,
         args.spinning,
         if args.copy_outputs {
@@ -229,6 +237,7 @@ fn main() {
         },
         args.runs,
         args.warmup,
+        args.gap.as_millis(),
         allowed_cpus()
     );
     println!(
@@ -275,7 +284,9 @@ fn main() {
                 info.name.as_str(),
                 TensorRef::f32(&shape, &data).expect("input"),
             )];
+            let gap = args.gap;
             let ours = |m: &dyn Model| {
+                std::thread::sleep(gap);
                 let start = Instant::now();
                 let out = m.run(&view).expect("run");
                 // What the engine did before it handed ONNX Runtime's memory over: a copy of
@@ -298,11 +309,11 @@ fn main() {
                 // Diagnostic: every run of one side, then every run of the other.
                 let n = args.warmup + args.runs;
                 let (mut ta, mut tb): (Vec<f64>, Vec<f64>) = if args.python_first {
-                    let tb = (0..n).map(|_| worker.run()).collect();
+                    let tb = (0..n).map(|_| worker.run(gap)).collect();
                     ((0..n).map(|_| ours(model.as_ref())).collect(), tb)
                 } else {
                     let ta = (0..n).map(|_| ours(model.as_ref())).collect();
-                    (ta, (0..n).map(|_| worker.run()).collect())
+                    (ta, (0..n).map(|_| worker.run(gap)).collect())
                 };
                 a = ta.split_off(args.warmup);
                 b = tb.split_off(args.warmup);
@@ -315,9 +326,9 @@ fn main() {
             } {
                 let (ta, tb) = if k % 2 == 0 {
                     let ta = ours(model.as_ref());
-                    (ta, worker.run())
+                    (ta, worker.run(gap))
                 } else {
-                    let tb = worker.run();
+                    let tb = worker.run(gap);
                     (ours(model.as_ref()), tb)
                 };
                 if k >= args.warmup {

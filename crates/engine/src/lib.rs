@@ -75,8 +75,9 @@ impl FromStr for EngineKind {
 /// section, ONNX Runtime only (tract's workers never spin). Pick it by role:
 /// - [`Spinning::On`], ONNX Runtime's own default (and Python `onnxruntime`'s), for runs back to
 ///   back on cores the process owns: a server's executor threads. A parallel section then starts
-///   without waking a sleeping thread, but the workers keep their cores busy for a while after
-///   each section and each run.
+///   without waking a sleeping thread (on an idle 2-core VM, 2 threads: SqueezeNet at batch 1
+///   4.1 ms instead of 7.4 ms, ResNet-50 39.8 ms instead of 43.4 ms), but the workers keep their
+///   cores busy for milliseconds after each section and each run.
 /// - [`Spinning::Off`] (the default here) for a process that alternates a model with other work:
 ///   a device running a head and then encoding and sending its output, a head and a tail run one
 ///   after the other, a host whose cores other processes also use. Spinning workers take the

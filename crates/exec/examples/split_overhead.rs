@@ -67,7 +67,13 @@ fn main() {
     );
     println!(
         "{:>4}  {:>9}  {:>9}  {:>9}  {:>11}  {:>8}  {:>8}  cut",
-        "#", "full ms", "head ms", "tail ms", "head+tail", "ratio", "w/ copy"
+        "#",
+        "full ms",
+        "head ms",
+        "tail ms",
+        "head+tail",
+        "ratio",
+        if with_copy { "w/ copy" } else { "" }
     );
     let (mut ratios, mut copy_ratios) = (Vec::new(), Vec::new());
     for (i, cut) in cuts.iter().step_by(step).take(n_cuts).enumerate() {
@@ -130,9 +136,13 @@ fn main() {
         per_run_copy.sort_by(f64::total_cmp);
         let copy_ratio = per_run_copy[per_run_copy.len() / 2];
         copy_ratios.push(copy_ratio);
+        let copy_column = if with_copy {
+            format!("{copy_ratio:.3}")
+        } else {
+            String::new()
+        };
         println!(
-            "{i:>4}  {f:>9.2}  {h:>9.2}  {t:>9.2}  {s:>11.2}  {ratio:>8.3}  {copy_ratio:>8.3}  {}",
-            cut
+            "{i:>4}  {f:>9.2}  {h:>9.2}  {t:>9.2}  {s:>11.2}  {ratio:>8.3}  {copy_column:>8}  {cut}"
         );
     }
     ratios.sort_by(f64::total_cmp);
