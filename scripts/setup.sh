@@ -6,10 +6,9 @@
 #                                     that loadpart-proto's tests check the Open Inference Protocol definitions against
 # No pip install into the system: wheels are downloaded (no dependencies) and unpacked, or installed into the venv.
 set -euo pipefail
-ORT_VERSION="${LOADPART_ORT_VERSION:-1.31.1}"
-ONNX_VERSION="${LOADPART_ONNX_VERSION:-1.23.2}"
-TRITONCLIENT_VERSION="${LOADPART_TRITONCLIENT_VERSION:-2.73.0}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# ORT_VERSION, ONNX_VERSION, TRITONCLIENT_VERSION
+. "$root/scripts/versions.sh"
 home="${LOADPART_HOME:-$root/.loadpart}"
 mkdir -p "$home/wheels" "$home/lib" "$home/models/light"
 py="$(command -v python3 || command -v python)"
@@ -26,6 +25,7 @@ fetch_wheel() { # package version -> path of the wheel
 
 if [ ! -e "$home/lib/libonnxruntime.so" ] || [ "$(cat "$home/lib/VERSION" 2>/dev/null)" != "$ORT_VERSION" ]; then
   whl=$(fetch_wheel onnxruntime "$ORT_VERSION")
+  rm -f "$home/lib"/libonnxruntime.so.* "$home/lib/VERSION"
   "$py" - "$whl" "$home/lib" <<'PY'
 import sys, zipfile, os, shutil
 whl, dest = sys.argv[1], sys.argv[2]
@@ -36,7 +36,7 @@ with zipfile.ZipFile(whl) as z:
             with z.open(n) as src, open(os.path.join(dest, base), "wb") as out:
                 shutil.copyfileobj(src, out)
 PY
-  real=$(ls "$home/lib"/libonnxruntime.so.* | head -n1)
+  real=$(ls "$home/lib"/libonnxruntime.so.* | head -n1) # the one just unpacked
   ln -sf "$(basename "$real")" "$home/lib/libonnxruntime.so"
   echo "$ORT_VERSION" > "$home/lib/VERSION"
 fi

@@ -19,6 +19,10 @@ pub enum EngineError {
     #[error("unknown engine {received:?}: expected \"ort\" or \"tract\"")]
     UnknownEngine { received: String },
 
+    /// A spinning setting that is neither `on` nor `off`.
+    #[error("unknown spinning setting {received:?}: expected \"on\" or \"off\"")]
+    UnknownSpinning { received: String },
+
     /// No ONNX Runtime shared library at any of the places we look.
     #[error(
         "ONNX Runtime library not found; tried {}; run scripts/setup.sh (it installs it into \
@@ -107,6 +111,7 @@ impl loadpart_errors::Classify for EngineError {
         use loadpart_errors::ErrorKind::*;
         match self {
             EngineError::UnknownEngine { .. }
+            | EngineError::UnknownSpinning { .. }
             | EngineError::BadTensor { .. }
             | EngineError::UnknownInput { .. }
             | EngineError::MissingInput { .. }
@@ -124,6 +129,7 @@ impl loadpart_errors::Classify for EngineError {
     fn label(&self) -> &'static str {
         match self {
             EngineError::UnknownEngine { .. } => "unknown_engine",
+            EngineError::UnknownSpinning { .. } => "unknown_spinning",
             EngineError::LibraryNotFound { .. } => "engine_library_not_found",
             EngineError::LibraryLoad { .. } => "engine_library_load",
             EngineError::Load { .. } => "model_load",

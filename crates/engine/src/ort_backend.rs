@@ -2,9 +2,11 @@
 //!
 //! ONNX Runtime is initialised once per process ([`OnceLock`]); the outcome, including a missing
 //! library, is remembered, so install the library and restart rather than retry in-process.
-//! Sessions use graph optimisation level "all" (Conv+BatchNorm+Relu fusion, layout
-//! transforms), and concurrent runs of one model go through a [`pool::Pool`] of sessions that
-//! share pre-packed weights.
+//! Sessions use ONNX Runtime's default options (graph optimisation level "all": Conv+BatchNorm+
+//! Relu fusion, NCHWc layout) but for the intra-op thread pool, which follows
+//! [`crate::LoadOptions`] (thread count, [`crate::Spinning`]); concurrent runs of one model go
+//! through a [`pool::Pool`] of sessions that share pre-packed weights. Outputs are handed over as
+//! ONNX Runtime's own values, not copied.
 
 mod pool;
 
@@ -16,12 +18,15 @@ use std::time::Instant;
 use ort::environment::Environment;
 use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
 use ort::session::{Session, SessionInputValue};
-use ort::value::{DynValue, TensorElementType, ValueType};
+use ort::value::{
+    DynValue, PrimitiveTensorElementType, TensorElementType, TensorValueType, ValueType,
+};
 
 use crate::error::catch_panic;
+use crate::tensor::EngineMemory;
 use crate::{
-    DType, Dim, Engine, EngineError, EngineKind, IoInfo, LoadOptions, Model, RunOutput, Tensor,
-    TensorDataRef, TensorRef, locate, order_inputs,
+    Buffer, DType, Dim, Engine, EngineError, EngineKind, IoInfo, LoadOptions, Model, RunOutput,
+    Spinning, Tensor, TensorData, TensorDataRef, TensorRef, locate, order_inputs,
 };
 
 const KIND: EngineKind = EngineKind::Ort;
@@ -51,10 +56,10 @@ fn init() -> Result<Environment, InitError> {
         reason,
     };
     let env = std::panic::catch_unwind(|| {
-        // One intra-op pool for every session of the process (unless a session asks for its
-        // own thread count): a head and the tail after it, or many models on one server, then
-        // share warm workers instead of each waking a pool of its own, and sessions do not
-        // oversubscribe the cores. Idle workers sleep rather than spin (see Recipe::build).
+        // One intra-op pool for every session of the process that neither spins nor asks for
+        // its own thread count: a head and the tail after it, or many models on one device,
+        // then share workers instead of each waking a pool of its own, and sessions do not
+        // oversubscribe the cores. Its idle workers sleep (see `Spinning`).
         // (The options call into the library, so they come after `init_from` loads it.)
         let builder = ort::init_from(&path).map_err(|e| e.to_string())?;
         let pool = ort::environment::GlobalThreadPoolOptions::default()
@@ -141,15 +146,19 @@ impl Recipe {
             .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(|e| load_err(e.into()))?
             .with_prepacked_weights(&self.prepacked)
-            .map_err(|e| load_err(e.into()))?
-            // Idle intra-op threads would otherwise spin for a while after each run, stealing
-            // the cores from the next session (a tail after a head, another executor's batch).
-            .with_intra_op_spinning(false)
             .map_err(|e| load_err(e.into()))?;
-        if self.opts.intra_threads > 0 {
+        // The process-wide pool's workers sleep when idle; a session that spins, or wants a
+        // thread count of its own, gets its own pool (see `Spinning`).
+        let spin = self.opts.spinning == Spinning::On;
+        if self.opts.intra_threads > 0 || spin {
             builder = builder
                 .with_independent_thread_pool()
                 .map_err(|e| load_err(e.into()))?
+                .with_intra_op_spinning(spin)
+                .map_err(|e| load_err(e.into()))?;
+        }
+        if self.opts.intra_threads > 0 {
+            builder = builder
                 .with_intra_threads(self.opts.intra_threads)
                 .map_err(|e| load_err(e.into()))?;
         }
@@ -261,13 +270,13 @@ impl Model for OrtModel {
                 || self.recipe.build(),
                 |session| {
                     let start = Instant::now();
-                    let out = session.run(values).map_err(run_err)?;
+                    let mut out = session.run(values).map_err(run_err)?;
                     let elapsed = start.elapsed();
                     let outputs = self
                         .outputs
                         .iter()
                         .map(|info| {
-                            let value = out.get(&info.name).ok_or_else(|| EngineError::Run {
+                            let value = out.remove(&info.name).ok_or_else(|| EngineError::Run {
                                 engine: KIND,
                                 source: format!("no output {:?} in the results", info.name).into(),
                             })?;
@@ -301,22 +310,44 @@ fn borrow<'a>(t: &TensorRef<'a>) -> Result<(SessionInputValue<'a>, usize), ort::
     })
 }
 
-fn to_tensor(value: &DynValue, dtype: DType) -> Result<Tensor, ort::Error> {
-    let shape = |s: &ort::value::Shape| s.iter().map(|&d| d.max(0) as usize).collect();
+/// Hands an output value over as it is: the tensor's elements stay in the memory ONNX Runtime
+/// wrote them to, owned by the returned [`Tensor`] (no copy, like Python `onnxruntime`'s numpy
+/// outputs).
+fn to_tensor(value: DynValue, dtype: DType) -> Result<Tensor, ort::Error> {
+    fn hand_over<T: PrimitiveTensorElementType + std::fmt::Debug + 'static>(
+        value: DynValue,
+    ) -> Result<(Vec<usize>, Buffer<T>), ort::Error> {
+        let tensor = value.downcast::<TensorValueType<T>>()?;
+        let shape = tensor.shape().iter().map(|&d| d.max(0) as usize).collect();
+        Ok((shape, Buffer::from_engine(Box::new(OrtMemory(tensor)))))
+    }
     Ok(match dtype {
         DType::F32 => {
-            let (s, v) = value.try_extract_tensor::<f32>()?;
+            let (shape, data) = hand_over::<f32>(value)?;
             Tensor {
-                shape: shape(s),
-                data: crate::TensorData::F32(v.to_vec()),
+                shape,
+                data: TensorData::F32(data),
             }
         }
         DType::I64 => {
-            let (s, v) = value.try_extract_tensor::<i64>()?;
+            let (shape, data) = hand_over::<i64>(value)?;
             Tensor {
-                shape: shape(s),
-                data: crate::TensorData::I64(v.to_vec()),
+                shape,
+                data: TensorData::I64(data),
             }
         }
     })
+}
+
+/// An output tensor value of ONNX Runtime, owning the memory its session allocated.
+struct OrtMemory<T: PrimitiveTensorElementType + std::fmt::Debug>(ort::value::Tensor<T>);
+
+impl<T: PrimitiveTensorElementType + std::fmt::Debug> EngineMemory<T> for OrtMemory<T> {
+    fn as_slice(&self) -> &[T] {
+        self.0.extract_tensor().1
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        self.0.extract_tensor_mut().1
+    }
 }

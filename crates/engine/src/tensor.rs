@@ -23,11 +23,104 @@ impl fmt::Display for DType {
     }
 }
 
+/// Memory an engine allocated and handed over with a run's outputs (ONNX Runtime's output
+/// values): read and written in place, freed by the engine's allocator when dropped.
+pub(crate) trait EngineMemory<T>: Send + Sync {
+    fn as_slice(&self) -> &[T];
+    fn as_mut_slice(&mut self) -> &mut [T];
+}
+
+enum Storage<T> {
+    Vec(Vec<T>),
+    Engine(Box<dyn EngineMemory<T>>),
+}
+
+/// Owned elements, row-major: a `Vec`, or the memory an engine wrote a run's outputs to, handed
+/// over without a copy (ONNX Runtime). Either way it reads as a slice (`Deref<Target = [T]>`);
+/// [`Buffer::into_vec`] copies only engine memory.
+pub struct Buffer<T>(Storage<T>);
+
+impl<T> Buffer<T> {
+    pub(crate) fn from_engine(memory: Box<dyn EngineMemory<T>>) -> Self {
+        Buffer(Storage::Engine(memory))
+    }
+
+    /// Whether this is engine memory handed over as it was (no copy was made).
+    pub fn is_engine_memory(&self) -> bool {
+        matches!(self.0, Storage::Engine(_))
+    }
+}
+
+impl<T: Clone> Buffer<T> {
+    /// The elements as a `Vec`: free for a `Vec`, a copy of engine memory.
+    pub fn into_vec(self) -> Vec<T> {
+        match self.0 {
+            Storage::Vec(v) => v,
+            Storage::Engine(m) => m.as_slice().to_vec(),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Buffer<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        match &self.0 {
+            Storage::Vec(v) => v,
+            Storage::Engine(m) => m.as_slice(),
+        }
+    }
+}
+
+impl<T> std::ops::DerefMut for Buffer<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match &mut self.0 {
+            Storage::Vec(v) => v,
+            Storage::Engine(m) => m.as_mut_slice(),
+        }
+    }
+}
+
+impl<T> From<Vec<T>> for Buffer<T> {
+    fn from(v: Vec<T>) -> Self {
+        Buffer(Storage::Vec(v))
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Buffer<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// A clone is a `Vec`, whatever the original's storage.
+impl<T: Clone> Clone for Buffer<T> {
+    fn clone(&self) -> Self {
+        Buffer(Storage::Vec(self.to_vec()))
+    }
+}
+
+/// Equal elements, whatever the storage.
+impl<T: PartialEq> PartialEq for Buffer<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Buffer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
 /// Owned element storage, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TensorData {
-    F32(Vec<f32>),
-    I64(Vec<i64>),
+    F32(Buffer<f32>),
+    I64(Buffer<i64>),
 }
 
 impl TensorData {
@@ -67,11 +160,11 @@ impl Tensor {
     }
 
     pub fn f32(shape: Vec<usize>, data: Vec<f32>) -> Result<Tensor, EngineError> {
-        Tensor::new(shape, TensorData::F32(data))
+        Tensor::new(shape, TensorData::F32(data.into()))
     }
 
     pub fn i64(shape: Vec<usize>, data: Vec<i64>) -> Result<Tensor, EngineError> {
-        Tensor::new(shape, TensorData::I64(data))
+        Tensor::new(shape, TensorData::I64(data.into()))
     }
 
     pub fn dtype(&self) -> DType {
@@ -101,9 +194,10 @@ impl Tensor {
         }
     }
 
+    /// The elements as a `Vec` (a copy only of engine memory, see [`Buffer::into_vec`]).
     pub fn into_f32(self) -> Option<Vec<f32>> {
         match self.data {
-            TensorData::F32(v) => Some(v),
+            TensorData::F32(v) => Some(v.into_vec()),
             TensorData::I64(_) => None,
         }
     }
@@ -187,8 +281,8 @@ impl<'a> TensorRef<'a> {
     /// Copies into an owned tensor.
     pub fn to_owned(&self) -> Tensor {
         let data = match self.data {
-            TensorDataRef::F32(v) => TensorData::F32(v.to_vec()),
-            TensorDataRef::I64(v) => TensorData::I64(v.to_vec()),
+            TensorDataRef::F32(v) => TensorData::F32(v.to_vec().into()),
+            TensorDataRef::I64(v) => TensorData::I64(v.to_vec().into()),
         };
         Tensor {
             shape: self.shape.to_vec(),
@@ -237,6 +331,18 @@ mod tests {
             TensorRef::f32(&[usize::MAX, 2], &[]).is_err(),
             "overflow is not a panic"
         );
+    }
+
+    #[test]
+    fn vec_buffers_read_write_and_compare_as_slices() {
+        let mut b: Buffer<f32> = vec![1.0, 2.0].into();
+        assert!(!b.is_engine_memory());
+        b[1] = 3.0;
+        assert_eq!(&*b, &[1.0, 3.0]);
+        assert_eq!(b.clone(), b);
+        assert_eq!(format!("{b:?}"), "[1.0, 3.0]");
+        assert_eq!(b.iter().sum::<f32>(), 4.0);
+        assert_eq!(b.into_vec(), vec![1.0, 3.0]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Repeated timed runs for profiling: warm-up first (allocators, lazily built plans, caches),
 //! then the runs that count. Times are the backend's own [`crate::RunOutput::elapsed`], so input
-//! checking and output copies are excluded.
+//! checking and output hand-over are excluded.
 
 use std::time::Duration;
 

@@ -253,8 +253,8 @@ fn to_tract(t: &TensorRef<'_>) -> TractResult<TValue> {
 fn from_tract(value: &TValue) -> TractResult<OutTensor> {
     let plain = value.try_as_plain_ram()?;
     let data = match value.datum_type() {
-        DatumType::F32 => TensorData::F32(plain.as_slice::<f32>()?.to_vec()),
-        DatumType::I64 => TensorData::I64(plain.as_slice::<i64>()?.to_vec()),
+        DatumType::F32 => TensorData::F32(plain.as_slice::<f32>()?.to_vec().into()),
+        DatumType::I64 => TensorData::I64(plain.as_slice::<i64>()?.to_vec().into()),
         other => {
             return Err(TractError::msg(format!(
                 "output of element type {other:?}; only f32 and i64 are supported"

@@ -32,8 +32,8 @@ pub fn split_rows(
             let range = start * per_row..(start + n) * per_row;
             start += n;
             let data = match &tensor.data {
-                TensorData::F32(v) => TensorData::F32(v[range].to_vec()),
-                TensorData::I64(v) => TensorData::I64(v[range].to_vec()),
+                TensorData::F32(v) => TensorData::F32(v[range].to_vec().into()),
+                TensorData::I64(v) => TensorData::I64(v[range].to_vec().into()),
             };
             let mut shape = tensor.shape.clone();
             shape[0] = n;

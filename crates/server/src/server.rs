@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loadpart_codec::DecodeLimits;
-use loadpart_engine::{EngineKind, LoadOptions};
+use loadpart_engine::{EngineKind, LoadOptions, Spinning};
 use loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES;
 use loadpart_proto::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
 use loadpart_proto::loadpart::loadpart_server::LoadpartServer;
@@ -50,6 +50,10 @@ pub struct ServerConfig {
     pub executors: usize,
     /// Threads one run uses inside an operator; 0 = the engine's default.
     pub intra_threads: usize,
+    /// Whether the engine's idle intra-op workers spin between parallel sections. On by default:
+    /// executors run batches back to back on cores the server owns. Turn it off on a host whose
+    /// cores the server shares with other busy processes.
+    pub spinning: Spinning,
     /// Largest gRPC message, decoded or encoded, bytes; checked by the transport before the
     /// message is allocated.
     pub max_message_bytes: usize,
@@ -81,6 +85,7 @@ impl Default for ServerConfig {
             staircase: false,
             executors: 1,
             intra_threads: 0,
+            spinning: Spinning::On,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             decode_limits: DecodeLimits::default(),
             part_cache_bytes: 2 << 30,
@@ -262,6 +267,7 @@ fn load_models(config: &ServerConfig) -> Result<(Registry, &'static str), Server
     let load = LoadOptions {
         intra_threads: config.intra_threads,
         max_sessions: config.executors,
+        spinning: config.spinning,
     };
     let models = config
         .models

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use loadpart_engine::{EngineKind, LoadOptions};
+use loadpart_engine::{EngineKind, LoadOptions, Spinning};
 use loadpart_exec::{ProfileOptions, profile_model};
 use loadpart_graph::Prepared;
 use loadpart_plan::ProfileRole;
@@ -91,6 +91,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         role,
         load: LoadOptions {
             intra_threads: args.threads,
+            // Measured as the role runs: a server's executors spin, a device's workers sleep.
+            spinning: match role {
+                ProfileRole::Server => Spinning::On,
+                ProfileRole::Device => Spinning::Off,
+            },
             ..Default::default()
         },
         ..Default::default()

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use loadpart_engine::EngineKind;
+use loadpart_engine::{EngineKind, Spinning};
 use loadpart_server::{ModelSpec, Server, ServerConfig};
 
 /// Serve models over gRPC: the Open Inference Protocol (KServe v2, so tritonclient and other
@@ -85,6 +85,11 @@ pub struct Args {
     /// cores / executors. [default: 0]
     #[arg(long)]
     threads: Option<usize>,
+    /// Whether ONNX Runtime's idle worker threads spin between parallel sections: `on` (faster
+    /// batches, the executors own their cores) or `off` (the host's cores are shared with other
+    /// busy processes). [default: on]
+    #[arg(long, env = "LOADPART_SPINNING")]
+    spinning: Option<Spinning>,
     /// Largest gRPC message either way, MiB; must exceed the largest cut batch. [default: 256]
     #[arg(long)]
     max_message_mib: Option<usize>,
@@ -160,6 +165,9 @@ fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
     set(&mut c.max_queue_len, args.max_queue);
     set(&mut c.executors, args.executors);
     set(&mut c.intra_threads, args.threads);
+    if let Some(sp) = args.spinning {
+        c.spinning = sp;
+    }
     if let Some(us) = args.max_delay_us {
         c.max_queue_delay = Duration::from_micros(us);
     }

@@ -8,6 +8,7 @@ mod dynamic;
 mod errors;
 mod fixtures;
 mod light;
+mod ort_io;
 mod randomized;
 mod small_net;
 mod support;
@@ -98,6 +99,16 @@ conformance!(
 #[test]
 fn engines_agree_on_dynamic_batch_model() {
     dynamic::engines_agree();
+}
+
+#[test]
+fn ort_hands_outputs_over_without_a_copy() {
+    ort_io::outputs_handed_over();
+}
+
+#[test]
+fn ort_thread_pool_settings_agree() {
+    ort_io::pool_settings_agree();
 }
 
 /// Cross-engine: ort and tract agree on input-dependent logits of every light model.
