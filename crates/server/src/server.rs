@@ -50,9 +50,11 @@ pub struct ServerConfig {
     pub executors: usize,
     /// Threads one run uses inside an operator; 0 = the engine's default.
     pub intra_threads: usize,
-    /// Whether the engine's idle intra-op workers spin between parallel sections. On by default:
-    /// executors run batches back to back on cores the server owns. Turn it off on a host whose
-    /// cores the server shares with other busy processes.
+    /// Whether the engine's idle intra-op workers spin between parallel sections. Off by default
+    /// for a server embedded in another process (tests, the demo), whose cores it shares;
+    /// `loadpart serve` turns it on (its executors run batches back to back on cores the server
+    /// owns) unless `--spinning off`. With spinning on, the admission and overload tests failed
+    /// on 2 cores shared with their own load generators.
     pub spinning: Spinning,
     /// Largest gRPC message, decoded or encoded, bytes; checked by the transport before the
     /// message is allocated.
@@ -85,7 +87,7 @@ impl Default for ServerConfig {
             staircase: false,
             executors: 1,
             intra_threads: 0,
-            spinning: Spinning::On,
+            spinning: Spinning::Off,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             decode_limits: DecodeLimits::default(),
             part_cache_bytes: 2 << 30,

@@ -108,6 +108,8 @@ pub struct Args {
 fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
     let mut c = ServerConfig {
         metrics_listen: config::parse_metrics(config::DEFAULT_METRICS)?,
+        // A standalone server owns its cores: spin, as ONNX Runtime does by default.
+        spinning: Spinning::On,
         ..ServerConfig::default()
     };
     let mut auto = false;
