@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use loadpart_engine::{Engine, LoadOptions};
+use loadpart_engine::{Engine, EngineKind, LoadOptions, Spinning};
 use loadpart_exec::{ProfileOptions, profile_model};
 use loadpart_graph::Prepared;
 use loadpart_plan::{ModelProfile, ProfileRole};
@@ -27,6 +27,8 @@ pub struct ProfileKey {
     pub batch_sizes: Vec<usize>,
     /// Threads per run (0 = the engine's default).
     pub threads: usize,
+    /// Whether the engine's idle workers spin, as in the runs the profile is for.
+    pub spinning: Spinning,
 }
 
 /// The directory of cached profiles.
@@ -56,16 +58,16 @@ pub fn host() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// The cache file for `key` of `prepared` on `engine`.
+/// The cache file for `key` of the model `id` on `engine`, measured on `host`.
 pub fn cache_path(
     dir: &Path,
-    engine: &dyn Engine,
-    prepared: &Prepared,
+    host: &str,
+    engine: EngineKind,
+    id: &str,
     key: &ProfileKey,
 ) -> PathBuf {
-    let id = prepared.identity();
     let batches: Vec<String> = key.batch_sizes.iter().map(usize::to_string).collect();
-    let host: String = host()
+    let host: String = host
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
@@ -75,11 +77,14 @@ pub fn cache_path(
             }
         })
         .collect();
+    let spin = match key.spinning {
+        Spinning::On => "-spin",
+        Spinning::Off => "",
+    };
     dir.join(format!(
-        "{}-{}-{}-{host}-t{}-b{}.json",
+        "{}-{}-{engine}-{host}-t{}{spin}-b{}.json",
         key.role.as_str(),
         &id[..id.len().min(16)],
-        engine.kind(),
         key.threads,
         batches.join("_")
     ))
@@ -92,8 +97,18 @@ pub fn cached_profile(
     prepared: &Prepared,
     key: &ProfileKey,
 ) -> Result<(ModelProfile, PathBuf, bool)> {
-    let dir = cache_dir();
-    let path = cache_path(&dir, engine, prepared, key);
+    cached_profile_in(&cache_dir(), &host(), engine, prepared, key)
+}
+
+/// [`cached_profile`] with the cache in `dir` and the profile recorded as measured on `host`.
+pub fn cached_profile_in(
+    dir: &Path,
+    host: &str,
+    engine: &dyn Engine,
+    prepared: &Prepared,
+    key: &ProfileKey,
+) -> Result<(ModelProfile, PathBuf, bool)> {
+    let path = cache_path(dir, host, engine.kind(), prepared.identity(), key);
     if let Ok(text) = std::fs::read_to_string(&path) {
         match serde_json::from_str::<ModelProfile>(&text) {
             Ok(p) if p.model_hash == prepared.identity() => return Ok((p, path, false)),
@@ -110,16 +125,17 @@ pub fn cached_profile(
         role: key.role,
         load: LoadOptions {
             intra_threads: key.threads,
+            spinning: key.spinning,
             ..LoadOptions::default()
         },
         ..ProfileOptions::default()
     };
     let bar = Progress::new(std::io::stderr().is_terminal());
-    let profile = profile_model(engine, prepared, &host(), &opts, &mut |s, d, t| {
+    let profile = profile_model(engine, prepared, host, &opts, &mut |s, d, t| {
         bar.update(&format!("{} {s}", key.role.as_str()), d, t)
     })?;
     bar.finish();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     // Written whole then renamed, so a concurrent reader never sees half a file.
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, serde_json::to_string(&profile)?)

@@ -83,6 +83,7 @@ pub async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
             role: ProfileRole::Device,
             batch_sizes: vec![1],
             threads: 1,
+            spinning: loadpart_engine::Spinning::Off,
         };
         tokio::task::spawn_blocking(move || cached_profile(e.as_ref(), &p, &key))
             .await??

@@ -210,6 +210,8 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
         role: ProfileRole::Server,
         batch_sizes: vec![1, 2, 4, 8],
         threads: args.server_threads,
+        // As the embedded server runs (ServerConfig's default).
+        spinning: loadpart_engine::Spinning::Off,
     };
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse()?,
@@ -233,6 +235,7 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
         role: ProfileRole::Device,
         batch_sizes: vec![1],
         threads: 1,
+        spinning: loadpart_engine::Spinning::Off,
     };
     let device_profile = {
         let (engine, prepared) = (engine.clone(), prepared.clone());

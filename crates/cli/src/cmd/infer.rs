@@ -120,6 +120,7 @@ fn device_profile(
         role: ProfileRole::Device,
         batch_sizes: vec![1],
         threads,
+        spinning: loadpart_engine::Spinning::Off,
     };
     let (profile, path, fresh) = cached_profile(engine, p, &key)?;
     if fresh {

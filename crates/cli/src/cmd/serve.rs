@@ -194,6 +194,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             host: &host,
             threads: config.intra_threads,
             batch_sizes: &sizes,
+            spinning: config.spinning,
         };
         for m in &mut config.models {
             auto_profile::ensure(m, &key, &args.profile_cache)

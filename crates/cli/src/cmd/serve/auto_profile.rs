@@ -12,16 +12,17 @@
 //! long for a start nobody asked to wait for, and without one the server still predicts
 //! admission from measured batch times.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
-use loadpart_engine::{EngineKind, LoadOptions};
-use loadpart_exec::{ProfileOptions, profile_model};
+use anyhow::Result;
+use loadpart_engine::{EngineKind, Spinning};
 use loadpart_graph::{Prepared, randomize_for_checks};
-use loadpart_plan::{ModelProfile, ProfileRole};
+use loadpart_plan::ProfileRole;
 use loadpart_server::ModelSpec;
 
 use crate::engine_pick::pick;
+use crate::profiles;
+pub use crate::profiles::host;
 use crate::source::load_model;
 
 /// Default cache directory, relative to the working directory.
@@ -36,6 +37,8 @@ pub struct ProfileKey<'a> {
     pub threads: usize,
     /// Batch sizes to profile, increasing.
     pub batch_sizes: &'a [usize],
+    /// Whether the executors' engine threads spin, as the profile's runs will.
+    pub spinning: Spinning,
 }
 
 /// Batch sizes a server profile needs for batches of up to `max_batch` rows: powers of two
@@ -48,31 +51,9 @@ pub fn batch_sizes(max_batch: usize) -> Vec<usize> {
     v
 }
 
-/// The cache file for a model of `identity` under `key`.
-pub fn cache_path(dir: &Path, identity: &str, key: &ProfileKey) -> PathBuf {
-    let host: String = key
-        .host
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let sizes: Vec<String> = key.batch_sizes.iter().map(usize::to_string).collect();
-    dir.join(format!(
-        "{}-{}-{host}-t{}-b{}.json",
-        &identity[..identity.len().min(16)],
-        key.engine,
-        key.threads,
-        sizes.join("_")
-    ))
-}
-
 /// Gives `spec` a profile if it has none: the cached one for its identity and `key`, or one
-/// measured now (and cached in `dir`). Blocking; minutes for a large model.
+/// measured now (and cached in `dir`, see [`crate::profiles`]). Blocking; minutes for a large
+/// model.
 pub fn ensure(spec: &mut ModelSpec, key: &ProfileKey, dir: &Path) -> Result<()> {
     if spec.profile.is_some() {
         return Ok(());
@@ -83,74 +64,33 @@ pub fn ensure(spec: &mut ModelSpec, key: &ProfileKey, dir: &Path) -> Result<()> 
         None => model,
     };
     let prepared = Prepared::new(&model)?;
-    let identity = prepared.identity().to_string();
-    let path = cache_path(dir, &identity, key);
-    if let Some(p) = cached(&path, &identity) {
-        tracing::info!(model = %spec.source, path = %path.display(), "reusing cached profile");
-        eprintln!("profile of {}: cached {}", spec.source, p.display());
-        spec.profile = Some(p);
-        return Ok(());
-    }
-    eprintln!(
-        "profile of {}: measuring at batch sizes {:?} before serving (once; cached in {})",
-        spec.source,
-        key.batch_sizes,
-        dir.display()
-    );
-    let started = std::time::Instant::now();
     let engine = pick(key.engine)?;
-    let opts = ProfileOptions {
-        batch_sizes: key.batch_sizes.to_vec(),
-        warmup: 2,
-        runs: 5,
-        anchors: 8,
-        validate_cuts: 3,
-        role: ProfileRole::Server,
-        load: LoadOptions {
-            intra_threads: key.threads,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let profile = profile_model(
+    let started = std::time::Instant::now();
+    let (_, path, measured) = profiles::cached_profile_in(
+        dir,
+        key.host,
         engine.as_ref(),
         &prepared,
-        key.host,
-        &opts,
-        &mut |_, _, _| {},
+        &profiles::ProfileKey {
+            role: ProfileRole::Server,
+            batch_sizes: key.batch_sizes.to_vec(),
+            threads: key.threads,
+            spinning: key.spinning,
+        },
     )?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Written aside and renamed, so that a start interrupted mid-write leaves no torn file.
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&profile)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!(
-        "profile of {}: measured in {:.0?}, wrote {}",
-        spec.source,
-        started.elapsed(),
-        path.display()
-    );
+    if measured {
+        eprintln!(
+            "profile of {}: measured in {:.0?}, wrote {}",
+            spec.source,
+            started.elapsed(),
+            path.display()
+        );
+    } else {
+        tracing::info!(model = %spec.source, path = %path.display(), "reusing cached profile");
+        eprintln!("profile of {}: cached {}", spec.source, path.display());
+    }
     spec.profile = Some(path);
     Ok(())
-}
-
-/// `path` if it holds a readable profile of `identity`; a stale or broken file is ignored (and
-/// measured over).
-fn cached(path: &Path, identity: &str) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let p: ModelProfile = serde_json::from_str(&text).ok()?;
-    (p.model_hash == identity).then(|| path.to_path_buf())
-}
-
-/// This machine's name, for the cache key and the profile.
-pub fn host() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 #[cfg(test)]
@@ -174,6 +114,7 @@ mod tests {
             host: "test host",
             threads: 1,
             batch_sizes: &sizes,
+            spinning: Spinning::Off,
         };
         let mut spec = ModelSpec {
             randomize_seed: Some(3),
@@ -182,7 +123,10 @@ mod tests {
         ensure(&mut spec, &key, &dir).unwrap();
         let path = spec.profile.clone().expect("a profile");
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(name.ends_with("-tract-test_host-t1-b1_2.json"), "{name}");
+        assert!(
+            name.starts_with("server-") && name.ends_with("-tract-test_host-t1-b1_2.json"),
+            "{name}"
+        );
         let written = std::fs::metadata(&path).unwrap().modified().unwrap();
 
         // A second start finds it and measures nothing.
