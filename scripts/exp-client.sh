@@ -3,8 +3,10 @@
 # a device 4x slower than the server, at 5, 20 and 100 Mbit/s, with an idle and a loaded server.
 # Per condition, `loadpart bench compare` sends round after round of one `loadpart` request and
 # one request at each of the planner's top 5 cuts, forced, through the same client; the load
-# generator loads the server through the unshaped address. The server is pinned to core 0, the
-# device and the load generator to core 1. Needs root.
+# generator loads the server through the unshaped address. The server and the load generator are
+# pinned to core 0 (other tenants' traffic is part of the server's load, and shows in its
+# measured slowdown), the device alone to core 1: its runs are stretched 4x, so any CPU taken
+# from it would be stretched too. Needs root.
 #
 #   scripts/exp-client.sh [ROUNDS] [OUT_DIR]
 set -euo pipefail
@@ -31,11 +33,12 @@ for rate in 5 20 100; do
   for load in idle loaded; do
     gen=""
     if [[ $load == loaded ]]; then
-      scripts/testbed.sh exec "$ns" taskset -c 1 "$lp" bench load --server "http://127.0.0.2:$port" \
+      scripts/testbed.sh exec "$ns" taskset -c 0 "$lp" bench load --server "http://127.0.0.2:$port" \
         --model "$model" --randomize-seed "$seed" --capacity-fraction 0.9 --duration 600 \
         --devices 16 --json > "$out/load-$rate.json" 2>&1 &
       gen=$!
-      sleep 8
+      # 3 s of capacity measurement, then one 3 s load window of the generated load.
+      sleep 10
     fi
     echo "== $rate Mbit/s, $load server"
     scripts/testbed.sh exec "$ns" taskset -c 1 "$lp" bench compare --server "http://127.0.0.1:$port" \

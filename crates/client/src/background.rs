@@ -55,7 +55,8 @@ async fn watch_load(shared: Weak<Shared>) {
         drop(s);
         let mut stream = match client.watch_load(req).await {
             Ok(r) => r.into_inner(),
-            Err(_) => {
+            Err(status) => {
+                tracing::debug!("load watch not opened: {status}");
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 continue;
             }
@@ -66,11 +67,26 @@ async fn watch_load(shared: Weak<Shared>) {
             let Some(s) = shared.upgrade() else { return };
             match msg {
                 Ok(Ok(Some(report))) => {
-                    let _ = lock(&s.estimator)
+                    let sample = load_sample(&report);
+                    if let Err(e) = lock(&s.estimator)
                         .load
-                        .observe_report(&load_sample(&report), Instant::now());
+                        .observe_report(&sample, Instant::now())
+                    {
+                        tracing::debug!("load report refused: {e}");
+                    }
                 }
-                _ => break,
+                Ok(Ok(None)) => {
+                    tracing::debug!("load watch ended by the server; reopening");
+                    break;
+                }
+                Ok(Err(status)) => {
+                    tracing::debug!("load watch failed: {status}; reopening");
+                    break;
+                }
+                Err(_) => {
+                    tracing::debug!("load watch silent for 2 s; reopening");
+                    break;
+                }
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -135,7 +151,8 @@ async fn upkeep(shared: Weak<Shared>) {
                 e.needs_load_poll(now),
             )
         };
-        if let Some(p) = probe
+        // Probes wait for an idle link: beside an offload they would time both.
+        if let Some(p) = probe.filter(|_| s.link_use.idle())
             && let Err(()) = run_probe(&s, p, up_bytes, down_bytes).await
         {
             lock(&s.breaker).failure(Failure::Unreachable, Instant::now());
@@ -157,9 +174,30 @@ async fn upkeep(shared: Weak<Shared>) {
     }
 }
 
-/// One probe; its sample goes to the link estimator.
+/// One probe; its sample goes to the link estimator when the probe had the link alone.
 async fn run_probe(s: &Shared, probe: Probe, up_bytes: u64, down_bytes: u64) -> Result<(), ()> {
+    let ticket = s.link_use.begin();
     let start = Instant::now();
+    let result = probe_call(s, probe, up_bytes, down_bytes).await;
+    let elapsed = start.elapsed();
+    let alone = s.link_use.end(ticket);
+    let moved = result?;
+    if !alone {
+        return Ok(());
+    }
+    let now = Instant::now();
+    let mut e = lock(&s.estimator);
+    let _ = match (probe, moved) {
+        (Probe::Rtt, _) => e.link.observe_rtt(elapsed, now),
+        (Probe::Upload, bytes) => e.link.observe_probe(Direction::Up, bytes, elapsed, now),
+        (Probe::Download, 0) => return Ok(()),
+        (Probe::Download, bytes) => e.link.observe_probe(Direction::Down, bytes, elapsed, now),
+    };
+    Ok(())
+}
+
+/// One probe call; the bytes it moved.
+async fn probe_call(s: &Shared, probe: Probe, up_bytes: u64, down_bytes: u64) -> Result<u64, ()> {
     match probe {
         Probe::Rtt => {
             s.remote
@@ -168,9 +206,7 @@ async fn run_probe(s: &Shared, probe: Probe, up_bytes: u64, down_bytes: u64) -> 
                 .server_live(timed(Default::default(), Duration::from_secs(1)))
                 .await
                 .map_err(|_| ())?;
-            let _ = lock(&s.estimator)
-                .link
-                .observe_rtt(start.elapsed(), Instant::now());
+            Ok(0)
         }
         Probe::Upload => {
             let req = ProbeUploadRequest {
@@ -182,12 +218,7 @@ async fn run_probe(s: &Shared, probe: Probe, up_bytes: u64, down_bytes: u64) -> 
                 .probe_upload(timed(req, Duration::from_secs(10)))
                 .await
                 .map_err(|_| ())?;
-            let _ = lock(&s.estimator).link.observe_probe(
-                Direction::Up,
-                up_bytes,
-                start.elapsed(),
-                Instant::now(),
-            );
+            Ok(up_bytes)
         }
         Probe::Download => {
             let req = ProbeDownloadRequest { bytes: down_bytes };
@@ -198,16 +229,7 @@ async fn run_probe(s: &Shared, probe: Probe, up_bytes: u64, down_bytes: u64) -> 
                 .probe_download(timed(req, Duration::from_secs(10)))
                 .await
                 .map_err(|_| ())?;
-            let got = r.get_ref().payload.len() as u64;
-            if got > 0 {
-                let _ = lock(&s.estimator).link.observe_probe(
-                    Direction::Down,
-                    got,
-                    start.elapsed(),
-                    Instant::now(),
-                );
-            }
+            Ok(r.get_ref().payload.len() as u64)
         }
     }
-    Ok(())
 }

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tonic::Code;
 
 use crate::background;
+use crate::link_use::LinkUse;
 use crate::wire::{self, RequestMeta};
 use crate::{
     Breaker, ClientConfig, ClientError, Device, Estimator, Failure, FallbackReason, InferOptions,
@@ -27,6 +28,8 @@ use crate::{
 pub(crate) struct Plan {
     pub planner: Arc<Planner>,
     pub policy: Box<dyn Policy>,
+    /// The whole model's predicted time on this (emulated) device, µs.
+    pub local_device_us: f64,
 }
 
 /// Counts of what the client did, for reports.
@@ -54,6 +57,9 @@ pub(crate) struct Shared {
     pub plan: RwLock<Option<Arc<Plan>>>,
     pub estimator: Mutex<Estimator>,
     pub breaker: Mutex<Breaker>,
+    /// Calls moving data now: probes wait for an idle link, and only calls that had it alone
+    /// become bandwidth samples.
+    pub link_use: LinkUse,
     encoders: Mutex<Vec<Encoder>>,
     stats: Mutex<ClientStats>,
 }
@@ -127,6 +133,7 @@ impl Client {
         let shared = Arc::new(Shared {
             estimator: Mutex::new(Estimator::new(config.estimator)?),
             breaker: Mutex::new(Breaker::new(config.breaker)),
+            link_use: LinkUse::default(),
             config,
             device,
             device_profile,
@@ -365,18 +372,13 @@ impl Shared {
         f(&mut lock(&self.stats));
     }
 
-    /// With `emulate_from_profile`, the emulated duration of a device run: `us(planner,
-    /// estimate)` in µs (device times from the planner include the slowdown).
-    fn emulated(&self, us: impl FnOnce(&Planner, &Estimate) -> f64) -> Option<Duration> {
+    /// With `emulate_from_profile`, the emulated duration of a device run: `us(plan)` in µs
+    /// (device times from the planner include the slowdown).
+    fn emulated(&self, us: impl FnOnce(&Plan) -> f64) -> Option<Duration> {
         if !self.config.emulate_from_profile {
             return None;
         }
-        let plan = self.plan()?;
-        let e = Estimate {
-            device_slowdown: self.config.device_slowdown,
-            ..Estimate::idle(1.0)
-        };
-        let t = us(&plan.planner, &e);
+        let t = us(&*self.plan()?);
         (t.is_finite() && t >= 0.0).then(|| Duration::from_secs_f64(t * 1e-6))
     }
 
@@ -434,8 +436,18 @@ impl Shared {
             PlannerOptions::default(),
         )?);
         let policy = self.config.policy.build(planner.clone())?;
-        *self.plan.write().unwrap_or_else(|p| p.into_inner()) =
-            Some(Arc::new(Plan { planner, policy }));
+        let device_only = Estimate {
+            device_slowdown: self.config.device_slowdown,
+            ..Estimate::idle(1.0)
+        };
+        let local_device_us = planner
+            .predict(&planner.full_local().head, &device_only)
+            .device;
+        *self.plan.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(Plan {
+            planner,
+            policy,
+            local_device_us,
+        }));
         Ok(())
     }
 
@@ -492,8 +504,7 @@ impl Shared {
         inputs: Arc<NamedTensors>,
     ) -> Result<(NamedTensors, Duration), ClientError> {
         let full = self.device.part(|rt| rt.full()).await?;
-        let target =
-            self.emulated(|planner, e| planner.predict(&planner.full_local().head, e).device);
+        let target = self.emulated(|plan| plan.local_device_us);
         self.device.run(full, inputs, target).await
     }
 
@@ -543,30 +554,36 @@ impl Shared {
             .sent_tensors(dag)
             .map(|t| dag.tensor(t).name.clone())
             .collect();
-        // The head: every cut tensor (sent ones, and model outputs the device keeps).
-        let (head_out, device_time) = if full_offload {
-            ((*inputs).clone(), Duration::ZERO)
+        // The head: every cut tensor (sent ones, and model outputs the device keeps). A full
+        // offload sends the inputs as they are, without a copy.
+        let mut kept: NamedTensors = Vec::new();
+        let (head_sent, device_time) = if full_offload {
+            for (name, t) in inputs.iter() {
+                if model.outputs().contains(name) {
+                    kept.push((name.clone(), t.clone()));
+                }
+            }
+            (None, Duration::ZERO)
         } else {
             let c = cut.clone();
             let head = self.device.part(move |rt| rt.head(&c)).await?;
-            let target = self.emulated(|_, _| decision.predicted.device);
-            self.device.run(head, inputs.clone(), target).await?
-        };
-        let mut sent: NamedTensors = Vec::with_capacity(sent_names.len());
-        let mut kept: NamedTensors = Vec::new();
-        for (name, t) in head_out {
-            let is_sent = sent_names.contains(&name);
-            let is_output = model.outputs().contains(&name);
-            match (is_sent, is_output) {
-                (true, true) => {
-                    kept.push((name.clone(), t.clone()));
-                    sent.push((name, t));
+            let target = self.emulated(|_| decision.predicted.device);
+            let (head_out, took) = self.device.run(head, inputs.clone(), target).await?;
+            let mut sent: NamedTensors = Vec::with_capacity(sent_names.len());
+            for (name, t) in head_out {
+                match (sent_names.contains(&name), model.outputs().contains(&name)) {
+                    (true, true) => {
+                        kept.push((name.clone(), t.clone()));
+                        sent.push((name, t));
+                    }
+                    (true, false) => sent.push((name, t)),
+                    (false, true) => kept.push((name, t)),
+                    (false, false) => {}
                 }
-                (true, false) => sent.push((name, t)),
-                (false, true) => kept.push((name, t)),
-                (false, false) => {}
             }
-        }
+            (Some(sent), took)
+        };
+        let sent: &[(String, Tensor)] = head_sent.as_deref().unwrap_or(&inputs);
         let wanted: Vec<String> = model
             .outputs()
             .iter()
@@ -574,13 +591,13 @@ impl Shared {
             .cloned()
             .collect();
         let encoded = if full_offload && opts.raw_inputs {
-            wire::raw_tensors(&sent)?
+            wire::raw_tensors(sent)?
         } else {
             let mut enc = match lock(&self.encoders).pop() {
                 Some(e) => e,
                 None => Encoder::new(self.config.codec)?,
             };
-            let r = wire::encode_tensors(&mut enc, &sent);
+            let r = wire::encode_tensors(&mut enc, sent);
             lock(&self.encoders).push(enc);
             r?
         };
@@ -605,9 +622,11 @@ impl Shared {
         {
             request.metadata_mut().insert("loadpart-device", v);
         }
+        let ticket = self.link_use.begin();
         let call_start = Instant::now();
         let result = self.remote.infer.clone().model_infer(request).await;
         let call = call_start.elapsed();
+        let alone = self.link_use.end(ticket);
         let now = Instant::now();
         let mut measured = Measured {
             device_us: us(device_time),
@@ -623,13 +642,15 @@ impl Shared {
                         if let Some(load) = &reply.load {
                             let _ = e.load.observe_report(load, now);
                         }
-                        let _ = e.link.observe_offload(&Offload {
-                            sent_bytes,
-                            received_bytes: reply.bytes,
-                            total_elapsed: call,
-                            server_time_us: server_us,
-                            now,
-                        });
+                        if alone {
+                            let _ = e.link.observe_offload(&Offload {
+                                sent_bytes,
+                                received_bytes: reply.bytes,
+                                total_elapsed: call,
+                                server_time_us: server_us,
+                                now,
+                            });
+                        }
                     }
                     lock(&self.breaker).success();
                     match merge(model.outputs(), kept.clone(), reply.outputs) {
@@ -682,16 +703,14 @@ impl Shared {
                     Some(e) => e,
                     None => Encoder::new(self.config.codec)?,
                 };
-                let r = wire::quantized_copy(&mut enc, &sent);
+                let r = wire::quantized_copy(&mut enc, sent);
                 lock(&self.encoders).push(enc);
                 r?
             };
             let c = cut.clone();
             let tail = self.device.part(move |rt| rt.tail(&c)).await?;
-            let target = self.emulated(|planner, e| {
-                let all = planner.predict(&planner.full_local().head, e).device;
-                (all - decision.predicted.device).max(0.0)
-            });
+            let target =
+                self.emulated(|plan| (plan.local_device_us - decision.predicted.device).max(0.0));
             let (tail_out, _) = self.device.run(tail, Arc::new(sent), target).await?;
             merge(model.outputs(), kept, tail_out).map_err(ClientError::BadInput)?
         };

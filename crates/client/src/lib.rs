@@ -27,6 +27,7 @@ mod config;
 mod device;
 mod error;
 pub mod estimate;
+mod link_use;
 pub mod loadgen;
 mod outcome;
 mod remote;

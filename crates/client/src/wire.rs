@@ -34,7 +34,7 @@ pub struct EncodedCut {
 /// Encodes `sent` (f32 tensors) with `encoder`.
 pub fn encode_tensors(
     encoder: &mut Encoder,
-    sent: &NamedTensors,
+    sent: &[(String, Tensor)],
 ) -> Result<EncodedCut, ClientError> {
     let start = std::time::Instant::now();
     let mut out = EncodedCut::default();
@@ -61,7 +61,7 @@ pub fn encode_tensors(
 /// tail on when the server fails, so that the result does not depend on which side ran it.
 pub fn quantized_copy(
     encoder: &mut Encoder,
-    sent: &NamedTensors,
+    sent: &[(String, Tensor)],
 ) -> Result<NamedTensors, ClientError> {
     let limits = loadpart_codec::DecodeLimits::default();
     let mut decoder = loadpart_codec::Decoder::new();
@@ -81,7 +81,7 @@ pub fn quantized_copy(
 
 /// Plain FP32 inputs in `raw_input_contents`, as any Open Inference Protocol client sends them
 /// (the `server` policy with raw inputs).
-pub fn raw_tensors(tensors: &NamedTensors) -> Result<EncodedCut, ClientError> {
+pub fn raw_tensors(tensors: &[(String, Tensor)]) -> Result<EncodedCut, ClientError> {
     let mut out = EncodedCut::default();
     for (name, t) in tensors {
         let data = t
@@ -157,6 +157,8 @@ pub fn request(meta: &RequestMeta<'_>, tensors: EncodedCut) -> ModelInferRequest
 /// The server's account of one request, from the reply's parameters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct ServerTimings {
+    /// Waiting for a cold part to be built before being queued, µs.
+    pub part_us: f64,
     /// Waiting in the queue, µs.
     pub queue_us: f64,
     /// Decoding the cut tensors, µs.
@@ -170,7 +172,7 @@ pub struct ServerTimings {
 impl ServerTimings {
     /// Time the request spent inside the server, µs.
     pub fn total_us(&self) -> f64 {
-        self.queue_us + self.decode_us + self.compute_us
+        self.part_us + self.queue_us + self.decode_us + self.compute_us
     }
 }
 
@@ -224,6 +226,7 @@ pub fn parse_reply(r: ModelInferResponse) -> Result<Reply, ClientError> {
     }
     let p = &r.parameters;
     let timings = num(p, names::COMPUTE_US).map(|compute_us| ServerTimings {
+        part_us: num(p, names::PART_US).unwrap_or(0.0),
         queue_us: num(p, names::QUEUE_US).unwrap_or(0.0),
         decode_us: num(p, names::DECODE_US).unwrap_or(0.0),
         compute_us,
@@ -329,7 +332,7 @@ mod tests {
     fn a_request_carries_identity_checksum_timeout_and_codec_headers() {
         let t = Tensor::f32(vec![1, 2, 2], vec![0.0, 1.0, 2.0, 3.0]).unwrap();
         let mut enc = Encoder::new(EncodeOptions::default()).unwrap();
-        let e = encode_tensors(&mut enc, &vec![("a".into(), t)]).unwrap();
+        let e = encode_tensors(&mut enc, &[("a".into(), t)]).unwrap();
         assert_eq!(e.raw.len(), 1);
         assert!(e.bytes > 0);
         let cut = CutId::from_names(["a"]);

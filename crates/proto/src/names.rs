@@ -11,6 +11,9 @@ pub const TIMEOUT: &str = "timeout";
 
 /// Response parameter: time this request waited in the server's queue, µs.
 pub const QUEUE_US: &str = "loadpart_queue_us";
+/// Response parameter: time this request waited for its part (a cold tail being built) before
+/// it was queued, µs. Not load: other requests do not see it, and it is not in the queue wait.
+pub const PART_US: &str = "loadpart_part_us";
 /// Response parameter: time spent decoding this request's cut tensors, µs.
 pub const DECODE_US: &str = "loadpart_decode_us";
 /// Response parameter: execution time of the batch this request ran in, µs.

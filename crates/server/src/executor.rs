@@ -208,6 +208,7 @@ impl Executor {
                 })
                 .collect();
             let timings = Timings {
+                part_us: micros(a.job.req.part_wait),
                 queue_us: micros(a.queue),
                 decode_us: micros(a.decode),
                 compute_us: micros(infer),

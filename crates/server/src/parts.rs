@@ -52,6 +52,7 @@ pub(crate) async fn ready(req: &mut ValidRequest, builds: &Semaphore) -> Result<
         None => build.await?,
     };
     req.part = Some(part);
+    req.part_wait = req.arrival.elapsed();
     Ok(())
 }
 

@@ -38,7 +38,9 @@ use crate::{
 /// This request's time in the server, per phase, and the batch it ran in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timings {
-    /// Arrival to leaving the queue, µs.
+    /// Waiting for its part to be built, before it was queued, µs.
+    pub part_us: u64,
+    /// Entering the queue to leaving it, µs.
     pub queue_us: u64,
     /// Decoding this request's inputs into the batch buffer, µs.
     pub decode_us: u64,
@@ -299,7 +301,8 @@ impl Actor {
         };
         let queued = Queued {
             rows: job.req.rows,
-            arrival: job.req.arrival,
+            // Queue wait starts once the part is ready (a cold build is not contention).
+            arrival: job.req.arrival + job.req.part_wait,
             deadline: job.req.deadline,
             payload: job,
         };

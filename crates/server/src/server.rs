@@ -67,7 +67,9 @@ pub struct ServerConfig {
     /// executors); more requests for other cold cuts wait their turn.
     pub part_builds: usize,
     /// Span of the load report's sliding window; also how long a measured batch time keeps
-    /// predicting for admission.
+    /// predicting for admission. Default 3 s: long enough for dozens of batches, short enough
+    /// that a burst (a closed-loop capacity probe, a warm-up) stops skewing clients' plans
+    /// within seconds of its end.
     pub load_window: Duration,
     /// Deadline of a request that sets none, or a later one (gRPC timeout, `timeout`
     /// parameter): its answer is refused at arrival or dropped from the queue after this.
@@ -92,7 +94,7 @@ impl Default for ServerConfig {
             decode_limits: DecodeLimits::default(),
             part_cache_bytes: 2 << 30,
             part_builds: 2,
-            load_window: Duration::from_secs(10),
+            load_window: Duration::from_secs(3),
             default_timeout: Duration::from_secs(10),
         }
     }

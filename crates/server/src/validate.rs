@@ -105,6 +105,9 @@ pub struct ValidRequest {
     pub deadline: Option<Instant>,
     /// When the request reached the server.
     pub arrival: Instant,
+    /// How long it waited for its part to be built ([`crate::parts`]) before being queued: not
+    /// counted as queue wait, which is what the load report tells clients about contention.
+    pub part_wait: Duration,
     /// The part that runs it, once loaded ([`crate::parts`]); the executor loads it itself
     /// when this is `None`.
     pub part: Option<Arc<PartRunner>>,
@@ -171,6 +174,7 @@ pub fn validate_request(
         outputs,
         deadline,
         arrival: now,
+        part_wait: Duration::ZERO,
         part: None,
     })
 }

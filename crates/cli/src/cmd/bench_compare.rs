@@ -35,6 +35,17 @@ pub struct CompareArgs {
     /// Emulated device slowdown.
     #[arg(long, default_value_t = 4.0)]
     device_slowdown: f64,
+    /// Emulate the device from its profile: each device run lasts its profiled time times the
+    /// slowdown (when the real run fits in it), instead of its measured time times the
+    /// slowdown. For machines that cannot keep the device's core quiet: the slowdown would
+    /// stretch every interruption too.
+    #[arg(long)]
+    device_from_profile: bool,
+    /// After the warm-up, wait this long (ms) before measuring, so that the warm-up's requests
+    /// have left the server's load window (3 s by default) and the client's smoothing of its
+    /// reports (1 s half-life), and do not skew the plans.
+    #[arg(long, default_value_t = 7000)]
+    settle_ms: u64,
     /// Write every request as a JSON line here.
     #[arg(long)]
     records: Option<PathBuf>,
@@ -100,6 +111,7 @@ pub async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
     ));
     let mut config = ClientConfig::new(&args.remote.server, args.remote.server_name());
     config.device_slowdown = args.device_slowdown;
+    config.emulate_from_profile = args.device_from_profile;
     let client = Client::connect(config, runtime, profile, None).await?;
     ensure!(
         client.wait_for_estimates(Duration::from_secs(5)).await,
@@ -146,6 +158,7 @@ pub async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
     for (_, opts) in &variants {
         client.infer(xs[0].clone(), opts).await?;
     }
+    tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
     for r in 0..args.rounds {
         for (v, (label, opts)) in variants.iter().enumerate() {
             let o = client.infer(xs[r % xs.len()].clone(), opts).await?;

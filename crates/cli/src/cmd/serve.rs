@@ -77,6 +77,10 @@ pub struct Args {
     /// [default: 10000]
     #[arg(long)]
     default_timeout_ms: Option<u64>,
+    /// Span of the load report's window, ms: clients plan with the mean queue wait and slowdown
+    /// over it. Short windows follow load quickly; long ones smooth bursts. [default: 3000]
+    #[arg(long)]
+    load_window_ms: Option<u64>,
     /// Executor threads running batches side by side. On few cores 1, with --threads 0 letting
     /// the engine use every core for one batch. [default: 1]
     #[arg(long)]
@@ -178,6 +182,9 @@ fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
     }
     if let Some(mib) = args.max_message_mib {
         c.max_message_bytes = mib << 20;
+    }
+    if let Some(ms) = args.load_window_ms {
+        c.load_window = Duration::from_millis(ms);
     }
     config::check(&c)?;
     Ok((c, auto))

@@ -139,11 +139,12 @@ fn list_scheduling_over_executors() {
 }
 
 #[test]
-fn refuses_only_what_ends_after_the_deadline() {
+fn refuses_what_ends_in_the_headroom_or_after_the_deadline() {
     let now = Instant::now();
     let deadline = Some(now + ms(100));
-    assert!(!misses_deadline(now, deadline, Some(ms(99))));
-    assert!(!misses_deadline(now, deadline, Some(ms(100))));
+    assert!(!misses_deadline(now, deadline, Some(ms(89))));
+    assert!(!misses_deadline(now, deadline, Some(ms(90))));
+    assert!(misses_deadline(now, deadline, Some(ms(91))));
     assert!(misses_deadline(now, deadline, Some(ms(101))));
     // An already passed deadline is missed by any prediction.
     assert!(misses_deadline(

@@ -255,6 +255,7 @@ pub fn reply_params(t: &crate::Timings, load: &LoadReport) -> Vec<(String, Param
     let dbl = |k: &str, v: f64| (k.to_string(), ParamValue::Double(v));
     use loadpart_proto::names::{self as n, load as l};
     vec![
+        int(n::PART_US, t.part_us),
         int(n::QUEUE_US, t.queue_us),
         int(n::DECODE_US, t.decode_us),
         int(n::COMPUTE_US, t.compute_us),

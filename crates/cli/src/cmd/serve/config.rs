@@ -52,6 +52,7 @@ pub struct Batching {
 pub struct Limits {
     pub max_queue: Option<usize>,
     pub default_timeout_ms: Option<u64>,
+    pub load_window_ms: Option<u64>,
     pub max_message_mib: Option<usize>,
     pub part_cache_mib: Option<usize>,
     pub part_builds: Option<usize>,
@@ -162,6 +163,9 @@ pub fn apply_file(c: &mut ServerConfig, f: &FileConfig, dir: &Path) -> Result<()
     if let Some(ms) = f.limits.default_timeout_ms {
         c.default_timeout = Duration::from_millis(ms);
     }
+    if let Some(ms) = f.limits.load_window_ms {
+        c.load_window = Duration::from_millis(ms);
+    }
     if let Some(mib) = f.limits.max_message_mib {
         c.max_message_bytes = mib << 20;
     }
@@ -245,6 +249,7 @@ mod tests {
             max_delay_us = 500
             [limits]
             default_timeout_ms = 250
+            load_window_ms = 1500
             [threads]
             executors = 2
             [[models]]
@@ -264,6 +269,7 @@ mod tests {
         assert_eq!(c.max_batch_rows, 4);
         assert_eq!(c.max_queue_delay, Duration::from_micros(500));
         assert_eq!(c.default_timeout, Duration::from_millis(250));
+        assert_eq!(c.load_window, Duration::from_millis(1500));
         assert_eq!(c.executors, 2);
         assert_eq!(c.models[0].source, "zoo:chain");
         assert_eq!(
