@@ -1,5 +1,5 @@
 //! Integration tests of loadpart-server: real gRPC on 127.0.0.1:0, real (generated) models.
-//! One binary, one module per concern.
+//! One binary, one module per concern; `processes` runs this binary again as client processes.
 //!
 //! Run in release mode: `cargo test --release -p loadpart-server` (needs `scripts/setup.sh`'s
 //! ONNX Runtime library and, for the tritonclient test, its Python venv).
@@ -10,6 +10,7 @@ mod metrics;
 mod overload;
 mod partitioned;
 mod parts;
+mod processes;
 mod python;
 mod services;
 mod staircase;

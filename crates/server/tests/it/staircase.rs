@@ -9,7 +9,7 @@ use loadpart_cuts::CutId;
 use crate::*;
 
 /// Two inner articulation cuts of `m`, the first and one in the middle (their heads nest).
-fn two_nesting_cuts(m: &ServedModel) -> (CutId, CutId) {
+pub fn two_nesting_cuts(m: &ServedModel) -> (CutId, CutId) {
     let prepared = m.runtime.prepared();
     let dag = prepared.stages.dag();
     let space = prepared.stages.cut_space(0);
