@@ -1,11 +1,12 @@
 //! Staircase execution: the earlier groups of a merged batch run forward, segment by segment,
-//! to the final group's cut; their rows then lead the final batch's input buffers.
+//! to the final group's cut; their rows then lead the final batch's input buffers. The segments
+//! come built with the work (the scheduler merges only through built ones), so an executor never
+//! builds one.
 
 use std::time::{Duration, Instant};
 
-use loadpart_cuts::CutId;
 use loadpart_engine::TensorRef;
-use loadpart_runtime::{NamedTensors, RuntimeError};
+use loadpart_runtime::{NamedTensors, PartRunner, RuntimeError};
 
 use super::{Admitted, Executor};
 use crate::ServerError;
@@ -45,7 +46,7 @@ impl Executor {
                 continue;
             }
             let t = Instant::now();
-            let result = self.run_segment(model, &stage.from, &stage.to, &names, rows);
+            let result = self.run_segment(model, &stage.segment, &names, rows);
             infer += t.elapsed();
             match result {
                 Ok(out) => carried = Some(out),
@@ -86,12 +87,10 @@ impl Executor {
     fn run_segment(
         &self,
         model: &ServedModel,
-        from: &CutId,
-        to: &CutId,
+        segment: &PartRunner,
         names: &[String],
         rows: usize,
     ) -> Result<NamedTensors, RuntimeError> {
-        let segment = model.runtime.segment(from, to)?;
         let shapes: Vec<Vec<usize>> = names
             .iter()
             .map(|n| {
