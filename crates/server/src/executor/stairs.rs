@@ -5,8 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use loadpart_engine::TensorRef;
-use loadpart_runtime::{NamedTensors, PartRunner, RuntimeError};
+use loadpart_runtime::NamedTensors;
 
 use super::{Admitted, Executor};
 use crate::ServerError;
@@ -46,7 +45,9 @@ impl Executor {
                 continue;
             }
             let t = Instant::now();
-            let result = self.run_segment(model, &stage.segment, &names, rows);
+            let result = self
+                .run_part(model, &stage.segment, &names, rows)
+                .map(|o| o.outputs);
             infer += t.elapsed();
             match result {
                 Ok(out) => carried = Some(out),
@@ -82,30 +83,5 @@ impl Executor {
                 buf.extend_from_slice(data);
             }
         }
-    }
-
-    fn run_segment(
-        &self,
-        model: &ServedModel,
-        segment: &PartRunner,
-        names: &[String],
-        rows: usize,
-    ) -> Result<NamedTensors, RuntimeError> {
-        let shapes: Vec<Vec<usize>> = names
-            .iter()
-            .map(|n| {
-                let sample = model.sample_shape(n).unwrap_or(&[]);
-                std::iter::once(rows)
-                    .chain(sample.iter().copied())
-                    .collect()
-            })
-            .collect();
-        let views = names
-            .iter()
-            .zip(&shapes)
-            .zip(&self.bufs)
-            .map(|((n, s), b)| Ok((n.as_str(), TensorRef::f32(s, b)?)))
-            .collect::<Result<Vec<_>, RuntimeError>>()?;
-        Ok(segment.run(&views)?.outputs)
     }
 }
