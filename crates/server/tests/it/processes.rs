@@ -11,8 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use loadpart_codec::Precision;
 use loadpart_proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
-use loadpart_proto::inference::{ModelInferRequest, ModelInferResponse, ModelStatisticsRequest};
-use loadpart_proto::loadpart::LoadRequest;
+use loadpart_proto::inference::{ModelInferRequest, ModelInferResponse};
 use prost::Message;
 use tonic::transport::Channel;
 
@@ -163,16 +162,7 @@ fn run_clients(
 
 /// (inference count, execution count) of `model` so far.
 async fn counts(server: &RunningServer, model: &str) -> (u64, u64) {
-    let stats = infer_client(server)
-        .await
-        .model_statistics(ModelStatisticsRequest {
-            name: model.into(),
-            version: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let s = &stats.model_stats[0];
+    let s = model_stats(server, model).await;
     (s.inference_count, s.execution_count)
 }
 
@@ -218,24 +208,13 @@ async fn eight_client_processes_batch_and_merge_correctly() {
     let (inferences, executions) = (after.0 - before.0, after.1 - before.1);
     assert_eq!(inferences, (CLIENTS * PLAIN) as u64);
     let stats_mean = inferences as f64 / executions as f64;
-    let report = loadpart_client(&server)
-        .await
-        .get_load(LoadRequest {
-            model_name: m.name.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let report = load_report(&server, &m.name).await;
     eprintln!(
         "{inferences} plain requests from {CLIENTS} processes in {plain_time:?}: mean batch size \
          {stats_mean:.2} (statistics), {:.2} (load report); batch mix {:?}; worst relative \
          error {worst:.1e}",
         report.mean_batch_size,
-        report
-            .batch_mix
-            .iter()
-            .map(|b| (b.batch_size, b.count))
-            .collect::<Vec<_>>(),
+        batch_mix(&report),
     );
     assert!(stats_mean > 1.5, "mean batch size {stats_mean}");
     assert!(report.mean_batch_size > 1.5, "{report:?}");
