@@ -15,17 +15,10 @@ use loadpart_client::{Client, ClientConfig, InferOptions, Route};
 use loadpart_codec::{EncodeOptions, Encoder};
 use loadpart_engine::{EngineKind, LoadOptions};
 use loadpart_exec::{ProfileOptions, profile_model};
-use loadpart_graph::{Prepared, Shapes, zoo};
+use loadpart_graph::{Prepared, zoo};
 use loadpart_plan::ProfileRole;
 use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache, Tensor, views};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use loadpart_testkit::free_port;
 
 /// Starts `loadpart serve` and waits until it accepts connections.
 fn start_server(port: u16, profile: &std::path::Path) -> (Child, Instant) {
@@ -59,22 +52,7 @@ fn start_server(port: u16, profile: &std::path::Path) -> (Child, Instant) {
 }
 
 fn inputs(p: &Prepared, seed: u32) -> NamedTensors {
-    let shapes = Shapes::infer(&p.model, 1).unwrap();
-    p.model
-        .inputs()
-        .iter()
-        .map(|n| {
-            let ty = shapes.get(n).unwrap();
-            let data = (0..ty.elements())
-                .map(|i| {
-                    ((i as u32).wrapping_mul(2654435761) ^ seed.wrapping_mul(97)) as f32
-                        / u32::MAX as f32
-                        - 0.5
-                })
-                .collect();
-            (n.clone(), Tensor::f32(ty.dims.clone(), data).unwrap())
-        })
-        .collect()
+    loadpart_testkit::seeded_inputs(&p.model, 1, seed)
 }
 
 fn argmax(t: &Tensor) -> usize {

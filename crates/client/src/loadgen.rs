@@ -54,14 +54,10 @@ pub fn payloads(
                     reason: format!("weight {weight} of cut {cut} must be positive"),
                 });
             }
-            let names = cut.names();
-            let valid = dag
-                .validate_cut_names(&names.iter().map(String::as_str).collect::<Vec<_>>())
-                .map_err(|e| ClientError::BadCut {
-                    cut: cut.to_string(),
-                    reason: e.to_string(),
-                })?;
-            let valid = dag.cut_of(valid.head);
+            let valid = dag.cut_by_id(cut).map_err(|e| ClientError::BadCut {
+                cut: cut.to_string(),
+                reason: e.to_string(),
+            })?;
             let canonical = valid.id(dag);
             let sent_names: Vec<String> = valid
                 .sent_tensors(dag)

@@ -124,6 +124,17 @@ impl Dag {
         self.validate_cut(&ids)
     }
 
+    /// The canonical cut that `id` names: its tensors in any order, a redundant (non-minimal)
+    /// cut accepted as the canonical cut of its head. Errors on an unknown tensor name or on
+    /// names that are not a cut. What a forced cut (a `fixed:` policy, a load generator's mix)
+    /// is checked with.
+    pub fn cut_by_id(&self, id: &CutId) -> Result<Cut, CutError> {
+        let names = id.names();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let valid = self.validate_cut_names(&names)?;
+        Ok(self.cut_of(valid.head))
+    }
+
     /// A path from an input to an output that avoids every tensor with `cut[t]`, if one exists.
     pub(crate) fn uncut_path(&self, cut: &[bool]) -> Option<Vec<String>> {
         // Forward search over tensors not in the cut; `via[t]` is the node that reached t.

@@ -303,6 +303,22 @@ fn redundant_cut_is_valid_with_head_and_tail() {
 }
 
 #[test]
+fn cut_ids_resolve_to_the_canonical_cut() {
+    let dag = residual();
+    // Any order; a redundant cut is the canonical cut of its head.
+    let c = dag.cut_by_id(&CutId::from_names(["d", "c", "b"])).unwrap();
+    assert_eq!(c.id(&dag), CutId::from_names(["c", "d"]));
+    assert!(matches!(
+        dag.cut_by_id(&CutId::from_names(["c"])),
+        Err(CutError::UncutPath { .. })
+    ));
+    assert!(matches!(
+        dag.cut_by_id(&CutId::from_names(["nope"])),
+        Err(CutError::UnknownTensor { .. })
+    ));
+}
+
+#[test]
 fn enumeration_cap_reports_too_many() {
     let dag = inception();
     let space = CutSpace::analyze(&dag, 10);

@@ -15,7 +15,7 @@
 //! model.
 
 use crate::{Conditions, Decision, PlanError, Planner};
-use loadpart_cuts::NodeSet;
+use loadpart_cuts::{CutId, NodeSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -99,14 +99,14 @@ impl PolicyKind {
             Self::Local => Some(planner.full_local().head.clone()),
             Self::Server => Some(planner.full_offload().head.clone()),
             Self::Fixed(id) => {
-                let names: Vec<&str> = id.split(',').map(str::trim).collect();
-                let valid = planner.dag().validate_cut_names(&names).map_err(|source| {
-                    PlanError::BadFixedCut {
-                        cut: id.clone(),
-                        source,
-                    }
-                })?;
-                Some(valid.head)
+                let bad = |source| PlanError::BadFixedCut {
+                    cut: id.clone(),
+                    source,
+                };
+                // A cut id, lenient with spaces around names (as typed on a command line).
+                let names = CutId::parse(id).map_err(bad)?.names();
+                let cut = CutId::from_names(names.iter().map(|n| n.trim()));
+                Some(planner.dag().cut_by_id(&cut).map_err(bad)?.head)
             }
             _ => None,
         };

@@ -13,18 +13,17 @@
 
 use std::time::{Duration, Instant};
 
-use loadpart_engine::Tensor;
+use loadpart_client::wire::{self, RequestMeta};
+use loadpart_graph::OnnxModel;
 use loadpart_graph::build::{model, node, value_info};
 use loadpart_graph::onnx::{DataType, GraphProto};
-use loadpart_graph::{OnnxModel, Shapes};
 use loadpart_proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
 use loadpart_proto::inference::grpc_inference_service_server::{
     GrpcInferenceService, GrpcInferenceServiceServer,
 };
-use loadpart_proto::inference::model_infer_request::InferInputTensor;
 use loadpart_proto::inference::model_infer_response::InferOutputTensor;
 use loadpart_proto::inference::*;
-use loadpart_runtime::views;
+use loadpart_runtime::{NamedTensors, views};
 use loadpart_server::{ModelSpec, RunningServer, ServedModel, Server, ServerConfig};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -73,47 +72,21 @@ async fn client(server: &RunningServer) -> GrpcInferenceServiceClient<Channel> {
         .max_encoding_message_size(MSG)
 }
 
-/// Model inputs of `m` at `batch`, a fixed pattern.
-fn inputs(m: &ServedModel, batch: usize) -> Vec<(String, Tensor)> {
-    let model = &m.runtime.prepared().model;
-    let shapes = Shapes::infer(model, batch).unwrap();
-    model
-        .inputs()
-        .iter()
-        .map(|n| {
-            let ty = shapes.get(n).unwrap();
-            let data = (0..ty.elements())
-                .map(|i| (i % 251) as f32 / 251.0)
-                .collect();
-            (n.clone(), Tensor::f32(ty.dims.clone(), data).unwrap())
-        })
-        .collect()
+/// Model inputs of `m` at `batch`, seeded.
+fn inputs(m: &ServedModel, batch: usize) -> NamedTensors {
+    loadpart_testkit::seeded_inputs(&m.runtime.prepared().model, batch, 1)
 }
 
-fn request(name: &str, tensors: &[(String, Tensor)]) -> ModelInferRequest {
-    ModelInferRequest {
-        model_name: name.into(),
-        inputs: tensors
-            .iter()
-            .map(|(n, t)| InferInputTensor {
-                name: n.clone(),
-                datatype: "FP32".into(),
-                shape: t.shape.iter().map(|&d| d as i64).collect(),
-                ..Default::default()
-            })
-            .collect(),
-        raw_input_contents: tensors
-            .iter()
-            .map(|(_, t)| {
-                t.as_f32()
-                    .unwrap()
-                    .iter()
-                    .flat_map(|v| v.to_le_bytes())
-                    .collect()
-            })
-            .collect(),
-        ..Default::default()
-    }
+/// A plain ModelInfer request (FP32 raw contents), built as the client builds one.
+fn request(name: &str, tensors: &NamedTensors) -> ModelInferRequest {
+    let meta = RequestMeta {
+        model: name,
+        identity: None,
+        cut: None,
+        outputs: &[],
+        timeout: None,
+    };
+    wire::request(&meta, wire::raw_tensors(tensors).expect("float32 inputs"))
 }
 
 fn pct(sorted: &[Duration], q: f64) -> Duration {
@@ -320,26 +293,12 @@ async fn round_trips(
         let s = Instant::now();
         let reply = c.model_infer(r).await.unwrap();
         lat.push(s.elapsed());
-        assert_eq!(reply.get_ref().raw_output_contents[0].len(), 1 << 20);
-        if let Some(p) = parts.as_deref_mut() {
-            for (i, key) in [
-                "loadpart_queue_us",
-                "loadpart_decode_us",
-                "loadpart_compute_us",
-            ]
-            .iter()
-            .enumerate()
-            {
-                use loadpart_proto::inference::infer_parameter::ParameterChoice;
-                if let Some(ParameterChoice::Int64Param(v)) = reply
-                    .get_ref()
-                    .parameters
-                    .get(*key)
-                    .and_then(|p| p.parameter_choice.clone())
-                {
-                    p[i] += v as f64;
-                }
-            }
+        let reply = wire::parse_reply(reply.into_inner()).unwrap();
+        assert_eq!(reply.bytes, 1 << 20);
+        if let (Some(p), Some(t)) = (parts.as_deref_mut(), reply.timings) {
+            p[0] += t.queue_us;
+            p[1] += t.decode_us;
+            p[2] += t.compute_us;
         }
     }
     lat.sort();

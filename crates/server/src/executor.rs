@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 use loadpart_codec::{DecodeLimits, Decoder, validate};
 use loadpart_engine::TensorRef;
-use loadpart_runtime::split_rows;
+use loadpart_runtime::{PartOutput, PartRunner, RuntimeError, split_rows};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::ServerError;
 use crate::monitor::Monitor;
+use crate::registry::ServedModel;
 use crate::scheduler::{Done, Job, Reply, Timings, Work, micros};
 use crate::stats::RequestCost;
 use crate::validate::{Entry, InputData, ValidRequest};
@@ -134,15 +135,6 @@ impl Executor {
         }
         let rows: Vec<usize> = admitted.iter().map(|a| a.job.req.rows).collect();
         let total: usize = rows.iter().sum();
-        let shapes: Vec<Vec<usize>> = names
-            .iter()
-            .map(|n| {
-                let sample = model.sample_shape(n).unwrap_or(&[]);
-                std::iter::once(total)
-                    .chain(sample.iter().copied())
-                    .collect()
-            })
-            .collect();
 
         let runner = match (part, &entry) {
             (Some(p), _) => Ok(p),
@@ -152,15 +144,7 @@ impl Executor {
             (None, Entry::Tail { cut, .. }) => model.runtime.tail(cut),
         };
         let t_run = Instant::now();
-        let result = runner.and_then(|r| {
-            let views = names
-                .iter()
-                .zip(&shapes)
-                .zip(&self.bufs)
-                .map(|((n, s), b)| Ok((n.as_str(), TensorRef::f32(s, b)?)))
-                .collect::<Result<Vec<_>, loadpart_runtime::RuntimeError>>()?;
-            r.run(&views)
-        });
+        let result = runner.and_then(|r| self.run_part(&model, &r, &names, total));
         let infer = t_run.elapsed() + forward_infer;
         let out = match result {
             Ok(out) => out,
@@ -245,6 +229,33 @@ impl Executor {
             infer,
             profiled_us: profiled,
         })
+    }
+
+    /// Runs `part` of `model` on the input buffers, which hold `rows` rows of each input in
+    /// `names` (in order).
+    fn run_part(
+        &self,
+        model: &ServedModel,
+        part: &PartRunner,
+        names: &[String],
+        rows: usize,
+    ) -> Result<PartOutput, RuntimeError> {
+        let shapes: Vec<Vec<usize>> = names
+            .iter()
+            .map(|n| {
+                let sample = model.sample_shape(n).unwrap_or(&[]);
+                std::iter::once(rows)
+                    .chain(sample.iter().copied())
+                    .collect()
+            })
+            .collect();
+        let views = names
+            .iter()
+            .zip(&shapes)
+            .zip(&self.bufs)
+            .map(|((n, s), b)| Ok((n.as_str(), TensorRef::f32(s, b)?)))
+            .collect::<Result<Vec<_>, RuntimeError>>()?;
+        part.run(&views)
     }
 
     /// Decodes `q` into the input buffers and adds it to `admitted`, or answers its error.

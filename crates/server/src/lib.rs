@@ -13,7 +13,8 @@
 //! - The edge ([`validate`]): a `ModelInferRequest` becomes a [`ValidRequest`] or a
 //!   [`ServerError`]; [`status`] maps every error to a gRPC status in one place.
 //! - Parts ([`parts`]): a request's tail is built, when cold, on a blocking task before it is
-//!   queued, so executors only run; `warm_cuts` builds chosen cuts before the server is ready.
+//!   queued, and a staircase segment before a merge uses it, so executors only run;
+//!   `warm_cuts` builds chosen cuts before the server is ready.
 //! - Execution: a tokio actor owns the [`BatchState`] ([`scheduler`]) and hands ready batches to
 //!   executor threads that decode straight into one buffer per input and run the whole model or
 //!   the tail of the batch's cut.

@@ -1,28 +1,95 @@
 //! Parts off the executors: a request's part (tail of its cut, or the whole model) is made ready
-//! before the request is queued, and a cold one is built on a blocking task.
+//! before the request is queued, and a cold one is built on a blocking task; so are the segments
+//! that staircase merging runs ([`Builds::start`]).
 //!
-//! Building a tail takes from milliseconds to seconds (extraction, engine session, plans). On an
+//! Building a part takes from milliseconds to seconds (extraction, engine session, plans). On an
 //! executor thread that would stall every batch behind it, whatever cut it is for; here only the
 //! requests for that cut wait (the part cache builds each part once however many ask), while
-//! batches of warm cuts keep running. [`warm`] builds and warms chosen cuts at start, before the
-//! server binds, so that the cuts devices are likely to use never pay this on a request.
+//! batches of warm cuts keep running. A staircase is merged only through segments already built:
+//! the scheduler starts the build of a missing one and runs the batch unmerged meanwhile.
+//! [`warm`] builds and warms chosen cuts at start, before the server binds, so that the cuts
+//! devices are likely to use never pay this on a request.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use loadpart_cuts::CutId;
-use loadpart_runtime::PartRunner;
+use loadpart_runtime::{PartKey, PartRunner, PartSpec};
 use tokio::sync::Semaphore;
 
 use crate::ServerError;
 use crate::registry::ServedModel;
 use crate::validate::ValidRequest;
 
-/// Loads `req`'s part unless it is cached, on a blocking task, waiting at most until the
-/// request's deadline (the build goes on and is cached either way), and stores it in the
-/// request. `builds` bounds how many parts build at once, so that a burst of cold cuts does not
-/// take every core from the executors.
-pub(crate) async fn ready(req: &mut ValidRequest, builds: &Semaphore) -> Result<(), ServerError> {
+/// Builds of parts on blocking tasks, beside the executors: permits bound how many run at once
+/// (so that a burst of cold cuts does not take every core from the executors), and background
+/// builds are started once per part.
+#[derive(Debug)]
+pub(crate) struct Builds {
+    permits: Semaphore,
+    /// Parts building in the background now ([`Builds::start`]).
+    background: Mutex<HashSet<PartKey>>,
+}
+
+impl Builds {
+    /// At most `permits` builds at once (at least 1).
+    pub fn new(permits: usize) -> Arc<Self> {
+        Arc::new(Self {
+            permits: Semaphore::new(permits.max(1)),
+            background: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// `spec` of `model` from the cache, or built now on a blocking task once a permit is free.
+    async fn build(
+        &self,
+        model: &Arc<ServedModel>,
+        spec: PartSpec,
+    ) -> Result<Arc<PartRunner>, ServerError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ServerError::ShuttingDown)?;
+        let started = Instant::now();
+        let shown = spec.to_string();
+        let m = model.clone();
+        let part = tokio::task::spawn_blocking(move || m.runtime.part(spec))
+            .await
+            .map_err(|e| ServerError::Config(format!("building a part panicked: {e}")))??;
+        tracing::debug!(model = %model.name, part = %shown, took = ?started.elapsed(), "part ready");
+        Ok(part)
+    }
+
+    /// Starts building `spec` of `model` on a blocking task, unless it is building already;
+    /// returns at once. The part lands in the model's part cache. Call on a tokio runtime.
+    pub fn start(self: &Arc<Self>, model: &Arc<ServedModel>, spec: PartSpec) {
+        let key = PartKey {
+            model: model.runtime.identity().to_string(),
+            spec: spec.clone(),
+        };
+        if !lock(&self.background).insert(key.clone()) {
+            return;
+        }
+        let (builds, model) = (self.clone(), model.clone());
+        tokio::spawn(async move {
+            if let Err(e) = builds.build(&model, spec).await {
+                tracing::warn!(model = %model.name, part = %key.spec, error = %e, "background build failed");
+            }
+            lock(&builds.background).remove(&key);
+        });
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Loads `req`'s part unless it is cached, on a blocking task ([`Builds`]), waiting at most until
+/// the request's deadline (the build goes on and is cached either way), and stores it in the
+/// request.
+pub(crate) async fn ready(req: &mut ValidRequest, builds: &Builds) -> Result<(), ServerError> {
     let spec = req.part_spec();
     if let Some(part) = req.model.runtime.cached(spec.clone()) {
         req.part = Some(part);
@@ -31,20 +98,7 @@ pub(crate) async fn ready(req: &mut ValidRequest, builds: &Semaphore) -> Result<
     let expired = || ServerError::DeadlineExceeded {
         waited_us: crate::scheduler::micros(req.arrival.elapsed()),
     };
-    let model = req.model.clone();
-    let build = async {
-        let _permit = builds
-            .acquire()
-            .await
-            .map_err(|_| ServerError::ShuttingDown)?;
-        let started = Instant::now();
-        let shown = spec.to_string();
-        let part = tokio::task::spawn_blocking(move || model.runtime.part(spec))
-            .await
-            .map_err(|e| ServerError::Config(format!("building a part panicked: {e}")))??;
-        tracing::debug!(model = %req.model.name, part = %shown, took = ?started.elapsed(), "part ready");
-        Ok::<_, ServerError>(part)
-    };
+    let build = builds.build(&req.model, spec);
     let part = match req.deadline {
         Some(d) => tokio::time::timeout_at(d.into(), build)
             .await

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::admission::{BatchTimes, misses_deadline, predict_finish};
 use crate::executor::Ran;
 use crate::monitor::Monitor;
+use crate::parts::Builds;
 use crate::registry::ServedModel;
 use crate::validate::ValidRequest;
 use crate::{
@@ -136,6 +137,7 @@ pub(crate) fn spawn(
     work: std::sync::mpsc::Sender<Work>,
     done: mpsc::UnboundedReceiver<Done>,
     monitor: Arc<Monitor>,
+    builds: Arc<Builds>,
 ) -> Result<(SchedulerHandle, tokio::task::JoinHandle<()>), ServerError> {
     let state = BatchState::new(config.limits)?;
     let (tx, rx) = mpsc::channel(config.limits.max_queue_len);
@@ -144,6 +146,7 @@ pub(crate) fn spawn(
         idle: config.executors,
         executors: config.executors,
         staircase: config.staircase,
+        builds,
         work,
         monitor,
         times: BatchTimes::new(config.stale_after),
@@ -160,6 +163,8 @@ struct Actor {
     idle: usize,
     executors: usize,
     staircase: bool,
+    /// Where staircase segments are built, off the executors.
+    builds: Arc<Builds>,
     work: std::sync::mpsc::Sender<Work>,
     monitor: Arc<Monitor>,
     /// Recent batch times, for admission.

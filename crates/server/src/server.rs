@@ -63,8 +63,8 @@ pub struct ServerConfig {
     pub decode_limits: DecodeLimits,
     /// Byte budget of the part cache (loaded tails, full models).
     pub part_cache_bytes: usize,
-    /// Most parts built at once for cold cuts (each on a blocking thread, beside the
-    /// executors); more requests for other cold cuts wait their turn.
+    /// Most parts built at once for cold cuts and staircase segments (each on a blocking thread,
+    /// beside the executors); more requests for other cold cuts wait their turn.
     pub part_builds: usize,
     /// Span of the load report's sliding window; also how long a measured batch time keeps
     /// predicting for admission. Default 3 s: long enough for dozens of batches, short enough
@@ -182,7 +182,9 @@ impl Server {
             stale_after: config.load_window,
             staircase: config.staircase,
         };
-        let (scheduler, actor) = scheduler::spawn(sched, work_tx, done_rx, monitor.clone())?;
+        let builds = crate::parts::Builds::new(config.part_builds);
+        let (scheduler, actor) =
+            scheduler::spawn(sched, work_tx, done_rx, monitor.clone(), builds.clone())?;
 
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -213,7 +215,7 @@ impl Server {
             engine,
             intra_threads: config.intra_threads,
             default_timeout: config.default_timeout,
-            builds: tokio::sync::Semaphore::new(config.part_builds.max(1)),
+            builds,
             stopping: stopping_rx,
         });
         let n = config.max_message_bytes;

@@ -30,8 +30,9 @@ pub(crate) struct Shared {
     pub intra_threads: usize,
     /// Longest deadline a request gets.
     pub default_timeout: Duration,
-    /// Permits to build a cold part ([`crate::parts::ready`]).
-    pub builds: tokio::sync::Semaphore,
+    /// Builds of cold parts off the executors ([`crate::parts::ready`]), shared with the
+    /// scheduler (staircase segments).
+    pub builds: Arc<crate::parts::Builds>,
     /// Becomes true when the server stops; long-lived streams end on it.
     pub stopping: watch::Receiver<bool>,
 }

@@ -4,17 +4,9 @@ use std::time::{Duration, Instant};
 
 use loadpart_client::{InferOptions, LocalReason, Route};
 use loadpart_plan::ProfileRole;
+use loadpart_testkit::free_port;
 
 use crate::*;
-
-/// A free loopback port (bound, noted, released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_stops_and_restarts_loses_nothing() {

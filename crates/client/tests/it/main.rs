@@ -11,9 +11,9 @@ use std::sync::Arc;
 use loadpart_client::{Client, ClientConfig};
 use loadpart_engine::{EngineKind, LoadOptions};
 use loadpart_exec::{ProfileOptions, profile_model};
-use loadpart_graph::{Prepared, Shapes, zoo};
+use loadpart_graph::{Prepared, zoo};
 use loadpart_plan::{ModelProfile, ProfileRole};
-use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache, Tensor};
+use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache};
 use loadpart_server::{ModelSpec, RunningServer, Server, ServerConfig};
 
 /// The generated model `name`, prepared as server and device both prepare it.
@@ -99,25 +99,7 @@ pub async fn client(
 
 /// Seeded inputs for every model input at batch 1.
 pub fn inputs(prepared: &Prepared, seed: u32) -> NamedTensors {
-    let model = &prepared.model;
-    let shapes = Shapes::infer(model, 1).unwrap();
-    model
-        .inputs()
-        .iter()
-        .map(|name| {
-            let ty = shapes.get(name).unwrap();
-            let data = (0..ty.elements())
-                .map(|i| {
-                    let mut h = (i as u32) ^ seed.wrapping_mul(0x9E37_79B9);
-                    h ^= h >> 16;
-                    h = h.wrapping_mul(0x85EB_CA6B);
-                    h ^= h >> 13;
-                    h as f32 / u32::MAX as f32 - 0.5
-                })
-                .collect();
-            (name.clone(), Tensor::f32(ty.dims.clone(), data).unwrap())
-        })
-        .collect()
+    loadpart_testkit::seeded_inputs(&prepared.model, 1, seed)
 }
 
 /// Whole-model outputs on the device engine.

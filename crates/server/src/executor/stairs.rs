@@ -1,11 +1,11 @@
 //! Staircase execution: the earlier groups of a merged batch run forward, segment by segment,
-//! to the final group's cut; their rows then lead the final batch's input buffers.
+//! to the final group's cut; their rows then lead the final batch's input buffers. The segments
+//! come built with the work (the scheduler merges only through built ones), so an executor never
+//! builds one.
 
 use std::time::{Duration, Instant};
 
-use loadpart_cuts::CutId;
-use loadpart_engine::TensorRef;
-use loadpart_runtime::{NamedTensors, RuntimeError};
+use loadpart_runtime::NamedTensors;
 
 use super::{Admitted, Executor};
 use crate::ServerError;
@@ -45,7 +45,9 @@ impl Executor {
                 continue;
             }
             let t = Instant::now();
-            let result = self.run_segment(model, &stage.from, &stage.to, &names, rows);
+            let result = self
+                .run_part(model, &stage.segment, &names, rows)
+                .map(|o| o.outputs);
             infer += t.elapsed();
             match result {
                 Ok(out) => carried = Some(out),
@@ -81,32 +83,5 @@ impl Executor {
                 buf.extend_from_slice(data);
             }
         }
-    }
-
-    fn run_segment(
-        &self,
-        model: &ServedModel,
-        from: &CutId,
-        to: &CutId,
-        names: &[String],
-        rows: usize,
-    ) -> Result<NamedTensors, RuntimeError> {
-        let segment = model.runtime.segment(from, to)?;
-        let shapes: Vec<Vec<usize>> = names
-            .iter()
-            .map(|n| {
-                let sample = model.sample_shape(n).unwrap_or(&[]);
-                std::iter::once(rows)
-                    .chain(sample.iter().copied())
-                    .collect()
-            })
-            .collect();
-        let views = names
-            .iter()
-            .zip(&shapes)
-            .zip(&self.bufs)
-            .map(|((n, s), b)| Ok((n.as_str(), TensorRef::f32(s, b)?)))
-            .collect::<Result<Vec<_>, RuntimeError>>()?;
-        Ok(segment.run(&views)?.outputs)
     }
 }

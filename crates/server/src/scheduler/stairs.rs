@@ -2,19 +2,65 @@
 //! same model waiting at nesting cuts join it ([`crate::plan_staircases`]); the executor runs
 //! the earlier groups forward through segments to the last group's cut and the tail once, at
 //! the merged batch size.
+//!
+//! Only segments already built are used: the executors never build one. A staircase that needs a
+//! missing segment starts its build off the executors ([`crate::parts::Builds::start`]) and the
+//! batch leaves merged only through segments that are ready (alone if none is); later batches
+//! use the segment once it is built.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use loadpart_cuts::{CutId, Dag, NodeSet};
+use loadpart_runtime::{PartKey, PartRunner, PartSpec};
 
 use super::{Actor, Job};
-use crate::{Batch, BatchKey, Queued, StairGroup, plan_staircases};
+use crate::registry::ServedModel;
+use crate::{Batch, BatchKey, Queued, StairGroup, Staircase, plan_staircases};
 
-/// Requests that entered at `from` and run forward to `to` before the next group joins.
+/// Requests that entered at `from` and run forward through `segment` (to the next group's cut)
+/// before the next group joins.
 pub(crate) struct Early {
     pub requests: Vec<Queued<Job>>,
     pub from: CutId,
-    pub to: CutId,
+    /// The segment from `from` to the next stage's cut, built.
+    pub segment: Arc<PartRunner>,
+}
+
+fn segment(from: &CutId, to: &CutId) -> PartSpec {
+    PartSpec::Segment {
+        from: from.clone(),
+        to: to.clone(),
+    }
+}
+
+/// Whether `spec` of `model` is built and cached (without counting a cache hit).
+fn built(model: &ServedModel, spec: PartSpec) -> bool {
+    model.runtime.cache().contains(&PartKey {
+        model: model.runtime.identity().to_string(),
+        spec,
+    })
+}
+
+/// The built segment of every stage of `stair` but the last, in stage order; the specs of those
+/// not built when some are not.
+fn segments(model: &ServedModel, stair: &Staircase) -> Result<Vec<Arc<PartRunner>>, Vec<PartSpec>> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for st in &stair.stages {
+        if let Some(to) = &st.to {
+            let spec = segment(&st.from, to);
+            match model.runtime.cached(spec.clone()) {
+                Some(r) => found.push(r),
+                None => missing.push(spec),
+            }
+        }
+    }
+    if missing.is_empty() {
+        Ok(found)
+    } else {
+        Err(missing)
+    }
 }
 
 /// Whether a request that entered after head `a` may join a batch that entered after head `b`:
@@ -79,19 +125,42 @@ impl Actor {
             .collect();
         let dag = model.runtime.prepared().stages.dag();
         let index = |c: &CutId| keys.iter().position(|k| &k.cut == c);
-        let plans = plan_staircases(&groups, max, |a, b| match (index(a), index(b)) {
-            (Some(i), Some(j)) => nests(dag, &heads[i], &heads[j]),
-            _ => false,
-        });
-        let Some(stair) = plans
-            .into_iter()
-            .find(|s| s.stages.iter().any(|st| st.group == 0))
-        else {
+        // The staircase that takes `batch`, through nesting cuts; with `built_only`, only
+        // through segments built already.
+        let plan = |built_only: bool| {
+            let plans = plan_staircases(&groups, max, |a, b| match (index(a), index(b)) {
+                (Some(i), Some(j)) => {
+                    nests(dag, &heads[i], &heads[j])
+                        && (!built_only || built(&model, segment(a, b)))
+                }
+                _ => false,
+            });
+            plans
+                .into_iter()
+                .find(|s| s.stages.iter().any(|st| st.group == 0))
+                .filter(|s| s.stages.len() > 1)
+        };
+        let Some(stair) = plan(false) else {
             return (Vec::new(), batch);
         };
-        if stair.stages.len() == 1 {
-            return (Vec::new(), batch);
-        }
+        let (stair, runners) = match segments(&model, &stair) {
+            Ok(runners) => (stair, runners),
+            Err(missing) => {
+                for spec in missing {
+                    self.builds.start(&model, spec);
+                }
+                let built = plan(true).map(|s| {
+                    let r = segments(&model, &s);
+                    (s, r)
+                });
+                match built {
+                    Some((s, Ok(runners))) => (s, runners),
+                    // Nothing ready to merge through (or a segment was evicted meanwhile).
+                    _ => return (Vec::new(), batch),
+                }
+            }
+        };
+        let mut runners = runners.into_iter();
         let mut main = Some(batch);
         let mut early = Vec::new();
         let mut last = None;
@@ -105,10 +174,10 @@ impl Actor {
                 }
             };
             match &st.to {
-                Some(to) => early.push(Early {
+                Some(_) => early.push(Early {
                     requests,
                     from: st.from.clone(),
-                    to: to.clone(),
+                    segment: runners.next().expect("a segment per stage but the last"),
                 }),
                 None => last = Some((keys[st.group].clone(), requests)),
             }

@@ -2,8 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use loadpart_proto::inference::ModelStatisticsRequest;
-use loadpart_proto::loadpart::{LoadRequest, WatchLoadRequest};
+use loadpart_proto::loadpart::WatchLoadRequest;
 
 use crate::*;
 
@@ -48,24 +47,8 @@ async fn eight_clients_batch_and_answer_correctly() {
     let elapsed = started.elapsed();
     let mean_seen = seen.iter().sum::<f64>() / seen.len() as f64;
 
-    let mut lp = loadpart_client(&server).await;
-    let report = lp
-        .get_load(LoadRequest {
-            model_name: m.name.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let stats = infer_client(&server)
-        .await
-        .model_statistics(ModelStatisticsRequest {
-            name: m.name.clone(),
-            version: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let s = &stats.model_stats[0];
+    let report = load_report(&server, &m.name).await;
+    let s = model_stats(&server, &m.name).await;
     let total = (CLIENTS as usize * PER_CLIENT) as u64;
     assert_eq!(s.inference_count, total);
     assert_eq!(
@@ -84,11 +67,7 @@ async fn eight_clients_batch_and_answer_correctly() {
          (statistics), {:.2} (load report), {mean_seen:.2} (per reply); batch mix {:?}; \
          queue wait mean {:.0} us p95 {:.0} us; {:.0} req/s",
         report.mean_batch_size,
-        report
-            .batch_mix
-            .iter()
-            .map(|b| (b.batch_size, b.count))
-            .collect::<Vec<_>>(),
+        batch_mix(&report),
         report.queue_wait_mean_us,
         report.queue_wait_p95_us,
         report.requests_per_s,
@@ -98,7 +77,8 @@ async fn eight_clients_batch_and_answer_correctly() {
     assert!(report.slowdown.is_finite() && report.slowdown > 0.0);
 
     // WatchLoad streams reports at the asked interval.
-    let mut watch = lp
+    let mut watch = loadpart_client(&server)
+        .await
         .watch_load(WatchLoadRequest {
             model_name: String::new(),
             min_interval_ms: 20,

@@ -1,5 +1,5 @@
 //! Integration tests of loadpart-server: real gRPC on 127.0.0.1:0, real (generated) models.
-//! One binary, one module per concern.
+//! One binary, one module per concern; `processes` runs this binary again as client processes.
 //!
 //! Run in release mode: `cargo test --release -p loadpart-server` (needs `scripts/setup.sh`'s
 //! ONNX Runtime library and, for the tritonclient test, its Python venv).
@@ -10,23 +10,22 @@ mod metrics;
 mod overload;
 mod partitioned;
 mod parts;
+mod processes;
 mod python;
 mod services;
 mod staircase;
 
 use std::time::Duration;
 
+use loadpart_client::wire::{self, RequestMeta};
 use loadpart_codec::{Compression, EncodeOptions, Encoder, Precision};
 use loadpart_cuts::CutId;
-use loadpart_engine::Tensor;
-use loadpart_graph::Shapes;
 use loadpart_proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
-use loadpart_proto::inference::model_infer_request::{
-    InferInputTensor, InferRequestedOutputTensor,
+use loadpart_proto::inference::{
+    ModelInferRequest, ModelInferResponse, ModelStatistics, ModelStatisticsRequest,
 };
-use loadpart_proto::inference::{InferParameter, ModelInferRequest, ModelInferResponse};
 use loadpart_proto::loadpart::loadpart_client::LoadpartClient;
-use loadpart_proto::to_proto_params;
+use loadpart_proto::loadpart::{LoadReport, LoadRequest};
 use loadpart_runtime::{NamedTensors, views};
 use loadpart_server::{ModelSpec, RunningServer, ServedModel, Server, ServerConfig};
 use tonic::transport::Channel;
@@ -69,72 +68,60 @@ pub async fn loadpart_client(server: &RunningServer) -> LoadpartClient<Channel> 
     LoadpartClient::new(channel(server).await)
 }
 
+/// `model`'s load report (`GetLoad`).
+pub async fn load_report(server: &RunningServer, model: &str) -> LoadReport {
+    loadpart_client(server)
+        .await
+        .get_load(LoadRequest {
+            model_name: model.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// A load report's batch mix as (batch size, batches) pairs.
+pub fn batch_mix(r: &LoadReport) -> Vec<(u32, u64)> {
+    r.batch_mix
+        .iter()
+        .map(|b| (b.batch_size, b.count))
+        .collect()
+}
+
+/// `model`'s Triton statistics (`ModelStatistics`).
+pub async fn model_stats(server: &RunningServer, model: &str) -> ModelStatistics {
+    let mut stats = infer_client(server)
+        .await
+        .model_statistics(ModelStatisticsRequest {
+            name: model.into(),
+            version: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    stats.model_stats.remove(0)
+}
+
 /// Deterministic, seed-dependent values for every model input at `batch`.
 pub fn inputs(m: &ServedModel, batch: usize, seed: u32) -> NamedTensors {
-    let model = &m.runtime.prepared().model;
-    let shapes = Shapes::infer(model, batch).unwrap();
-    model
-        .inputs()
-        .iter()
-        .map(|name| {
-            let ty = shapes.get(name).unwrap();
-            let data = (0..ty.elements())
-                .map(|i| {
-                    // murmur3's finalizer over (index, seed): every seed gives new values.
-                    let mut h = (i as u32).wrapping_add(seed.wrapping_mul(0x9E37_79B9));
-                    h ^= h >> 16;
-                    h = h.wrapping_mul(0x85EB_CA6B);
-                    h ^= h >> 13;
-                    h = h.wrapping_mul(0xC2B2_AE35);
-                    h ^= h >> 16;
-                    h as f32 / u32::MAX as f32 - 0.5
-                })
-                .collect();
-            (name.clone(), Tensor::f32(ty.dims.clone(), data).unwrap())
-        })
-        .collect()
+    loadpart_testkit::seeded_inputs(&m.runtime.prepared().model, batch, seed)
 }
 
-/// A plain ModelInfer request with FP32 raw contents.
+/// A plain ModelInfer request with FP32 raw contents, as the client sends one.
 pub fn plain_request(model: &str, tensors: &NamedTensors) -> ModelInferRequest {
-    ModelInferRequest {
-        model_name: model.into(),
-        inputs: tensors
-            .iter()
-            .map(|(n, t)| InferInputTensor {
-                name: n.clone(),
-                datatype: "FP32".into(),
-                shape: t.shape.iter().map(|&d| d as i64).collect(),
-                ..Default::default()
-            })
-            .collect(),
-        raw_input_contents: tensors.iter().map(|(_, t)| le_bytes(t)).collect(),
-        ..Default::default()
-    }
-}
-
-pub fn le_bytes(t: &Tensor) -> Vec<u8> {
-    t.as_f32()
-        .unwrap()
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect()
+    let meta = RequestMeta {
+        model,
+        identity: None,
+        cut: None,
+        outputs: &[],
+        timeout: None,
+    };
+    wire::request(&meta, wire::raw_tensors(tensors).unwrap())
 }
 
 /// The reply's outputs as tensors, by name, in reply order.
 pub fn outputs(r: &ModelInferResponse) -> NamedTensors {
-    r.outputs
-        .iter()
-        .zip(&r.raw_output_contents)
-        .map(|(o, raw)| {
-            let data = raw
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            let shape = o.shape.iter().map(|&d| d as usize).collect();
-            (o.name.clone(), Tensor::f32(shape, data).unwrap())
-        })
-        .collect()
+    wire::parse_reply(r.clone()).expect("a valid reply").outputs
 }
 
 /// The whole model's outputs on `tensors`, computed in process.
@@ -174,9 +161,9 @@ pub fn inner_cut(m: &ServedModel) -> CutId {
     cut.id(dag)
 }
 
-/// A partitioned request for `cut` of `m` on `tensors` (model inputs): the head runs here, its
-/// cut tensors are encoded with `precision` (zstd, default otherwise) and sent with the model
-/// identity and the cut checksum.
+/// A partitioned request for `cut` of `m` on `tensors` (model inputs), as the client builds one:
+/// the head runs here, its cut tensors are encoded with `precision` (zstd, default otherwise) and
+/// sent with the model identity and the cut checksum.
 pub fn partitioned_request(
     m: &ServedModel,
     cut: &CutId,
@@ -190,50 +177,15 @@ pub fn partitioned_request(
         Compression::Zstd { level: 1 },
     ))
     .unwrap();
-    let mut inputs = Vec::new();
-    let mut raw = Vec::new();
-    for (name, t) in &sent {
-        let e = enc.encode(t.as_f32().unwrap(), &t.shape).unwrap();
-        inputs.push(InferInputTensor {
-            name: name.clone(),
-            datatype: "FP32".into(),
-            shape: t.shape.iter().map(|&d| d as i64).collect(),
-            parameters: to_proto_params(e.header.to_params()),
-            contents: None,
-        });
-        raw.push(e.payload);
-    }
-    let string = |s: String| InferParameter {
-        parameter_choice: Some(
-            loadpart_proto::inference::infer_parameter::ParameterChoice::StringParam(s),
-        ),
+    let outputs: Vec<String> = m.outputs.iter().map(|o| o.name.clone()).collect();
+    let meta = RequestMeta {
+        model: &m.name,
+        identity: Some(m.identity()),
+        cut: Some(cut),
+        outputs: &outputs,
+        timeout: None,
     };
-    ModelInferRequest {
-        model_name: m.name.clone(),
-        inputs,
-        outputs: m
-            .outputs
-            .iter()
-            .map(|o| InferRequestedOutputTensor {
-                name: o.name.clone(),
-                parameters: Default::default(),
-            })
-            .collect(),
-        raw_input_contents: raw,
-        parameters: [
-            (
-                "loadpart_model_identity".to_string(),
-                string(m.identity().into()),
-            ),
-            (
-                "loadpart_cut_checksum".to_string(),
-                string(cut.checksum_hex()),
-            ),
-        ]
-        .into_iter()
-        .collect(),
-        ..Default::default()
-    }
+    wire::request(&meta, wire::encode_tensors(&mut enc, &sent).unwrap())
 }
 
 /// An int64 or double response parameter as f64.

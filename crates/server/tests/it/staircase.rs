@@ -1,15 +1,17 @@
 //! Staircase merging: requests at an earlier cut run forward to a later cut and join its batch;
-//! every output equals unbatched execution of the whole model.
+//! every output equals unbatched execution of the whole model. A segment is built off the
+//! executors: until it is, batches run unmerged.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use loadpart_codec::Precision;
 use loadpart_cuts::CutId;
+use loadpart_runtime::PartSpec;
 
 use crate::*;
 
 /// Two inner articulation cuts of `m`, the first and one in the middle (their heads nest).
-fn two_nesting_cuts(m: &ServedModel) -> (CutId, CutId) {
+pub fn two_nesting_cuts(m: &ServedModel) -> (CutId, CutId) {
     let prepared = m.runtime.prepared();
     let dag = prepared.stages.dag();
     let space = prepared.stages.cut_space(0);
@@ -45,8 +47,24 @@ async fn merged_staircases_equal_unbatched_execution() {
         cases.push((partitioned_request(&m, cut, &x, Precision::F32), want));
     }
     let client = infer_client(&server).await;
-    let mut sizes = Vec::new();
-    for _round in 0..3 {
+    let segment = PartSpec::Segment {
+        from: early.clone(),
+        to: late.clone(),
+    };
+    assert!(m.runtime.cached(segment.clone()).is_none());
+    let mut rounds = Vec::new();
+    for round in 0..3 {
+        if round == 1 {
+            // The first round asked for the segment; it builds on a blocking task.
+            let t0 = Instant::now();
+            while m.runtime.cached(segment.clone()).is_none() {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(30),
+                    "segment never built"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
         let tasks: Vec<_> = cases
             .iter()
             .map(|(r, want)| {
@@ -58,14 +76,22 @@ async fn merged_staircases_equal_unbatched_execution() {
                 })
             })
             .collect();
+        let mut sizes = Vec::new();
         for t in tasks {
             let (err, size) = t.await.unwrap();
             assert!(err < 1e-5, "staircase output differs from unbatched: {err}");
             sizes.push(size);
         }
+        rounds.push(sizes);
     }
-    eprintln!("staircase {early} -> {late}: batch sizes per reply {sizes:?}");
-    // Requests of both cuts ran in one batch of 6 rows at least once.
-    assert!(sizes.contains(&6.0), "{sizes:?}");
+    eprintln!("staircase {early} -> {late}: batch sizes per reply, per round {rounds:?}");
+    // The segment was cold: the first round's batches ran unmerged (at most 3 rows, one cut
+    // each) instead of an executor building it.
+    assert!(rounds[0].iter().all(|&s| s <= 3.0), "{rounds:?}");
+    // Once built, requests of both cuts ran in one batch of 6 rows.
+    assert!(
+        rounds[1..].iter().flatten().any(|&s| s == 6.0),
+        "{rounds:?}"
+    );
     server.shutdown().await.unwrap();
 }
