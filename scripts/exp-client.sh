@@ -9,6 +9,9 @@
 # from it would be stretched too. Needs root.
 #
 #   scripts/exp-client.sh [ROUNDS] [OUT_DIR]
+#
+# Extra `bench compare` flags come from $COMPARE_ARGS, e.g. COMPARE_ARGS=--device-from-profile
+# when the device's core cannot be kept quiet.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export ORT_DISABLE_TELEMETRY=1
@@ -42,7 +45,7 @@ for rate in 5 20 100; do
     fi
     echo "== $rate Mbit/s, $load server"
     scripts/testbed.sh exec "$ns" taskset -c 1 "$lp" bench compare --server "http://127.0.0.1:$port" \
-      --model "$model" --randomize-seed "$seed" --device-slowdown 4 --rounds "$rounds" \
+      --model "$model" --randomize-seed "$seed" --device-slowdown 4 --rounds "$rounds" ${COMPARE_ARGS:-} \
       --records "$out/records-$rate-$load.jsonl" | tee "$out/table-$rate-$load.txt"
     [[ -n "$gen" ]] && { kill "$gen" 2>/dev/null || true; wait "$gen" 2>/dev/null || true; }
   done

@@ -642,6 +642,9 @@ impl Shared {
                         if let Some(load) = &reply.load {
                             let _ = e.load.observe_report(load, now);
                         }
+                        if let Some(t) = &reply.timings {
+                            let _ = e.load.observe_own_batch(t.batch_size, now);
+                        }
                         if alone {
                             let _ = e.link.observe_offload(&Offload {
                                 sent_bytes,

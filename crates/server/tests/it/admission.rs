@@ -45,10 +45,12 @@ async fn requests_that_cannot_finish_in_time_are_refused_at_arrival() {
     compute_us.sort_by(f64::total_cmp);
     let t_us = compute_us[compute_us.len() / 2].max(200.0);
 
-    // 48 requests at once, each with a deadline of about 6 batch times: with full batches on one
-    // executor, only the first few can make it; the rest must be refused at once rather
-    // than queued to fail.
-    let budget_us = (6.0 * t_us) as i64;
+    // 48 requests at once, each with a deadline of about 10 batch times: with full batches on
+    // one executor, only the first few can make it; the rest must be refused at once rather
+    // than queued to fail. (10, not fewer: admission predicts pessimistically, mean plus two
+    // deviations, within 90% of the deadline, and on a busy 2-core machine the deviations are
+    // large.)
+    let budget_us = (10.0 * t_us) as i64;
     let tasks: Vec<_> = (0..48)
         .map(|_| {
             let mut c = client.clone();
@@ -101,7 +103,7 @@ async fn requests_that_cannot_finish_in_time_are_refused_at_arrival() {
     assert!(ok >= 1, "the first requests fit their deadline");
     assert!(
         refused >= 24,
-        "most of 48 cannot fit in 6 batch times: {refused}"
+        "most of 48 cannot fit in 10 batch times: {refused}"
     );
     // Admission, not the queue, does the refusing: few expire after being queued.
     assert!(late <= 12, "{late} requests were queued and then expired");
@@ -112,12 +114,27 @@ async fn requests_that_cannot_finish_in_time_are_refused_at_arrival() {
         "{slowest_refusal:?}"
     );
 
-    // Once the queue has drained, the same deadline is met again.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    client
-        .model_infer(with_timeout_us(plain_request(&m.name, &x), budget_us))
-        .await
-        .expect("an idle server admits a request that fits");
+    // Once the queue has drained, the same deadline is met again: within 5 s (batch-time
+    // averages that the burst pushed up fall with each batch that runs, and a refused request
+    // runs none, so at worst they go stale after the 3 s load window).
+    let mut last = None;
+    for _ in 0..25 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        match client
+            .model_infer(with_timeout_us(plain_request(&m.name, &x), budget_us))
+            .await
+        {
+            Ok(_) => {
+                last = None;
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    assert!(
+        last.is_none(),
+        "an idle server admits a request that fits: {last:?}"
+    );
     server.shutdown().await.unwrap();
 }
 

@@ -123,3 +123,24 @@ fn bad_reports_are_refused_whole_and_counted() {
     assert_eq!(l.rejected(), bad.len() as u64);
     assert_eq!(l.estimate(t0), before);
 }
+
+#[test]
+fn own_batches_stand_for_the_batch_size_while_fresh() {
+    let t0 = Instant::now();
+    let mut l = LoadEstimator::new(LoadConfig::default()).unwrap();
+    // The server's requests run in batches of 4 on average...
+    l.observe_report(&report(10_000.0, 1.0, 4.0), t0).unwrap();
+    assert_eq!(l.estimate(t0).server_batch, Reading::Fresh(4.0));
+    // ...but this client's requests, at a cut nobody else uses, run alone.
+    l.observe_own_batch(1, t0).unwrap();
+    l.observe_own_batch(1, t0 + 100 * MS).unwrap();
+    assert_eq!(l.estimate(t0 + 100 * MS).server_batch, Reading::Fresh(1.0));
+    // A zero-row batch is refused and changes nothing.
+    assert!(l.observe_own_batch(0, t0 + 100 * MS).is_err());
+    assert_eq!(l.estimate(t0 + 100 * MS).server_batch, Reading::Fresh(1.0));
+    // Once its own samples are stale (no offload for a while), the server's mean is used again.
+    let later = t0 + 3 * Duration::from_secs(1);
+    l.observe_report(&report(10_000.0, 1.0, 4.0), later)
+        .unwrap();
+    assert!((value(l.estimate(later).server_batch) - 4.0).abs() < 1e-9);
+}
