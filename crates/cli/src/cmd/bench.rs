@@ -30,6 +30,7 @@ enum BenchCommand {
     Compare(super::bench_compare::CompareArgs),
     Run(super::bench_run::RunArgs),
     Report(super::bench_run::ReportArgs),
+    Users(super::bench_run::users::UsersArgs),
 }
 
 /// Open-loop load, as many devices would offer it: requests that replay precomputed encoded cut
@@ -87,6 +88,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         BenchCommand::Run(a) => super::bench_run::run(a),
         BenchCommand::Report(a) => super::bench_run::report::run(a),
+        BenchCommand::Users(a) => super::bench_run::users::run(a),
         BenchCommand::Compare(a) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

@@ -1,7 +1,8 @@
 //! `loadpart bench run` (the evaluation's sweeps) and `loadpart bench report` (their tables and
 //! figures). One job per file: `sweep` (the TOML grid and the resumable results file), `link`
 //! (netns test bed or linkem), `loadgen_thread`, `policies` (what each round sends), `cell` (one
-//! cell), `run` (model by model), `record`, `stats`, `report` (Markdown), `plot` (SVG).
+//! cell), `run` (model by model), `record`, `stats`, `report` (Markdown), `plot` (SVG), and
+//! `users` (`loadpart bench users`, the multi-user run).
 
 mod cell;
 mod link;
@@ -13,6 +14,7 @@ pub mod report;
 mod run;
 mod stats;
 mod sweep;
+pub mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

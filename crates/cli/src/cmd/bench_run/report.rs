@@ -65,7 +65,7 @@ impl<'a> CellData<'a> {
             return self
                 .records
                 .iter()
-                .filter(|r| is_fixed(r) && r.cut == cut)
+                .filter(|r| is_fixed(r) && fixed_cut(r) == cut)
                 .copied()
                 .collect();
         }
@@ -83,14 +83,14 @@ impl<'a> CellData<'a> {
             .records
             .iter()
             .filter(|r| is_fixed(r))
-            .map(|r| r.cut.as_str())
+            .map(|r| fixed_cut(r))
             .collect();
         cuts.into_iter()
             .map(|c| {
                 let v: Vec<f64> = self
                     .records
                     .iter()
-                    .filter(|r| is_fixed(r) && r.cut == c)
+                    .filter(|r| is_fixed(r) && fixed_cut(r) == c)
                     .map(|r| r.measured.total)
                     .collect();
                 (c, mean(&v))
@@ -131,6 +131,16 @@ impl<'a> CellData<'a> {
 /// A forced cut, or a policy that is one fixed cut (local, encoded full offload).
 fn is_fixed(r: &Record) -> bool {
     r.variant.starts_with("top") || r.variant == "local" || r.variant == "server"
+}
+
+/// The cut a fixed variant asked for (a request that fell back reports the cut it ran, full
+/// local): `fixed:CUT` for a forced cut, else the policy (`local`, `server`).
+fn fixed_cut(r: &Record) -> &str {
+    if r.variant.starts_with("top") {
+        &r.policy
+    } else {
+        &r.variant
+    }
 }
 
 /// The cells of `records`, sorted by slowdown, bandwidth and load.
@@ -200,7 +210,12 @@ fn cell_table(md: &mut String, c: &CellData<'_>) {
         let reps: Vec<f64> = c.rep_means(&v).into_iter().map(|x| x.1).collect();
         let n = rs.len();
         let label = if v == "best-fixed" {
-            format!("best fixed cut ({})", rs[0].variant)
+            let c = fixed_cut(rs[0]);
+            let short: String = c.chars().take(40).collect();
+            format!(
+                "best fixed cut ({short}{})",
+                if c.len() > 40 { "..." } else { "" }
+            )
         } else {
             v.clone()
         };

@@ -210,6 +210,11 @@ async fn run_on_server(
                 config.device_name = "measured".into();
                 config.device_slowdown = cell.device_slowdown;
                 config.emulate_from_profile = sweep.device_from_profile;
+                if !sweep.breaker {
+                    config.breaker.failures_to_open = u32::MAX;
+                    config.breaker.slow_to_open = u32::MAX;
+                    config.breaker.overload_backoff = Duration::ZERO;
+                }
                 let c =
                     Client::connect(config, runtime.clone(), device_profile.clone(), None).await?;
                 anyhow::ensure!(

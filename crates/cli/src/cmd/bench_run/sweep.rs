@@ -82,6 +82,12 @@ pub struct Sweep {
     /// `ort` or `tract`.
     #[serde(default = "default_engine")]
     pub engine: String,
+    /// Keep the client's circuit breaker. Off by default: the policies share one client, and
+    /// one policy's failures (full offload of raw inputs past its deadline on a slow link, say)
+    /// would open the breaker and send the next policies' requests local. Off, every request
+    /// that fails falls back on its own and is counted for its own policy.
+    #[serde(default)]
+    pub breaker: bool,
 }
 
 fn default_seed() -> Option<u64> {
