@@ -5,6 +5,7 @@
 mod bandwidth;
 mod cmd;
 mod demo;
+mod embedded;
 mod engine_pick;
 mod output;
 mod pinning;

@@ -5,6 +5,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// A bar whose length and message follow `update(step, done, total)`.
 pub struct Progress {
     bar: ProgressBar,
+    enabled: bool,
 }
 
 impl Progress {
@@ -19,7 +20,7 @@ impl Progress {
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        Self { bar }
+        Self { bar, enabled }
     }
 
     pub fn update(&self, step: &str, done: usize, total: usize) {
@@ -27,6 +28,15 @@ impl Progress {
         self.bar.set_position(done as u64);
         if self.bar.message() != step {
             self.bar.set_message(step.to_string());
+        }
+    }
+
+    /// Prints a line on stderr above the bar (or plainly when the bar is hidden).
+    pub fn println(&self, line: &str) {
+        if self.enabled {
+            self.bar.println(line);
+        } else {
+            eprintln!("{line}");
         }
     }
 

@@ -28,6 +28,9 @@ pub struct Args {
 enum BenchCommand {
     Load(LoadArgs),
     Compare(super::bench_compare::CompareArgs),
+    Run(super::bench_run::RunArgs),
+    Report(super::bench_run::ReportArgs),
+    Users(super::bench_run::users::UsersArgs),
 }
 
 /// Open-loop load, as many devices would offer it: requests that replay precomputed encoded cut
@@ -83,6 +86,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .build()?;
             rt.block_on(load(a))
         }
+        BenchCommand::Run(a) => super::bench_run::run(a),
+        BenchCommand::Report(a) => super::bench_run::report::run(a),
+        BenchCommand::Users(a) => super::bench_run::users::run(a),
         BenchCommand::Compare(a) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -94,7 +100,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// The mix from `--cut` values.
-fn mix(specs: &[String], prepared: &Prepared) -> Result<Vec<(CutId, f64)>> {
+pub(crate) fn mix(specs: &[String], prepared: &Prepared) -> Result<Vec<(CutId, f64)>> {
     let dag = prepared.stages.dag();
     let space = prepared.stages.cut_space(4096);
     let candidates: Vec<_> = space.all_candidate_cuts().map(|c| c.cut.clone()).collect();

@@ -15,13 +15,14 @@ use loadpart_linkem::{LinkShape, Relay};
 use loadpart_plan::{PolicyKind, ProfileRole};
 use loadpart_proto::loadpart::LoadRequest;
 use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache};
-use loadpart_server::{ModelSpec, Server, ServerConfig};
+use loadpart_server::{ModelSpec, ServerConfig};
 use tokio::sync::watch;
 
 use crate::demo::live::{DeviceView, LastDecision, Live, LiveState};
 use crate::demo::record::{POLICIES, Record, summary};
 use crate::demo::scenario::{bounds, default_phases, phase_at};
 use crate::demo::timeline::{self, LoadPoint};
+use crate::embedded::ServerThread;
 use crate::engine_pick::pick;
 use crate::pinning;
 use crate::profiles::{ProfileKey, cached_profile};
@@ -99,81 +100,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(demo(args, pinned))
-}
-
-/// The server on a thread of its own (pinned to `core` when given), with its own runtime, so
-/// that every thread it starts inherits the pinning.
-struct ServerThread {
-    addr: std::net::SocketAddr,
-    model: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    join: std::thread::JoinHandle<Result<()>>,
-}
-
-impl ServerThread {
-    async fn start(
-        mut config: ServerConfig,
-        engine: Arc<dyn Engine>,
-        prepared: Arc<Prepared>,
-        key: ProfileKey,
-        core: Option<usize>,
-    ) -> Result<Self> {
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let join = std::thread::Builder::new()
-            .name("demo-server".into())
-            .spawn(move || -> Result<()> {
-                if let Some(c) = core {
-                    pinning::pin_current(c);
-                }
-                let started = (|| -> Result<_> {
-                    let (_, path, _) = cached_profile(engine.as_ref(), &prepared, &key)?;
-                    config.models[0].profile = Some(path);
-                    Ok(tokio::runtime::Builder::new_multi_thread()
-                        .worker_threads(1)
-                        .enable_all()
-                        .build()?)
-                })();
-                let rt = match started {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return Ok(());
-                    }
-                };
-                rt.block_on(async move {
-                    let server = match Server::start(config).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e.into()));
-                            return Ok(());
-                        }
-                    };
-                    let _ = ready_tx.send(Ok((server.addr(), server.models()[0].name.clone())));
-                    let _ = stop_rx.await;
-                    server.shutdown().await?;
-                    Ok(())
-                })
-            })?;
-        let (addr, model) = ready_rx.await.context("the server thread ended")??;
-        Ok(Self {
-            addr,
-            model,
-            stop,
-            join,
-        })
-    }
-
-    /// Drains and stops the server, and joins its thread.
-    async fn stop(self) -> Result<()> {
-        let _ = self.stop.send(());
-        tokio::task::spawn_blocking(move || {
-            self.join
-                .join()
-                .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
-        })
-        .await?
-    }
 }
 
 /// A short, readable name of a cut: the local/offload extremes by name, else its first tensor

@@ -1,0 +1,401 @@
+//! `loadpart bench report`: per model, Markdown tables of every policy in every cell (mean with
+//! its 95% confidence interval over repetitions, p50, p95, p99, prediction error, top-1
+//! agreement with local execution, fallback and refusal rates), loadpart against the references
+//! (paired per repetition), and SVG figures.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, ensure};
+
+use super::policies::POLICIES;
+use super::record::Record;
+use super::stats::{ci95, mean, quantile, with_ci};
+use super::sweep::{Line, completed, read_lines};
+
+/// Tables and figures from a results file of `loadpart bench run` (only cell repetitions that
+/// completed count). Writes report.md and one latency and one cut figure per model.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The results file.
+    #[arg(long, default_value = "target/bench/results.jsonl")]
+    results: PathBuf,
+    /// Directory for report.md and the SVG figures.
+    #[arg(long, default_value = "target/bench/report")]
+    out: PathBuf,
+}
+
+/// A cell without its repetition.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellAt {
+    pub slowdown: f64,
+    pub mbit: f64,
+    pub load: f64,
+}
+
+impl CellAt {
+    fn of(r: &Record) -> Self {
+        Self {
+            slowdown: r.cell.device_slowdown,
+            mbit: r.cell.mbit,
+            load: r.cell.load,
+        }
+    }
+}
+
+/// The records of one cell (all repetitions).
+pub struct CellData<'a> {
+    pub at: CellAt,
+    pub records: Vec<&'a Record>,
+}
+
+impl<'a> CellData<'a> {
+    fn reps(&self) -> BTreeSet<usize> {
+        self.records.iter().map(|r| r.cell.rep).collect()
+    }
+
+    /// Records of `variant` (a label), or of the best fixed cut for `"best-fixed"`.
+    pub fn of(&self, variant: &str) -> Vec<&'a Record> {
+        if variant == "best-fixed" {
+            let Some(cut) = self.best_fixed_cut() else {
+                return Vec::new();
+            };
+            return self
+                .records
+                .iter()
+                .filter(|r| is_fixed(r) && fixed_cut(r) == cut)
+                .copied()
+                .collect();
+        }
+        self.records
+            .iter()
+            .filter(|r| r.variant == variant)
+            .copied()
+            .collect()
+    }
+
+    /// The fixed cut (a forced top cut, full local or encoded full offload) with the least mean
+    /// latency over every repetition: the best fixed cut in hindsight.
+    pub fn best_fixed_cut(&self) -> Option<String> {
+        let cuts: BTreeSet<&str> = self
+            .records
+            .iter()
+            .filter(|r| is_fixed(r))
+            .map(|r| fixed_cut(r))
+            .collect();
+        cuts.into_iter()
+            .map(|c| {
+                let v: Vec<f64> = self
+                    .records
+                    .iter()
+                    .filter(|r| is_fixed(r) && fixed_cut(r) == c)
+                    .map(|r| r.measured.total)
+                    .collect();
+                (c, mean(&v))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(c, _)| c.to_string())
+    }
+
+    /// Mean latency of `variant` per repetition, in repetition order (repetitions without it
+    /// are left out).
+    pub fn rep_means(&self, variant: &str) -> Vec<(usize, f64)> {
+        let rs = self.of(variant);
+        self.reps()
+            .into_iter()
+            .filter_map(|rep| {
+                let v: Vec<f64> = rs
+                    .iter()
+                    .filter(|r| r.cell.rep == rep)
+                    .map(|r| r.measured.total)
+                    .collect();
+                (!v.is_empty()).then(|| (rep, mean(&v)))
+            })
+            .collect()
+    }
+
+    /// `f(a, b)` per repetition that has both, with its mean and interval.
+    fn paired(&self, a: &str, b: &str, f: impl Fn(f64, f64) -> f64) -> (f64, f64) {
+        let bm = self.rep_means(b);
+        let v: Vec<f64> = self
+            .rep_means(a)
+            .into_iter()
+            .filter_map(|(rep, x)| bm.iter().find(|(r, _)| *r == rep).map(|&(_, y)| f(x, y)))
+            .collect();
+        (mean(&v), ci95(&v))
+    }
+}
+
+/// A forced cut, or a policy that is one fixed cut (local, encoded full offload).
+fn is_fixed(r: &Record) -> bool {
+    r.variant.starts_with("top") || r.variant == "local" || r.variant == "server"
+}
+
+/// The cut a fixed variant asked for (a request that fell back reports the cut it ran, full
+/// local): `fixed:CUT` for a forced cut, else the policy (`local`, `server`).
+fn fixed_cut(r: &Record) -> &str {
+    if r.variant.starts_with("top") {
+        &r.policy
+    } else {
+        &r.variant
+    }
+}
+
+/// The cells of `records`, sorted by slowdown, bandwidth and load.
+pub fn cells<'a>(records: &[&'a Record]) -> Vec<CellData<'a>> {
+    let mut ats: Vec<CellAt> = Vec::new();
+    for r in records {
+        let at = CellAt::of(r);
+        if !ats.contains(&at) {
+            ats.push(at);
+        }
+    }
+    ats.sort_by(|a, b| {
+        (a.slowdown, a.mbit, a.load)
+            .partial_cmp(&(b.slowdown, b.mbit, b.load))
+            .expect("finite cells")
+    });
+    ats.into_iter()
+        .map(|at| CellData {
+            at,
+            records: records
+                .iter()
+                .filter(|r| CellAt::of(r) == at)
+                .copied()
+                .collect(),
+        })
+        .collect()
+}
+
+fn pct(n: usize, d: usize) -> f64 {
+    if d == 0 {
+        f64::NAN
+    } else {
+        100.0 * n as f64 / d as f64
+    }
+}
+
+/// Mean |measured - predicted| / measured, %.
+fn prediction_error(rs: &[&Record]) -> f64 {
+    let v: Vec<f64> = rs
+        .iter()
+        .filter(|r| r.measured.total > 0.0)
+        .map(|r| 100.0 * (r.measured.total - r.predicted.total).abs() / r.measured.total)
+        .collect();
+    mean(&v)
+}
+
+/// The rows of one cell's table.
+fn cell_table(md: &mut String, c: &CellData<'_>) {
+    let _ = writeln!(
+        md,
+        "\n#### device x{}, {} Mbit/s, load {} of capacity ({} repetitions)\n",
+        c.at.slowdown,
+        c.at.mbit,
+        c.at.load,
+        c.reps().len()
+    );
+    md.push_str("| policy | n | mean ms (95% CI) | p50 | p95 | p99 | pred. err. % | top-1 % | fallback % | refused % | offloaded % | on device |\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let mut variants: Vec<String> = POLICIES.iter().map(|p| p.to_string()).collect();
+    variants.push("best-fixed".into());
+    for v in variants {
+        let rs = c.of(&v);
+        if rs.is_empty() {
+            continue;
+        }
+        let lat: Vec<f64> = rs.iter().map(|r| r.measured.total).collect();
+        let reps: Vec<f64> = c.rep_means(&v).into_iter().map(|x| x.1).collect();
+        let n = rs.len();
+        let label = if v == "best-fixed" {
+            let c = fixed_cut(rs[0]);
+            let short: String = c.chars().take(40).collect();
+            format!(
+                "best fixed cut ({short}{})",
+                if c.len() > 40 { "..." } else { "" }
+            )
+        } else {
+            v.clone()
+        };
+        let _ = writeln!(
+            md,
+            "| {label} | {n} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} |",
+            with_ci(mean(&reps), ci95(&reps), 1),
+            quantile(&lat, 0.5),
+            quantile(&lat, 0.95),
+            quantile(&lat, 0.99),
+            prediction_error(&rs),
+            pct(rs.iter().filter(|r| r.top1_match).count(), n),
+            pct(rs.iter().filter(|r| r.fell_back()).count(), n),
+            pct(rs.iter().filter(|r| r.refused).count(), n),
+            pct(rs.iter().filter(|r| r.route == "offloaded").count(), n),
+            mean(&rs.iter().map(|r| r.head_fraction).collect::<Vec<_>>()),
+        );
+    }
+}
+
+/// What the comparison table holds for one cell, % (mean, CI half-width).
+struct Versus {
+    vs_neurosurgeon: (f64, f64),
+    vs_original: (f64, f64),
+    gap_best: (f64, f64),
+    gap_oracle: (f64, f64),
+}
+
+fn versus(c: &CellData<'_>) -> Versus {
+    let reduction = |a: f64, b: f64| 100.0 * (1.0 - a / b);
+    let gap = |a: f64, b: f64| 100.0 * (a / b - 1.0);
+    Versus {
+        vs_neurosurgeon: c.paired("loadpart", "neurosurgeon", reduction),
+        vs_original: c.paired("loadpart", "loadpart-original", reduction),
+        gap_best: c.paired("loadpart", "best-fixed", gap),
+        gap_oracle: c.paired("loadpart", "oracle", gap),
+    }
+}
+
+/// The Markdown section of one model.
+fn model_section(md: &mut String, model: &str, cs: &[CellData<'_>], capacity: Option<f64>) {
+    let _ = writeln!(md, "\n## {model}\n");
+    if let Some(c) = capacity {
+        let _ = writeln!(
+            md,
+            "Server capacity at the start of the sweep: {c:.1} requests/s (full offload, closed loop); load levels are fractions of it.\n"
+        );
+    }
+    md.push_str("### loadpart against the references\n\n");
+    md.push_str("Reduction = 1 - loadpart / reference (positive: loadpart faster); gap = loadpart / reference - 1 (positive: loadpart slower). Paired per repetition, mean ± 95% CI over repetitions.\n\n");
+    md.push_str("| device | Mbit/s | load | loadpart ms | vs neurosurgeon % | vs loadpart-original % | gap to best fixed % | gap to oracle % |\n");
+    md.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let mut loaded = Vec::new();
+    let mut within = (0usize, 0usize);
+    for c in cs {
+        let v = versus(c);
+        let lp: Vec<f64> = c.rep_means("loadpart").into_iter().map(|x| x.1).collect();
+        let _ = writeln!(
+            md,
+            "| x{} | {} | {} | {} | {} | {} | {} | {} |",
+            c.at.slowdown,
+            c.at.mbit,
+            c.at.load,
+            with_ci(mean(&lp), ci95(&lp), 1),
+            with_ci(v.vs_neurosurgeon.0, v.vs_neurosurgeon.1, 1),
+            with_ci(v.vs_original.0, v.vs_original.1, 1),
+            with_ci(v.gap_best.0, v.gap_best.1, 1),
+            with_ci(v.gap_oracle.0, v.gap_oracle.1, 1),
+        );
+        if c.at.load > 0.0 && v.vs_neurosurgeon.0.is_finite() {
+            loaded.push(v.vs_neurosurgeon.0);
+        }
+        if v.gap_best.0.is_finite() {
+            within.1 += 1;
+            if v.gap_best.0 <= 5.0 {
+                within.0 += 1;
+            }
+        }
+    }
+    if !loaded.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nAcross the {} loaded cells (load > 0): loadpart's mean latency reduction against neurosurgeon is {:.1}% on average, {:.1}% at most, {:.1}% at least.",
+            loaded.len(),
+            mean(&loaded),
+            loaded.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            loaded.iter().copied().fold(f64::INFINITY, f64::min),
+        );
+    }
+    let _ = writeln!(
+        md,
+        "loadpart is within 5% of the best fixed cut in hindsight (mean over repetitions) in {} of {} cells.",
+        within.0, within.1
+    );
+    md.push_str("\n### Per policy over all cells\n\n| policy | requests | fallback % | refused % | top-1 % | pred. err. % |\n|---|---:|---:|---:|---:|---:|\n");
+    let all: Vec<&Record> = cs.iter().flat_map(|c| c.records.iter().copied()).collect();
+    for p in POLICIES {
+        let rs: Vec<&Record> = all.iter().filter(|r| r.variant == p).copied().collect();
+        let n = rs.len();
+        let _ = writeln!(
+            md,
+            "| {p} | {n} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            pct(rs.iter().filter(|r| r.fell_back()).count(), n),
+            pct(rs.iter().filter(|r| r.refused).count(), n),
+            pct(rs.iter().filter(|r| r.top1_match).count(), n),
+            prediction_error(&rs),
+        );
+    }
+    md.push_str("\n### Latency per cell and policy (ms)\n");
+    for c in cs {
+        cell_table(md, c);
+    }
+}
+
+pub fn run(args: ReportArgs) -> Result<ExitCode> {
+    let lines = read_lines(&args.results)?;
+    let (records, dones) = completed(lines);
+    ensure!(
+        !records.is_empty(),
+        "no completed cell repetitions in {}",
+        args.results.display()
+    );
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let mut links = BTreeSet::new();
+    let mut capacities: Vec<(String, f64)> = Vec::new();
+    let mut seconds = 0.0;
+    for d in &dones {
+        if let Line::Done {
+            link,
+            cell,
+            capacity_per_s,
+            seconds: s,
+            ..
+        } = d
+        {
+            links.insert(link.clone());
+            seconds += s;
+            if !capacities.iter().any(|(m, _)| *m == cell.model) {
+                capacities.push((cell.model.clone(), *capacity_per_s));
+            }
+        }
+    }
+    let mut md = String::from("# loadpart evaluation report\n\n");
+    let _ = writeln!(
+        md,
+        "From `{}`: {} requests in {} completed cell repetitions ({:.0} s of measurement). Link: {}.\n",
+        args.results.display(),
+        records.len(),
+        dones.len(),
+        seconds,
+        links.into_iter().collect::<Vec<_>>().join("; ")
+    );
+    md.push_str("Policies go round-robin request by request through one client: `server-raw` sends FP32 inputs, `server` encoded ones; `oracle` is told the configured link rate and the server's load polled just before the request (it shares loadpart's cost model: a reference, not a bound); `best fixed cut` is the best in hindsight of the forced top cuts, full local and encoded full offload. Prediction error: mean |measured - predicted| / measured. Top-1: same class as local FP32 execution of the same input. Fallback: the server did not compute the result (refused, failed or past the deadline, finished on the device).\n");
+    let mut models: Vec<String> = Vec::new();
+    for r in &records {
+        if !models.contains(&r.cell.model) {
+            models.push(r.cell.model.clone());
+        }
+    }
+    let mut figures = Vec::new();
+    for m in &models {
+        let rs: Vec<&Record> = records.iter().filter(|r| r.cell.model == *m).collect();
+        let cs = cells(&rs);
+        let cap = capacities.iter().find(|(x, _)| x == m).map(|x| x.1);
+        model_section(&mut md, m, &cs, cap);
+        let stem: String = m
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        for (kind, f) in super::plot::write(&args.out, &stem, m, &cs)? {
+            let _ = writeln!(md, "\n![{kind} of {m}]({f})");
+            figures.push(f);
+        }
+    }
+    let path = args.out.join("report.md");
+    std::fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
+    println!("report: {}", path.display());
+    for f in figures {
+        println!("figure: {}", args.out.join(f).display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

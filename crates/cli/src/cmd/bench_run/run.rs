@@ -1,0 +1,261 @@
+//! A sweep's run, model by model: an embedded server (pinned to core 0) behind the link, the
+//! load generator beside it, and one measured client per device slowdown (the caller's thread,
+//! core 1), then the cells not done yet.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use loadpart_client::loadgen::LoadGenConfig;
+use loadpart_client::{Client, ClientConfig, Remote};
+use loadpart_engine::{Engine, LoadOptions};
+use loadpart_graph::{Prepared, randomize_for_checks};
+use loadpart_plan::ProfileRole;
+use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache, views};
+use loadpart_server::{ModelSpec, ServerConfig};
+
+use super::cell::{CellEnv, run_cell, top1};
+use super::link::{Link, LinkKind};
+use super::loadgen_thread::LoadThread;
+use super::sweep::{Line, Results, Sweep};
+use crate::embedded::ServerThread;
+use crate::profiles::{ProfileKey, cached_profile};
+use crate::progress::Progress;
+use crate::remote_model::noise_inputs;
+use crate::source::load_model;
+
+/// Shared by every model of the run.
+pub struct RunCtx<'a> {
+    pub sweep: &'a Sweep,
+    pub link: &'a LinkKind,
+    pub engine: Arc<dyn Engine>,
+    /// Whether server and load generator go to core 0 and the device stays on core 1.
+    pub pinned: bool,
+    pub bar: &'a Progress,
+    /// Cells (all models) to run in this session, and how many ran so far.
+    pub total: usize,
+    pub done: usize,
+    /// Stop after this many cells (for tests of resuming).
+    pub max_cells: Option<usize>,
+}
+
+/// Runs every cell of `model` that `results` does not hold yet.
+pub async fn run_model(ctx: &mut RunCtx<'_>, model: &str, results: &mut Results) -> Result<()> {
+    let sweep = ctx.sweep;
+    let todo: Vec<_> = sweep
+        .cells(model)
+        .into_iter()
+        .filter(|c| !results.is_done(c))
+        .collect();
+    if todo.is_empty() || ctx.max_cells.is_some_and(|m| ctx.done >= m) {
+        return Ok(());
+    }
+    let loaded = load_model(model)?;
+    let loaded = match sweep.randomize_seed {
+        Some(s) => randomize_for_checks(&loaded, s)?,
+        None => loaded,
+    };
+    let prepared = Arc::new(Prepared::new(&loaded)?);
+    // The server randomizes the weights with the same seed, so both hold the same model.
+    let mut spec = ModelSpec::new(model.to_string());
+    spec.randomize_seed = sweep.randomize_seed;
+    let config = ServerConfig {
+        listen: Link::listen(ctx.link),
+        models: vec![spec],
+        engine: ctx.engine.kind(),
+        intra_threads: sweep.server_threads,
+        max_batch_rows: sweep.max_batch,
+        ..ServerConfig::default()
+    };
+    let server_key = ProfileKey {
+        role: ProfileRole::Server,
+        batch_sizes: batch_sizes(sweep.max_batch),
+        threads: sweep.server_threads,
+        spinning: loadpart_engine::Spinning::Off,
+    };
+    let server = ServerThread::start(
+        config,
+        ctx.engine.clone(),
+        prepared.clone(),
+        server_key,
+        ctx.pinned.then_some(0),
+    )
+    .await?;
+    let result = run_on_server(ctx, model, &server, prepared, results, todo).await;
+    server.stop().await?;
+    result
+}
+
+/// 1, 2, 4, ... up to and including `max`.
+fn batch_sizes(max: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = std::iter::successors(Some(1usize), |b| Some(b * 2))
+        .take_while(|b| *b < max)
+        .collect();
+    v.push(max);
+    v
+}
+
+async fn run_on_server(
+    ctx: &mut RunCtx<'_>,
+    model: &str,
+    server: &ServerThread,
+    prepared: Arc<Prepared>,
+    results: &mut Results,
+    todo: Vec<super::sweep::Cell>,
+) -> Result<()> {
+    let sweep = ctx.sweep;
+    let runtime = Arc::new(ModelRuntime::new(
+        ctx.engine.clone(),
+        prepared.clone(),
+        Arc::new(PartCache::new(2 << 30)),
+        LoadOptions {
+            intra_threads: 1,
+            ..LoadOptions::default()
+        },
+    ));
+    let device_profile = {
+        let (e, p) = (ctx.engine.clone(), prepared.clone());
+        let key = ProfileKey {
+            role: ProfileRole::Device,
+            batch_sizes: vec![1],
+            threads: 1,
+            spinning: loadpart_engine::Spinning::Off,
+        };
+        tokio::task::spawn_blocking(move || cached_profile(e.as_ref(), &p, &key))
+            .await??
+            .0
+    };
+    let link = Link::start(ctx.link, server.addr, todo[0].mbit).await?;
+    let direct_url = link.direct_url(server.addr);
+    let direct = Remote::new(&direct_url, loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES)?;
+
+    // Inputs and their local top-1 classes.
+    let inputs: Vec<NamedTensors> = (0..4)
+        .map(|s| noise_inputs(&prepared, 1000 + s))
+        .collect::<Result<_>>()?;
+    let local_top1: Vec<usize> = {
+        let (rt, xs) = (runtime.clone(), inputs.clone());
+        tokio::task::spawn_blocking(move || -> Result<Vec<usize>> {
+            let full = rt.full()?;
+            xs.iter()
+                .map(|x| {
+                    let out = full.run(&views(x))?.outputs;
+                    top1(&out).context("the model's first output is not f32")
+                })
+                .collect()
+        })
+        .await??
+    };
+
+    // The load generator, and the capacity (measured once per sweep and model).
+    let mix = crate::cmd::bench::mix(&sweep.load_mix, &prepared)?;
+    let payloads = {
+        let (rt, name, x) = (
+            runtime.clone(),
+            server.model.clone(),
+            noise_inputs(&prepared, 99)?,
+        );
+        tokio::task::spawn_blocking(move || {
+            loadpart_client::loadgen::payloads(&rt, &name, &mix, &x, Default::default())
+        })
+        .await??
+    };
+    let known = results.capacity(model);
+    let (load, measured) = LoadThread::start(
+        direct_url,
+        payloads,
+        LoadGenConfig {
+            duration: Duration::from_secs(7 * 24 * 3600),
+            devices: sweep.load_devices.max(1),
+            timeout: Duration::from_millis(sweep.load_timeout_ms),
+            max_in_flight: 256,
+            seed: 1,
+        },
+        ctx.pinned.then_some(0),
+        known.is_none().then_some(sweep.capacity_s),
+    )
+    .await?;
+    let capacity = match (known, measured) {
+        (Some(c), _) => c,
+        (None, Some(c)) => {
+            results.append(&[Line::Capacity {
+                model: model.to_string(),
+                per_s: c,
+            }])?;
+            c
+        }
+        (None, None) => anyhow::bail!("no capacity"),
+    };
+    ctx.bar.println(&format!(
+        "{model}: capacity {capacity:.1} requests/s (full offload, closed loop{})",
+        if known.is_some() {
+            ", from an earlier session"
+        } else {
+            ""
+        }
+    ));
+
+    let result = async {
+        let mut client: Option<(f64, Client)> = None;
+        for cell in todo {
+            if ctx.max_cells.is_some_and(|m| ctx.done >= m) {
+                break;
+            }
+            if client
+                .as_ref()
+                .is_none_or(|(s, _)| *s != cell.device_slowdown)
+            {
+                drop(client.take());
+                let mut config = ClientConfig::new(link.device_url(), &server.model);
+                config.device_name = "measured".into();
+                config.device_slowdown = cell.device_slowdown;
+                config.emulate_from_profile = sweep.device_from_profile;
+                if !sweep.breaker {
+                    config.breaker.failures_to_open = u32::MAX;
+                    config.breaker.slow_to_open = u32::MAX;
+                    config.breaker.overload_backoff = Duration::ZERO;
+                }
+                let c =
+                    Client::connect(config, runtime.clone(), device_profile.clone(), None).await?;
+                anyhow::ensure!(
+                    c.wait_for_estimates(Duration::from_secs(5)).await,
+                    "the measured client's estimates did not become fresh within 5 s"
+                );
+                c.warm_up_likely_cuts(3).await?;
+                client = Some((cell.device_slowdown, c));
+            }
+            let (_, c) = client.as_ref().expect("connected above");
+            let started = Instant::now();
+            link.set_rate(cell.mbit).await?;
+            let offered = cell.load * capacity;
+            load.set_rate(offered);
+            tokio::time::sleep(Duration::from_secs_f64(sweep.settle_s)).await;
+            let env = CellEnv {
+                client: c,
+                direct: &direct,
+                model_name: &server.model,
+                inputs: &inputs,
+                local_top1: &local_top1,
+            };
+            let records = run_cell(&env, &cell, sweep, ctx.bar, (ctx.done, ctx.total)).await?;
+            let mut lines: Vec<Line> = records
+                .into_iter()
+                .map(|r| Line::Request(Box::new(r)))
+                .collect();
+            lines.push(Line::Done {
+                key: cell.key(),
+                cell,
+                link: ctx.link.describe(),
+                capacity_per_s: capacity,
+                load_offered_per_s: offered,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+            results.append(&lines)?;
+            ctx.done += 1;
+        }
+        Ok(())
+    }
+    .await;
+    load.stop().await;
+    result
+}

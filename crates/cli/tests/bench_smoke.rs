@@ -1,0 +1,115 @@
+//! The evaluation harness end to end on a tiny generated model (configs/sweep-smoke.toml:
+//! zoo:chain, 2 bandwidths x 2 loads, 3 requests per policy): the sweep is stopped after two
+//! cell repetitions and resumed, then reported. On the netns test bed when root and `tc` are
+//! available, else with linkem relays; the output says which. Its figures mean nothing.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_loadpart");
+
+fn loadpart(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        // Fresh profiles in a directory of the test's own.
+        .env("LOADPART_HOME", dir)
+        .env("ORT_DISABLE_TELEMETRY", "1")
+        .output()
+        .expect("loadpart starts");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?} failed:\n{stdout}\n{stderr}");
+    format!("{stdout}{stderr}")
+}
+
+#[test]
+fn a_smoke_sweep_runs_resumes_and_reports() {
+    let start = Instant::now();
+    let dir = std::env::temp_dir().join(format!("loadpart-bench-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let results = dir.join("results.jsonl");
+    let report = dir.join("report");
+    let (r, o) = (results.to_str().unwrap(), report.to_str().unwrap());
+    let config = "configs/sweep-smoke.toml";
+    let first = loadpart(
+        &dir,
+        &[
+            "bench",
+            "run",
+            "--config",
+            config,
+            "--out",
+            r,
+            "--max-cells",
+            "2",
+        ],
+    );
+    eprintln!("{first}");
+    assert!(
+        first.contains("link: "),
+        "the link used is not said:\n{first}"
+    );
+    assert!(first.contains("2 left"), "{first}");
+    let second = loadpart(&dir, &["bench", "run", "--config", config, "--out", r]);
+    assert!(
+        second.contains("2 of 4 cell repetitions already"),
+        "{second}"
+    );
+    assert!(second.contains("0 left"), "{second}");
+
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&results)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let done: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["kind"] == "done")
+        .map(|l| l["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(done.len(), 4, "{done:?}");
+    let mut unique = done.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 4, "a cell ran twice: {done:?}");
+    let requests: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["kind"] == "request").collect();
+    for policy in [
+        "local",
+        "server-raw",
+        "server",
+        "neurosurgeon",
+        "loadpart-original",
+        "loadpart",
+        "oracle",
+    ] {
+        let n = requests.iter().filter(|r| r["variant"] == policy).count();
+        assert_eq!(n, 4 * 3, "{policy}: {n} requests");
+    }
+    assert!(
+        requests
+            .iter()
+            .all(|r| r["measured"]["total"].as_f64().unwrap() > 0.0),
+        "a request without a measured latency"
+    );
+
+    let rep = loadpart(&dir, &["bench", "report", "--results", r, "--out", o]);
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("## zoo:chain"), "{md}");
+    assert!(md.contains("vs neurosurgeon"), "{md}");
+    assert!(md.contains("best fixed cut"), "{md}");
+    for f in ["zoo_chain-latency.svg", "zoo_chain-cuts.svg"] {
+        let svg = std::fs::read_to_string(report.join(f)).unwrap();
+        assert!(svg.contains("<svg"), "{f}");
+    }
+    assert!(rep.contains("report.md"), "{rep}");
+    std::fs::remove_dir_all(&dir).ok();
+    let took = start.elapsed();
+    eprintln!("smoke sweep: {took:.1?}");
+    assert!(
+        took < Duration::from_secs(110),
+        "the smoke sweep took {took:?}"
+    );
+}
