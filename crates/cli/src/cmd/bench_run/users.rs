@@ -74,7 +74,21 @@ struct Row {
     churn_pct: f64,
     distinct_cuts: usize,
     offloaded_pct: f64,
+    /// Offloads that failed or were refused and finished on the device, %.
     fallback_pct: f64,
+    /// Requests run locally without trying the server because the client was backing off
+    /// after a failure or refusal (its circuit breaker), %.
+    backoff_pct: f64,
+}
+
+/// How a request left the plan, if it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detour {
+    None,
+    /// The offload failed or was refused; the device finished it.
+    Fallback,
+    /// Run locally without trying: the client was backing off.
+    BackingOff,
 }
 
 pub fn run(args: UsersArgs) -> Result<ExitCode> {
@@ -186,11 +200,11 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
                         o.measured.total_us * 1e-3,
                         o.cut.to_string(),
                         o.route.offloaded(),
-                        matches!(
-                            o.route,
-                            loadpart_client::Route::Fallback { .. }
-                                | loadpart_client::Route::LocalOnly { .. }
-                        ),
+                        match o.route {
+                            loadpart_client::Route::Fallback { .. } => Detour::Fallback,
+                            loadpart_client::Route::LocalOnly { .. } => Detour::BackingOff,
+                            _ => Detour::None,
+                        },
                     ));
                 }
                 anyhow::Ok(out)
@@ -220,7 +234,20 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
             churn_pct: 100.0 * changes as f64 / pairs.max(1) as f64,
             distinct_cuts: cuts.len(),
             offloaded_pct: 100.0 * per_client.iter().flatten().filter(|x| x.2).count() as f64 / n,
-            fallback_pct: 100.0 * per_client.iter().flatten().filter(|x| x.3).count() as f64 / n,
+            fallback_pct: 100.0
+                * per_client
+                    .iter()
+                    .flatten()
+                    .filter(|x| x.3 == Detour::Fallback)
+                    .count() as f64
+                / n,
+            backoff_pct: 100.0
+                * per_client
+                    .iter()
+                    .flatten()
+                    .filter(|x| x.3 == Detour::BackingOff)
+                    .count() as f64
+                / n,
         });
     }
     drop(clients);
@@ -237,7 +264,7 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
             args.seconds
         );
         outln!(
-            "{:<18} {:>8} {:>8} {:>9} {:>9} {:>8} {:>6} {:>7} {:>9}",
+            "{:<18} {:>8} {:>8} {:>9} {:>9} {:>8} {:>6} {:>7} {:>9} {:>9}",
             "policy",
             "requests",
             "req/s",
@@ -246,11 +273,12 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
             "churn %",
             "cuts",
             "offl. %",
-            "fallb. %"
+            "fallb. %",
+            "backoff %"
         );
         for r in &rows {
             outln!(
-                "{:<18} {:>8} {:>8.1} {:>9.2} {:>9.2} {:>8.1} {:>6} {:>7.1} {:>9.1}",
+                "{:<18} {:>8} {:>8.1} {:>9.2} {:>9.2} {:>8.1} {:>6} {:>7.1} {:>9.1} {:>9.1}",
                 r.policy,
                 r.requests,
                 r.per_s,
@@ -259,7 +287,8 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
                 r.churn_pct,
                 r.distinct_cuts,
                 r.offloaded_pct,
-                r.fallback_pct
+                r.fallback_pct,
+                r.backoff_pct
             );
         }
     }
