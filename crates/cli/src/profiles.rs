@@ -143,3 +143,22 @@ pub fn cached_profile_in(
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok((profile, path, true))
 }
+
+/// This device's profile of `prepared`, as a device runs it (batch 1, one thread, workers not
+/// spinning), from the cache or measured now, off the async threads.
+pub async fn device_profile(
+    engine: std::sync::Arc<dyn Engine>,
+    prepared: std::sync::Arc<Prepared>,
+) -> Result<ModelProfile> {
+    let key = ProfileKey {
+        role: ProfileRole::Device,
+        batch_sizes: vec![1],
+        threads: 1,
+        spinning: Spinning::Off,
+    };
+    Ok(
+        tokio::task::spawn_blocking(move || cached_profile(engine.as_ref(), &prepared, &key))
+            .await??
+            .0,
+    )
+}

@@ -9,12 +9,11 @@ use anyhow::{Context, Result, ensure};
 use loadpart_client::{Client, ClientConfig, InferOptions, InferOutcome};
 use loadpart_cuts::CutId;
 use loadpart_engine::LoadOptions;
-use loadpart_plan::{PolicyKind, ProfileRole};
+use loadpart_plan::PolicyKind;
 use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache};
 use serde::Serialize;
 
 use crate::output::outln;
-use crate::profiles::{ProfileKey, cached_profile};
 use crate::remote_model::{RemoteModelArgs, noise_inputs};
 
 /// Compare loadpart's per-request choice with the planner's top cuts forced: one client sends
@@ -88,18 +87,7 @@ fn row(variant: String, os: &[InferOutcome]) -> Row {
 pub async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
     ensure!(args.rounds >= 1, "--rounds must be at least 1");
     let (prepared, engine) = args.remote.load()?;
-    let profile = {
-        let (e, p) = (engine.clone(), prepared.clone());
-        let key = ProfileKey {
-            role: ProfileRole::Device,
-            batch_sizes: vec![1],
-            threads: 1,
-            spinning: loadpart_engine::Spinning::Off,
-        };
-        tokio::task::spawn_blocking(move || cached_profile(e.as_ref(), &p, &key))
-            .await??
-            .0
-    };
+    let profile = crate::profiles::device_profile(engine.clone(), prepared.clone()).await?;
     let runtime = Arc::new(ModelRuntime::new(
         engine,
         prepared.clone(),

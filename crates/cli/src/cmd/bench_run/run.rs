@@ -19,7 +19,7 @@ use super::link::{Link, LinkKind};
 use super::loadgen_thread::LoadThread;
 use super::sweep::{Line, Results, Sweep};
 use crate::embedded::ServerThread;
-use crate::profiles::{ProfileKey, cached_profile};
+use crate::profiles::ProfileKey;
 use crate::progress::Progress;
 use crate::remote_model::noise_inputs;
 use crate::source::load_model;
@@ -113,18 +113,8 @@ async fn run_on_server(
             ..LoadOptions::default()
         },
     ));
-    let device_profile = {
-        let (e, p) = (ctx.engine.clone(), prepared.clone());
-        let key = ProfileKey {
-            role: ProfileRole::Device,
-            batch_sizes: vec![1],
-            threads: 1,
-            spinning: loadpart_engine::Spinning::Off,
-        };
-        tokio::task::spawn_blocking(move || cached_profile(e.as_ref(), &p, &key))
-            .await??
-            .0
-    };
+    let device_profile =
+        crate::profiles::device_profile(ctx.engine.clone(), prepared.clone()).await?;
     let link = Link::start(ctx.link, server.addr, todo[0].mbit).await?;
     let direct_url = link.direct_url(server.addr);
     let direct = Remote::new(&direct_url, loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES)?;

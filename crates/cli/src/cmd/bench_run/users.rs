@@ -25,7 +25,7 @@ use super::stats::{mean, quantile};
 use crate::embedded::ServerThread;
 use crate::output::outln;
 use crate::pinning;
-use crate::profiles::{ProfileKey, cached_profile};
+use crate::profiles::ProfileKey;
 use crate::remote_model::noise_inputs;
 use crate::source::load_model;
 
@@ -129,18 +129,7 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
         pinned.then_some(0),
     )
     .await?;
-    let device_profile = {
-        let (e, p) = (engine.clone(), prepared.clone());
-        let key = ProfileKey {
-            role: ProfileRole::Device,
-            batch_sizes: vec![1],
-            threads: 1,
-            spinning: loadpart_engine::Spinning::Off,
-        };
-        tokio::task::spawn_blocking(move || cached_profile(e.as_ref(), &p, &key))
-            .await??
-            .0
-    };
+    let device_profile = crate::profiles::device_profile(engine.clone(), prepared.clone()).await?;
     let runtime = Arc::new(ModelRuntime::new(
         engine.clone(),
         prepared.clone(),
