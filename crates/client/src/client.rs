@@ -493,10 +493,15 @@ impl Shared {
             (None, Some(p)) => Some(p.build(plan.planner.clone())?),
             (None, None) => None,
         };
+        // The batch a request at each cut ran in lately, from this client's replies: a cut
+        // that other traffic uses batches, one that nobody else uses runs alone.
+        let estimator = lock(&self.estimator);
+        let now = Instant::now();
+        let batch_of = |c: &CutId| estimator.load.cut_batch(&c.to_string(), now);
         Ok(custom
             .as_deref()
             .unwrap_or(&*plan.policy)
-            .decide(&conditions))
+            .decide_with_cut_batches(&conditions, &batch_of))
     }
 
     async fn run_full(
@@ -643,7 +648,9 @@ impl Shared {
                             let _ = e.load.observe_report(load, now);
                         }
                         if let Some(t) = &reply.timings {
-                            let _ = e.load.observe_own_batch(t.batch_size, now);
+                            let _ = e
+                                .load
+                                .observe_own_batch(&cut.to_string(), t.batch_size, now);
                         }
                         if alone {
                             let _ = e.link.observe_offload(&Offload {

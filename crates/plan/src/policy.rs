@@ -27,7 +27,21 @@ pub trait Policy: Send + Sync + fmt::Debug {
     fn name(&self) -> String;
     /// Picks a cut for one request.
     fn decide(&self, conditions: &Conditions) -> Decision;
+    /// As [`Policy::decide`], knowing the batch a request at each cut is expected to run in
+    /// (`batch_of`, `None` where unknown). Policies that price the server's load use it (see
+    /// [`Planner::decide_with_cut_batches`]); the others decide as without it.
+    fn decide_with_cut_batches(
+        &self,
+        conditions: &Conditions,
+        batch_of: &dyn Fn(&CutId) -> Option<f64>,
+    ) -> Decision {
+        let _ = batch_of;
+        self.decide(conditions)
+    }
 }
+
+/// How many of the best listed candidates are priced again at their own batch sizes.
+const CUT_BATCH_RUNNERS_UP: usize = 8;
 
 /// A policy name, parsed from `local`, `server`, `neurosurgeon`, `loadpart-original`, `loadpart`,
 /// `oracle` or `fixed:<cut id>`.
@@ -163,6 +177,20 @@ impl Policy for Searching {
             PolicyKind::Oracle => self.planner.decide(&c.truth.unwrap_or(c.estimate)),
             _ => self.planner.decide(&c.estimate),
         }
+    }
+
+    fn decide_with_cut_batches(
+        &self,
+        c: &Conditions,
+        batch_of: &dyn Fn(&CutId) -> Option<f64>,
+    ) -> Decision {
+        let e = match self.kind {
+            PolicyKind::Loadpart => c.estimate,
+            PolicyKind::Oracle => c.truth.unwrap_or(c.estimate),
+            _ => return self.decide(c),
+        };
+        self.planner
+            .decide_with_cut_batches(&e, batch_of, CUT_BATCH_RUNNERS_UP)
     }
 }
 

@@ -7,6 +7,7 @@
 //! work is therefore: one transfer cost per tensor, one scan over the boundaries, one short scan
 //! per listed block, one max-flow per large block.
 
+mod cut_batches;
 mod flow;
 mod listed;
 mod mincut;

@@ -5,6 +5,7 @@
 //! once more (a short half-life, default 1 s) so that one odd report does not flip a decision,
 //! and ages them like every other estimate. Reports from the three sources are treated alike.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::ewma::{Domain, Ewma};
@@ -99,6 +100,9 @@ pub struct LoadEstimator {
     batch: Ewma,
     /// Rows of the batches this client's own requests ran in, from the replies.
     own_batch: Ewma,
+    /// The same, per cut (canonical cut id): a cut much other traffic uses batches, others do
+    /// not.
+    own_batch_by_cut: HashMap<String, Ewma>,
     queue_length: Ewma,
     rejected: u64,
 }
@@ -115,6 +119,7 @@ impl LoadEstimator {
             slowdown: Ewma::new(h, Domain::Positive)?,
             batch: Ewma::new(h, Domain::Positive)?,
             own_batch: Ewma::new(h, Domain::Positive)?,
+            own_batch_by_cut: HashMap::new(),
             queue_length: Ewma::new(h, Domain::NonNegative)?,
             rejected: 0,
         })
@@ -181,7 +186,15 @@ impl LoadEstimator {
     /// server's mean was 2.4 while this client's requests at early cuts ran alone, and their
     /// server time was predicted 50% too long. While such samples are fresh they stand for the
     /// batch size (k); without them, the server's mean does. Refused when `rows` is 0.
-    pub fn observe_own_batch(&mut self, rows: u32, now: Instant) -> Result<(), EstimateError> {
+    ///
+    /// `cut` is the request's canonical cut id: the same sample also feeds that cut's own
+    /// average ([`LoadEstimator::cut_batch`]).
+    pub fn observe_own_batch(
+        &mut self,
+        cut: &str,
+        rows: u32,
+        now: Instant,
+    ) -> Result<(), EstimateError> {
         if rows == 0 {
             self.rejected += 1;
             return Err(EstimateError::BadSample {
@@ -189,7 +202,25 @@ impl LoadEstimator {
                 value: 0.0,
             });
         }
-        self.own_batch.update("batch_size", f64::from(rows), now)
+        let rows = f64::from(rows);
+        self.own_batch.update("batch_size", rows, now)?;
+        let per_cut = match self.own_batch_by_cut.get_mut(cut) {
+            Some(e) => e,
+            None => self
+                .own_batch_by_cut
+                .entry(cut.to_string())
+                .or_insert(Ewma::new(self.config.half_life, Domain::Positive)?),
+        };
+        per_cut.update("batch_size", rows, now)
+    }
+
+    /// The batch this client's requests at `cut` ran in recently, if fresh.
+    pub fn cut_batch(&self, cut: &str, now: Instant) -> Option<f64> {
+        let e = self.own_batch_by_cut.get(cut)?;
+        match self.config.staleness.read(e, now) {
+            Reading::Fresh(k) => Some(k),
+            _ => None,
+        }
     }
 
     /// The estimates at `now`, judged by age.

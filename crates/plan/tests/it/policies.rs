@@ -234,3 +234,41 @@ fn block_searches_report_pruning_and_min_cut() {
         }
     }
 }
+
+#[test]
+fn per_cut_batches_move_loadpart_off_a_cut_whose_batches_are_large() {
+    let p = planner(synth::resnet50_like(), false);
+    let lp = PolicyKind::Loadpart.build(p.clone()).unwrap();
+    // A fast link and an idle server: an offload.
+    let e = Estimate {
+        rtt_us: 2_000.0,
+        ..Estimate::idle(1e8)
+    };
+    let plain = lp.decide(&e.into());
+    assert!(!plain.cut.is_full_local(), "{}", plain.cut.id(p.dag()));
+    // Without per-cut batch sizes nothing changes.
+    let same = lp.decide_with_cut_batches(&e.into(), &|_| None);
+    assert_eq!(same.cut, plain.cut);
+    assert_eq!(same.predicted, plain.predicted);
+    // Requests at that cut run in batches of 8, others alone: loadpart moves to another cut,
+    // and its prediction is priced at that cut's batch (1), so it beats the first cut priced
+    // at 8.
+    let chosen = plain.cut.id(p.dag());
+    let batch_of = |c: &loadpart_cuts::CutId| (*c == chosen).then_some(8.0);
+    let moved = lp.decide_with_cut_batches(&e.into(), &batch_of);
+    assert_ne!(moved.cut, plain.cut);
+    let first_at_8 = p.predict(
+        &plain.cut.head,
+        &Estimate {
+            server_batch: 8.0,
+            ..e
+        },
+    );
+    assert!(moved.predicted.total() < first_at_8.total());
+    // Load-unaware policies ignore batch sizes.
+    let ns = PolicyKind::Neurosurgeon.build(p.clone()).unwrap();
+    assert_eq!(
+        ns.decide_with_cut_batches(&e.into(), &batch_of).cut,
+        ns.decide(&e.into()).cut
+    );
+}

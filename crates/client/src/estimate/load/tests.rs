@@ -132,12 +132,17 @@ fn own_batches_stand_for_the_batch_size_while_fresh() {
     l.observe_report(&report(10_000.0, 1.0, 4.0), t0).unwrap();
     assert_eq!(l.estimate(t0).server_batch, Reading::Fresh(4.0));
     // ...but this client's requests, at a cut nobody else uses, run alone.
-    l.observe_own_batch(1, t0).unwrap();
-    l.observe_own_batch(1, t0 + 100 * MS).unwrap();
+    l.observe_own_batch("r3", 1, t0).unwrap();
+    l.observe_own_batch("r3", 1, t0 + 100 * MS).unwrap();
     assert_eq!(l.estimate(t0 + 100 * MS).server_batch, Reading::Fresh(1.0));
     // A zero-row batch is refused and changes nothing.
-    assert!(l.observe_own_batch(0, t0 + 100 * MS).is_err());
+    assert!(l.observe_own_batch("r3", 0, t0 + 100 * MS).is_err());
     assert_eq!(l.estimate(t0 + 100 * MS).server_batch, Reading::Fresh(1.0));
+    // Per cut: r3's requests ran alone; the whole input's ran in batches of 3.
+    l.observe_own_batch("input", 3, t0 + 100 * MS).unwrap();
+    assert_eq!(l.cut_batch("r3", t0 + 100 * MS), Some(1.0));
+    assert_eq!(l.cut_batch("input", t0 + 100 * MS), Some(3.0));
+    assert_eq!(l.cut_batch("r9", t0 + 100 * MS), None, "never used");
     // Once its own samples are stale (no offload for a while), the server's mean is used again.
     let later = t0 + 3 * Duration::from_secs(1);
     l.observe_report(&report(10_000.0, 1.0, 4.0), later)
