@@ -24,6 +24,9 @@ use crate::client::{FetchError, Shared, lock};
 use crate::wire::load_sample;
 use crate::{Direction, Failure, Probe};
 
+/// How long the link must have been quiet before a probe starts.
+const PROBE_QUIET: Duration = Duration::from_millis(300);
+
 /// Starts the tasks; they hold only weak references, so they end with the client.
 pub(crate) fn spawn(shared: &Arc<Shared>) -> Vec<JoinHandle<()>> {
     vec![
@@ -151,8 +154,9 @@ async fn upkeep(shared: Weak<Shared>) {
                 e.needs_load_poll(now),
             )
         };
-        // Probes wait for an idle link: beside an offload they would time both.
-        if let Some(p) = probe.filter(|_| s.link_use.idle())
+        // Probes wait for a quiet link: beside an offload they would time both (and neither
+        // sample would be used), and one that offloads back to back is measured by its offloads.
+        if let Some(p) = probe.filter(|_| s.link_use.quiet(PROBE_QUIET, now))
             && let Err(()) = run_probe(&s, p, up_bytes, down_bytes).await
         {
             lock(&s.breaker).failure(Failure::Unreachable, Instant::now());

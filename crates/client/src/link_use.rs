@@ -3,16 +3,22 @@
 //! A probe or an offload measures the link only if it had the link to itself: a probe that runs
 //! beside a 1 MB offload times its own bytes plus a share of the other's, and on a shaped link
 //! (a `tc tbf` queue, a phone's radio) its "RTT" includes the other's queueing. Such samples
-//! read the link as slower than it is. So every call that moves data takes a [`Ticket`], probes
-//! start only on an idle link, and a sample is used only when no other call overlapped it.
+//! read the link as slower than it is. So every call that moves data takes a [`Ticket`], a
+//! sample is used only when no other call overlapped it, and probes start only after the link
+//! has been quiet for a while: a device that offloads back to back gets fresh samples from its
+//! offloads and needs no probe, and a probe started between two of them would spoil both.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Counts the calls on the link now and ever.
 #[derive(Debug, Default)]
 pub struct LinkUse {
     busy: AtomicUsize,
     started: AtomicU64,
+    /// When the last call ended; `None` before any.
+    last_end: Mutex<Option<Instant>>,
 }
 
 /// One call's hold on the link, from [`LinkUse::begin`].
@@ -24,9 +30,20 @@ pub struct Ticket {
 }
 
 impl LinkUse {
-    /// Whether no call is on the link now (probes wait for this).
+    /// Whether no call is on the link now.
     pub fn idle(&self) -> bool {
         self.busy.load(Ordering::SeqCst) == 0
+    }
+
+    /// Whether no call is on the link at `now` and none ended within `quiet` before it (probes
+    /// wait for this).
+    pub fn quiet(&self, quiet: Duration, now: Instant) -> bool {
+        self.idle()
+            && self
+                .last_end
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_none_or(|t| now.saturating_duration_since(t) >= quiet)
     }
 
     /// A call starts using the link.
@@ -44,6 +61,7 @@ impl LinkUse {
     pub fn end(&self, ticket: Ticket) -> bool {
         let alone =
             ticket.busy_before == 0 && self.started.load(Ordering::SeqCst) == ticket.number + 1;
+        *self.last_end.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         self.busy.fetch_sub(1, Ordering::SeqCst);
         alone
     }
@@ -71,5 +89,18 @@ mod tests {
         // After the overlap, a call alone is clean again.
         let d = link.begin();
         assert!(link.end(d));
+    }
+
+    #[test]
+    fn quiet_means_idle_for_a_while() {
+        let link = LinkUse::default();
+        let t0 = Instant::now();
+        assert!(link.quiet(Duration::from_millis(300), t0), "never used");
+        let a = link.begin();
+        assert!(!link.quiet(Duration::ZERO, t0), "busy");
+        let _ = link.end(a);
+        let now = Instant::now();
+        assert!(!link.quiet(Duration::from_secs(60), now), "just ended");
+        assert!(link.quiet(Duration::from_secs(60), now + Duration::from_secs(61)));
     }
 }
