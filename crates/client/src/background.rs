@@ -154,9 +154,15 @@ async fn upkeep(shared: Weak<Shared>) {
                 e.needs_load_poll(now),
             )
         };
-        // Probes wait for a quiet link: beside an offload they would time both (and neither
-        // sample would be used), and one that offloads back to back is measured by its offloads.
-        if let Some(p) = probe.filter(|_| s.link_use.quiet(PROBE_QUIET, now))
+        // Bandwidth probes wait for a quiet link: beside an offload they would time both (and
+        // neither sample would be used), and a device that offloads back to back is measured by
+        // its offloads. An RTT probe moves almost nothing and takes a moment, so an idle instant
+        // is enough; and it must run, or passive samples (which need the RTT) stop.
+        let may_probe = |p: &Probe| match p {
+            Probe::Rtt => s.link_use.idle(),
+            Probe::Upload | Probe::Download => s.link_use.quiet(PROBE_QUIET, now),
+        };
+        if let Some(p) = probe.filter(may_probe)
             && let Err(()) = run_probe(&s, p, up_bytes, down_bytes).await
         {
             lock(&s.breaker).failure(Failure::Unreachable, Instant::now());
