@@ -495,13 +495,15 @@ impl Shared {
         };
         // The batch a request at each cut ran in lately, from this client's replies: a cut
         // that other traffic uses batches, one that nobody else uses runs alone.
-        let estimator = lock(&self.estimator);
-        let now = Instant::now();
-        let batch_of = |c: &CutId| estimator.load.cut_batch(&c.to_string(), now);
-        Ok(custom
-            .as_deref()
-            .unwrap_or(&*plan.policy)
-            .decide_with_cut_batches(&conditions, &batch_of))
+        // Copied out, so the estimator is not locked while the planner works; with none fresh
+        // the plain decision stands (no re-pricing of candidates).
+        let batches = lock(&self.estimator).load.cut_batches(Instant::now());
+        let policy = custom.as_deref().unwrap_or(&*plan.policy);
+        if batches.is_empty() {
+            return Ok(policy.decide(&conditions));
+        }
+        let batch_of = |c: &CutId| batches.get(c.as_str()).copied();
+        Ok(policy.decide_with_cut_batches(&conditions, &batch_of))
     }
 
     async fn run_full(
@@ -648,9 +650,7 @@ impl Shared {
                             let _ = e.load.observe_report(load, now);
                         }
                         if let Some(t) = &reply.timings {
-                            let _ = e
-                                .load
-                                .observe_own_batch(&cut.to_string(), t.batch_size, now);
+                            let _ = e.load.observe_own_batch(cut.as_str(), t.batch_size, now);
                         }
                         if alone {
                             let _ = e.link.observe_offload(&Offload {

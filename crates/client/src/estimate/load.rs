@@ -223,6 +223,14 @@ impl LoadEstimator {
         }
     }
 
+    /// Every cut's fresh batch size ([`LoadEstimator::cut_batch`]), by cut id.
+    pub fn cut_batches(&self, now: Instant) -> HashMap<String, f64> {
+        self.own_batch_by_cut
+            .keys()
+            .filter_map(|c| Some((c.clone(), self.cut_batch(c, now)?)))
+            .collect()
+    }
+
     /// The estimates at `now`, judged by age.
     pub fn estimate(&self, now: Instant) -> LoadEstimates {
         let s = &self.config.staleness;
