@@ -493,8 +493,8 @@ impl Shared {
             (None, Some(p)) => Some(p.build(plan.planner.clone())?),
             (None, None) => None,
         };
-        // The batch a request at each cut ran in lately, from this client's replies: a cut
-        // that other traffic uses batches, one that nobody else uses runs alone.
+        // The batch a request at each cut would join, from the server's per-cut report (or this
+        // client's replies): a cut that other traffic uses batches, one nobody uses runs alone.
         // Copied out, so the estimator is not locked while the planner works; with none fresh
         // the plain decision stands (no re-pricing of candidates).
         let batches = lock(&self.estimator).load.cut_batches(Instant::now());
@@ -502,7 +502,7 @@ impl Shared {
         if batches.is_empty() {
             return Ok(policy.decide(&conditions));
         }
-        let batch_of = |c: &CutId| batches.get(c.as_str()).copied();
+        let batch_of = |c: &CutId| batches.get(c.as_str());
         Ok(policy.decide_with_cut_batches(&conditions, &batch_of))
     }
 

@@ -1,12 +1,14 @@
 //! The estimators, each pure and driven by `now`: see [`Estimator`] for the whole, and the
 //! modules for each part.
 
+mod cut_batches;
 mod estimator;
 mod ewma;
 mod link;
 mod load;
 mod staleness;
 
+pub use cut_batches::CutBatches;
 pub use estimator::{Estimates, Estimator, EstimatorConfig, Fallbacks};
 pub use ewma::{Domain, Ewma, MAX_SAMPLE};
 pub use link::{

@@ -249,6 +249,7 @@ pub fn parse_reply(r: ModelInferResponse) -> Result<Reply, ClientError> {
             mean_batch_size: f(MEAN_BATCH_SIZE),
             executors: f(EXECUTORS) as u32,
             executors_busy: f(EXECUTORS_BUSY) as u32,
+            cut_batches: None,
         }
     });
     Ok(Reply {
@@ -298,6 +299,12 @@ pub fn load_sample(r: &LoadReport) -> LoadSample {
         mean_batch_size: r.mean_batch_size,
         executors: r.executors,
         executors_busy: r.executors_busy,
+        cut_batches: Some(
+            r.cut_batches
+                .iter()
+                .map(|c| (c.cut_id.clone(), c.mean_batch_size))
+                .collect(),
+        ),
     }
 }
 

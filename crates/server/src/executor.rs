@@ -205,7 +205,8 @@ impl Executor {
                 infer,
                 output,
             };
-            self.monitor.record_request(&model.name, now, &cost);
+            self.monitor
+                .record_request(&model.name, &a.job.req.key.cut, total, now, &cost);
             answers.push((a.job.reply, Reply { outputs, timings }));
         }
         // Recorded before anyone is answered, so that a client reading the statistics after its

@@ -10,7 +10,12 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use loadpart_cuts::CutId;
+
 use crate::SchedError;
+
+mod by_cut;
+pub use by_cut::CutBatchStat;
 
 /// The largest slowdown ever reported; a larger ratio (a profiled time near zero) is clamped.
 pub const MAX_SLOWDOWN: f64 = 1e6;
@@ -36,6 +41,9 @@ pub struct LoadSnapshot {
     /// Samples refused since start (a NaN, infinite or negative profiled time, or a batch of 0
     /// rows).
     pub rejected_samples: u64,
+    /// Per cut with requests in the window: the batch those requests ran in, by cut id. Only
+    /// for requests recorded with their cut ([`LoadWindow::record_request_at`]).
+    pub cut_batches: Vec<CutBatchStat>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +63,7 @@ pub struct LoadWindow {
     /// (completion time, queue wait), in time order.
     requests: VecDeque<(Instant, Duration)>,
     batches: VecDeque<BatchSample>,
+    by_cut: by_cut::ByCut,
     rejected_samples: u64,
 }
 
@@ -71,6 +80,7 @@ impl LoadWindow {
             last: now,
             requests: VecDeque::new(),
             batches: VecDeque::new(),
+            by_cut: by_cut::ByCut::default(),
             rejected_samples: 0,
         })
     }
@@ -79,6 +89,20 @@ impl LoadWindow {
     pub fn record_request(&mut self, now: Instant, queue_wait: Duration) {
         let at = self.advance(now);
         self.requests.push_back((at, queue_wait));
+    }
+
+    /// Records one request at `cut` that left the queue at `now` after waiting `queue_wait`
+    /// and ran in a batch of `batch_rows` rows (what its reply reports).
+    pub fn record_request_at(
+        &mut self,
+        now: Instant,
+        queue_wait: Duration,
+        cut: &CutId,
+        batch_rows: usize,
+    ) {
+        let at = self.advance(now);
+        self.requests.push_back((at, queue_wait));
+        self.by_cut.record(at, cut, batch_rows);
     }
 
     /// Records one batch of `rows` rows that finished at `now`, took `measured` to execute, and
@@ -156,6 +180,7 @@ impl LoadWindow {
             batch_mix,
             mean_batch_size,
             rejected_samples: self.rejected_samples,
+            cut_batches: self.by_cut.stats(),
         }
     }
 
@@ -171,6 +196,7 @@ impl LoadWindow {
         while self.batches.front().is_some_and(|b| old(b.at)) {
             self.batches.pop_front();
         }
+        self.by_cut.forget(now, self.span);
         now
     }
 }

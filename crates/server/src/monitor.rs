@@ -6,8 +6,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use loadpart_cuts::CutId;
 use loadpart_proto::inference::ModelStatistics;
-use loadpart_proto::loadpart::{BatchSizeCount, FormingBatch, LoadReport};
+use loadpart_proto::loadpart::{BatchSizeCount, CutBatch, FormingBatch, LoadReport};
 
 use crate::metrics::{Gauges, Metrics};
 use crate::stats::{ModelStats, RequestCost};
@@ -87,12 +88,20 @@ impl Monitor {
         *lock(&self.forming) = forming;
     }
 
-    /// A request of `model` that ran: its queue wait and phase costs.
-    pub fn record_request(&self, model: &str, now: Instant, cost: &RequestCost) {
+    /// A request of `model` at `cut` that ran in a batch of `batch_rows` rows: its queue wait
+    /// and phase costs.
+    pub fn record_request(
+        &self,
+        model: &str,
+        cut: &CutId,
+        batch_rows: usize,
+        now: Instant,
+        cost: &RequestCost,
+    ) {
         self.metrics.request_ok(model, cost.total, cost.queue);
         lock(&self.all).record_request(now, cost.queue);
         if let Some(m) = self.models.get(model) {
-            lock(&m.window).record_request(now, cost.queue);
+            lock(&m.window).record_request_at(now, cost.queue, cut, batch_rows);
             lock(&m.stats).success(cost);
         }
     }
@@ -148,7 +157,7 @@ impl Monitor {
     /// for all models when `None`. `None` if the model is unknown.
     pub fn report(&self, model: Option<&str>) -> Option<LoadReport> {
         let now = Instant::now();
-        let snap: LoadSnapshot = match model {
+        let mut snap: LoadSnapshot = match model {
             None => lock(&self.all).snapshot(now),
             Some(m) => lock(&self.models.get(m)?.window).snapshot(now),
         };
@@ -157,6 +166,23 @@ impl Monitor {
             .filter(|f| model.is_none_or(|m| m == f.model_name))
             .cloned()
             .collect();
+        // Per cut, from each model's own window (cut ids are only unique within a model).
+        let mut cut_batches = Vec::new();
+        for (name, m) in &self.models {
+            if model.is_some_and(|want| want != name) {
+                continue;
+            }
+            let stats = match model {
+                Some(_) => std::mem::take(&mut snap.cut_batches),
+                None => lock(&m.window).snapshot(now).cut_batches,
+            };
+            cut_batches.extend(stats.into_iter().map(|c| CutBatch {
+                model_name: name.clone(),
+                cut_id: c.cut.to_string(),
+                requests: c.requests,
+                mean_batch_size: c.mean_batch_rows,
+            }));
+        }
         Some(LoadReport {
             timestamp_unix_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -180,6 +206,7 @@ impl Monitor {
             mean_batch_size: snap.mean_batch_size,
             executors: self.executors as u32,
             executors_busy: self.busy.load(Ordering::Relaxed) as u32,
+            cut_batches,
         })
     }
 }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::cut_batches::CutBatches;
 use super::ewma::{Domain, Ewma};
 use super::staleness::{Reading, Staleness};
 use crate::EstimateError;
@@ -43,6 +44,10 @@ pub struct LoadSample {
     pub executors: u32,
     /// Executors running a batch now.
     pub executors_busy: u32,
+    /// Per cut that ran requests in the window, the mean rows of the batch each ran in, by
+    /// canonical cut id; `None` when the source does not carry them (a reply's parameters), so
+    /// that it says nothing about cuts rather than "none ran".
+    pub cut_batches: Option<Vec<(String, f64)>>,
 }
 
 /// A batch the server is gathering: requests for one model and cut.
@@ -103,6 +108,8 @@ pub struct LoadEstimator {
     /// The same, per cut (canonical cut id): a cut much other traffic uses batches, others do
     /// not.
     own_batch_by_cut: HashMap<String, Ewma>,
+    /// The latest report's per-cut batch sizes (valid entries only), and when it came.
+    server_by_cut: Option<(Instant, HashMap<String, f64>)>,
     queue_length: Ewma,
     rejected: u64,
 }
@@ -120,6 +127,7 @@ impl LoadEstimator {
             batch: Ewma::new(h, Domain::Positive)?,
             own_batch: Ewma::new(h, Domain::Positive)?,
             own_batch_by_cut: HashMap::new(),
+            server_by_cut: None,
             queue_length: Ewma::new(h, Domain::NonNegative)?,
             rejected: 0,
         })
@@ -176,6 +184,18 @@ impl LoadEstimator {
             .update("mean_batch_size", report.mean_batch_size.max(1.0), now)?;
         self.queue_length
             .update("queue_length", f64::from(report.queue_length), now)?;
+        if let Some(cuts) = &report.cut_batches {
+            // One bad entry (NaN, below 1) is dropped and counted; the rest of the report is
+            // still good.
+            let valid = |k: f64| k.is_finite() && k >= 1.0;
+            let by_cut: HashMap<String, f64> = cuts
+                .iter()
+                .filter(|(_, k)| valid(*k))
+                .map(|(c, k)| (c.clone(), *k))
+                .collect();
+            self.rejected += (cuts.len() - by_cut.len()) as u64;
+            self.server_by_cut = Some((now, by_cut));
+        }
         Ok(())
     }
 
@@ -223,12 +243,27 @@ impl LoadEstimator {
         }
     }
 
-    /// Every cut's fresh batch size ([`LoadEstimator::cut_batch`]), by cut id.
-    pub fn cut_batches(&self, now: Instant) -> HashMap<String, f64> {
-        self.own_batch_by_cut
-            .keys()
-            .filter_map(|c| Some((c.clone(), self.cut_batch(c, now)?)))
-            .collect()
+    /// The batch a request at each cut would join, as of `now`. From the server's latest
+    /// report while it is fresh (its per-cut list covers every request at every cut, and a cut
+    /// it leaves out ran nothing: 1); otherwise from this client's own fresh replies per cut
+    /// ([`LoadEstimator::cut_batch`]), with other cuts left to the server-wide mean.
+    pub fn cut_batches(&self, now: Instant) -> CutBatches {
+        if let Some((at, by_cut)) = &self.server_by_cut
+            && now.saturating_duration_since(*at) <= self.config.staleness.max_age
+        {
+            return CutBatches {
+                by_cut: by_cut.clone(),
+                otherwise: Some(1.0),
+            };
+        }
+        CutBatches {
+            by_cut: self
+                .own_batch_by_cut
+                .keys()
+                .filter_map(|c| Some((c.clone(), self.cut_batch(c, now)?)))
+                .collect(),
+            otherwise: None,
+        }
     }
 
     /// The estimates at `now`, judged by age.

@@ -35,10 +35,36 @@ fn an_empty_window_is_defined() {
         batch_mix: vec![],
         mean_batch_size: 0.0,
         rejected_samples: 0,
+        cut_batches: vec![],
     };
     assert_eq!(w.snapshot(t0), idle(0.0));
     assert_eq!(w.snapshot(t0 + secs(3.0)), idle(3.0));
     assert_eq!(w.snapshot(t0 + secs(25.0)), idle(10.0));
+}
+
+#[test]
+fn each_cut_reports_the_batch_its_requests_ran_in() {
+    // The whole input runs in batches of 3 (three requests each see 3 rows), r3 alone; the mean
+    // is over requests, so one lone request at the input does not halve its figure.
+    let t0 = Instant::now();
+    let mut w = window(t0);
+    let input = CutId::from_names(["data"]);
+    let r3 = CutId::from_names(["r3"]);
+    for i in 0..3 {
+        w.record_request_at(t0 + secs(0.1 * i as f64), us_(5), &input, 3);
+    }
+    w.record_request_at(t0 + secs(0.5), us_(5), &input, 1);
+    w.record_request_at(t0 + secs(0.6), us_(5), &r3, 1);
+    let s = w.snapshot(t0 + secs(1.0));
+    assert_eq!(s.cut_batches.len(), 2);
+    let of = |c: &CutId| s.cut_batches.iter().find(|b| &b.cut == c).unwrap().clone();
+    assert_eq!(of(&input).requests, 4);
+    assert!((of(&input).mean_batch_rows - 2.5).abs() < 1e-12);
+    assert_eq!(of(&r3).requests, 1);
+    assert_eq!(of(&r3).mean_batch_rows, 1.0);
+    assert_eq!(s.requests_per_s, 5.0, "requests at cuts count as requests");
+    // Past the window (10 s) every cut is forgotten: a cut not listed ran nothing.
+    assert!(w.snapshot(t0 + secs(11.0)).cut_batches.is_empty());
 }
 
 /// One second of steady traffic ending at `t0 + end_s`: 10 requests waiting `wait`, and 5

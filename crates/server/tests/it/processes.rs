@@ -218,6 +218,9 @@ async fn eight_client_processes_batch_and_merge_correctly() {
     );
     assert!(stats_mean > 1.5, "mean batch size {stats_mean}");
     assert!(report.mean_batch_size > 1.5, "{report:?}");
+    // Per cut: plain requests all enter at the model's inputs, one cut, batched.
+    assert_eq!(report.cut_batches.len(), 1, "{:?}", report.cut_batches);
+    assert!(report.cut_batches[0].mean_batch_size > 1.5, "{report:?}");
 
     // Partitioned requests, half at an early cut and half at a later, nesting one: batches of
     // the two merge into staircases.
@@ -263,6 +266,20 @@ async fn eight_client_processes_batch_and_merge_correctly() {
         started.elapsed()
     );
     assert!(merged > 0, "no staircase formed in {total} requests");
+    // Both cuts are listed with the batches their requests ran in (merged ones included).
+    let report = load_report(&server, &m.name).await;
+    for cut in [&early, &late] {
+        let b = report
+            .cut_batches
+            .iter()
+            .find(|b| b.cut_id == cut.as_str())
+            .unwrap_or_else(|| panic!("{cut} not in {:?}", report.cut_batches));
+        assert!(b.requests > 0 && b.mean_batch_size >= 1.0, "{b:?}");
+        eprintln!(
+            "cut {cut}: {} requests in the window, mean batch {:.2}",
+            b.requests, b.mean_batch_size
+        );
+    }
     server.shutdown().await.unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -149,3 +149,43 @@ fn own_batches_stand_for_the_batch_size_while_fresh() {
         .unwrap();
     assert!((value(l.estimate(later).server_batch) - 4.0).abs() < 1e-9);
 }
+
+#[test]
+fn the_servers_per_cut_report_prices_every_cut_while_fresh() {
+    let t0 = Instant::now();
+    let mut l = LoadEstimator::new(LoadConfig::default()).unwrap();
+    // Before any per-cut report, this client's own replies are all there is.
+    l.observe_own_batch("input", 1, t0).unwrap();
+    let own = l.cut_batches(t0);
+    assert_eq!(own.get("input"), Some(1.0));
+    assert_eq!(own.get("r3"), None, "other cuts: the server-wide mean");
+    // The server saw the whole input run in batches of 2.5 and nothing at r3; one entry is bad
+    // (dropped and counted), the rest of the report stands.
+    let per_cut = LoadSample {
+        cut_batches: Some(vec![
+            ("input".into(), 2.5),
+            ("r9".into(), f64::NAN),
+            ("r7".into(), 0.5),
+        ]),
+        ..report(10_000.0, 1.0, 2.0)
+    };
+    let rejected = l.rejected();
+    l.observe_report(&per_cut, t0 + 100 * MS).unwrap();
+    assert_eq!(l.rejected(), rejected + 2);
+    let b = l.cut_batches(t0 + 100 * MS);
+    assert_eq!(
+        b.get("input"),
+        Some(2.5),
+        "the server's view, not one own sample"
+    );
+    assert_eq!(b.get("r3"), Some(1.0), "a cut nothing ran at runs alone");
+    assert_eq!(b.get("r9"), Some(1.0));
+    // A reply's parameters carry no per-cut list: they leave the last one in place.
+    l.observe_report(&report(10_000.0, 1.0, 2.0), t0 + 200 * MS)
+        .unwrap();
+    assert_eq!(l.cut_batches(t0 + 200 * MS).get("input"), Some(2.5));
+    // Stale (no per-cut report for longer than max_age): back to own samples, which are stale
+    // too by then, so nothing is known per cut.
+    let later = t0 + 100 * MS + Duration::from_secs(3);
+    assert!(l.cut_batches(later).is_empty());
+}
