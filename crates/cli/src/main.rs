@@ -13,6 +13,7 @@ mod plot;
 mod profiles;
 mod progress;
 mod remote_model;
+mod round_order;
 mod source;
 mod tensor_io;
 

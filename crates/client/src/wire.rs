@@ -250,6 +250,7 @@ pub fn parse_reply(r: ModelInferResponse) -> Result<Reply, ClientError> {
             executors: f(EXECUTORS) as u32,
             executors_busy: f(EXECUTORS_BUSY) as u32,
             cut_batches: None,
+            backlog_us: num(p, BACKLOG_US),
         }
     });
     Ok(Reply {
@@ -305,6 +306,7 @@ pub fn load_sample(r: &LoadReport) -> LoadSample {
                 .map(|c| (c.cut_id.clone(), c.mean_batch_size))
                 .collect(),
         ),
+        backlog_us: r.backlog_us,
     }
 }
 

@@ -43,6 +43,8 @@ pub mod load {
     pub const EXECUTORS: &str = "loadpart_load_executors";
     /// Executors running a batch now.
     pub const EXECUTORS_BUSY: &str = "loadpart_load_executors_busy";
+    /// How long a request arriving now would wait for an executor, µs (absent when unknown).
+    pub const BACKLOG_US: &str = "loadpart_load_backlog_us";
 }
 
 /// gRPC trailer metadata on a RESOURCE_EXHAUSTED status: the encoded `loadpart.v1.LoadReport`,

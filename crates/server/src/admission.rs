@@ -66,10 +66,10 @@ impl Ewma {
         });
     }
 
-    /// The pessimistic value (mean plus [`DEVIATIONS`] deviations), unless stale.
-    fn fresh(&self, now: Instant, stale_after: Duration) -> Option<f64> {
+    /// The mean plus `deviations` mean deviations, unless stale.
+    fn fresh(&self, now: Instant, stale_after: Duration, deviations: f64) -> Option<f64> {
         (now.saturating_duration_since(self.at) < stale_after)
-            .then_some(self.value + DEVIATIONS * self.dev)
+            .then_some(self.value + deviations * self.dev)
     }
 }
 
@@ -135,16 +135,41 @@ impl BatchTimes {
         profiled_us: Option<f64>,
         now: Instant,
     ) -> Option<Duration> {
+        self.estimate_with(key, rows, profiled_us, now, DEVIATIONS)
+    }
+
+    /// As [`BatchTimes::estimate`], but the plain means: the expected time, for telling clients
+    /// how long the backlog is (admission errs long on purpose; a device planning with that
+    /// would offload too little).
+    pub fn expected(
+        &self,
+        key: &BatchKey,
+        rows: usize,
+        profiled_us: Option<f64>,
+        now: Instant,
+    ) -> Option<Duration> {
+        self.estimate_with(key, rows, profiled_us, now, 0.0)
+    }
+
+    fn estimate_with(
+        &self,
+        key: &BatchKey,
+        rows: usize,
+        profiled_us: Option<f64>,
+        now: Instant,
+        deviations: f64,
+    ) -> Option<Duration> {
         if let Some(p) = profiled_us.filter(|p| p.is_finite() && *p > 0.0) {
             let f = self
                 .slowdown
                 .get(&key.model)
-                .and_then(|e| e.fresh(now, self.stale_after))
+                .and_then(|e| e.fresh(now, self.stale_after, deviations))
                 .unwrap_or(1.0);
             return Some(Duration::from_secs_f64(p * f / 1e6));
         }
         let by_rows = self.measured.get(key)?;
-        let fresh = |(&r, e): (&usize, &Ewma)| Some((r, e.fresh(now, self.stale_after)?));
+        let fresh =
+            |(&r, e): (&usize, &Ewma)| Some((r, e.fresh(now, self.stale_after, deviations)?));
         let at_or_above = by_rows.range(rows..).find_map(fresh);
         let us = match at_or_above {
             Some((_, us)) => us,
@@ -176,6 +201,22 @@ pub fn predict_finish(running: &[Duration], ahead: &[Duration], executors: usize
         free[i] = finish;
     }
     finish
+}
+
+/// When an executor would first be free for a new batch, from now, once the batches running
+/// now end and every batch of `ahead` has started, in order, on the executor that frees first:
+/// the wait of a request that arrives now and joins none of them (the server's backlog).
+pub fn predict_start(running: &[Duration], ahead: &[Duration], executors: usize) -> Duration {
+    let n = executors.max(1);
+    let mut free: Vec<Duration> = running.iter().copied().take(n).collect();
+    free.resize(n, Duration::ZERO);
+    for d in ahead {
+        let i = (0..n)
+            .min_by_key(|&i| free[i])
+            .expect("at least one executor");
+        free[i] += *d;
+    }
+    free.into_iter().min().unwrap_or(Duration::ZERO)
 }
 
 /// Whether a request predicted to finish `predicted` from `now` should be refused: only when

@@ -166,21 +166,35 @@ impl<R> BatchState<R> {
     /// goes first and takes its requests in queue order up to the first that does not fit.
     /// Empty when `rows` is 0 or above `max_batch_rows` (such a request never runs).
     pub fn batches_ahead(&self, key: &BatchKey, rows: usize) -> Vec<(BatchKey, usize)> {
-        let max = self.limits.max_batch_rows;
-        if rows == 0 || rows > max {
+        if rows == 0 || rows > self.limits.max_batch_rows {
             return Vec::new();
         }
+        self.leave_order(Some((key, rows)))
+    }
+
+    /// The batches, as (key, rows), that the requests queued now would leave in, in order;
+    /// assumes no further arrivals and every delay passed. A request arriving now at a key with
+    /// nothing queued would start once the last of these has started and an executor is free:
+    /// the server's backlog, for the load report.
+    pub fn batches_queued(&self) -> Vec<(BatchKey, usize)> {
+        self.leave_order(None)
+    }
+
+    /// The order of [`BatchState::batches_ahead`], with an optional new request at the end of
+    /// the queue (the list then stops at its batch).
+    fn leave_order(&self, new: Option<(&BatchKey, usize)>) -> Vec<(BatchKey, usize)> {
+        let max = self.limits.max_batch_rows;
         // Per key, in order of first appearance: (queue position, rows) of its requests; the
-        // new request is at position `queue.len()`.
+        // new request, if any, is at position `queue.len()`.
         let mut keys: Vec<(&BatchKey, VecDeque<(usize, usize)>)> = Vec::new();
         let entries = self.queue.iter().map(|e| (&e.key, e.req.rows));
-        for (pos, (k, r)) in entries.chain(std::iter::once((key, rows))).enumerate() {
+        for (pos, (k, r)) in entries.chain(new).enumerate() {
             match keys.iter_mut().find(|(kk, _)| *kk == k) {
                 Some((_, q)) => q.push_back((pos, r)),
                 None => keys.push((k, VecDeque::from([(pos, r)]))),
             }
         }
-        let new_pos = self.queue.len();
+        let new_pos = new.map(|_| self.queue.len());
         let mut out = Vec::new();
         loop {
             let Some((k, q)) = keys
@@ -197,8 +211,13 @@ impl<R> BatchState<R> {
                     break;
                 }
                 sum += r;
-                has_new |= pos == new_pos;
+                has_new |= Some(pos) == new_pos;
                 q.pop_front();
+            }
+            if sum == 0 {
+                // A request above the batch limit never runs; it holds nothing up.
+                q.pop_front();
+                continue;
             }
             out.push(((*k).clone(), sum));
             if has_new {

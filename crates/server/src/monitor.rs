@@ -31,6 +31,8 @@ pub struct Monitor {
     /// Executors running a batch now.
     pub busy: AtomicUsize,
     forming: Mutex<Vec<FormingBatch>>,
+    /// The backlog the scheduler computed last ([`Monitor::set_backlog`]), and when.
+    backlog: Mutex<Option<(Instant, Duration)>>,
     /// The Prometheus metrics.
     pub metrics: Metrics,
 }
@@ -79,6 +81,7 @@ impl Monitor {
             in_flight: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             forming: Mutex::new(Vec::new()),
+            backlog: Mutex::new(None),
             metrics,
         })
     }
@@ -86,6 +89,12 @@ impl Monitor {
     /// Replaces the list of batches now forming (the scheduler calls this after each change).
     pub fn set_forming(&self, forming: Vec<FormingBatch>) {
         *lock(&self.forming) = forming;
+    }
+
+    /// The scheduler's backlog at `now` (how long a new request would wait for an executor;
+    /// `None` when unknown). Reports age it: an executor frees up as time passes.
+    pub fn set_backlog(&self, now: Instant, backlog: Option<Duration>) {
+        *lock(&self.backlog) = backlog.map(|b| (now, b));
     }
 
     /// A request of `model` at `cut` that ran in a batch of `batch_rows` rows: its queue wait
@@ -207,6 +216,11 @@ impl Monitor {
             executors: self.executors as u32,
             executors_busy: self.busy.load(Ordering::Relaxed) as u32,
             cut_batches,
+            backlog_us: lock(&self.backlog).map(|(at, b)| {
+                b.saturating_sub(now.saturating_duration_since(at))
+                    .as_secs_f64()
+                    * 1e6
+            }),
         })
     }
 }

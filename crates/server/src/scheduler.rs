@@ -26,7 +26,7 @@ use loadpart_engine::Tensor;
 use loadpart_proto::loadpart::FormingBatch;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::admission::{BatchTimes, misses_deadline, predict_finish};
+use crate::admission::{BatchTimes, misses_deadline, predict_finish, predict_start};
 use crate::executor::Ran;
 use crate::monitor::Monitor;
 use crate::parts::Builds;
@@ -171,9 +171,29 @@ struct Actor {
     times: BatchTimes,
     /// What a key's profiled time needs: its model and head (seen on push).
     keys: HashMap<BatchKey, KeyInfo>,
-    /// Batches running now, by `seq`: when they started and their predicted time.
-    running: HashMap<u64, (Instant, Option<Duration>)>,
+    /// Batches running now, by `seq`: when they started, and their predicted time (errs long,
+    /// for admission) and expected time (for the backlog in the load report).
+    running: HashMap<u64, Running>,
     seq: u64,
+}
+
+/// A batch on an executor.
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    started: Instant,
+    /// Predicted time, erring long (admission).
+    predicted: Option<Duration>,
+    /// Expected time (the backlog).
+    expected: Option<Duration>,
+}
+
+impl Running {
+    /// What is left of `time` at `now` (zero without a prediction or once overrun).
+    fn remaining(&self, time: Option<Duration>, now: Instant) -> Duration {
+        time.map_or(Duration::ZERO, |t| {
+            t.saturating_sub(now.saturating_duration_since(self.started))
+        })
+    }
 }
 
 struct KeyInfo {
@@ -242,6 +262,15 @@ impl Actor {
         self.times.estimate(key, rows, profiled, now)
     }
 
+    /// The expected time of a batch of `key` with `rows` rows (no safety margin).
+    fn expected_batch_time(&self, key: &BatchKey, rows: usize, now: Instant) -> Option<Duration> {
+        let profiled = self
+            .keys
+            .get(key)
+            .and_then(|k| k.model.profiled_us(k.head.as_ref(), rows));
+        self.times.expected(key, rows, profiled, now)
+    }
+
     /// How long from `now` until the batch holding a new request of `key` and `rows` rows would
     /// end; `None` when some batch on the way has no prediction.
     fn predict(&self, key: &BatchKey, rows: usize, now: Instant) -> Option<Duration> {
@@ -254,13 +283,27 @@ impl Actor {
         let running: Vec<Duration> = self
             .running
             .values()
-            .map(|(started, predicted)| {
-                predicted.map_or(Duration::ZERO, |p| {
-                    p.saturating_sub(now.saturating_duration_since(*started))
-                })
-            })
+            .map(|r| r.remaining(r.predicted, now))
             .collect();
         Some(predict_finish(&running, &ahead, self.executors))
+    }
+
+    /// How long from `now` until a request arriving now, at a key with nothing queued, would
+    /// start: the batches running and queued, at their expected times, list-scheduled on the
+    /// executors. `None` when some batch has no time estimate yet.
+    fn backlog(&self, now: Instant) -> Option<Duration> {
+        let ahead = self
+            .state
+            .batches_queued()
+            .iter()
+            .map(|(k, r)| self.expected_batch_time(k, *r, now))
+            .collect::<Option<Vec<Duration>>>()?;
+        let running: Vec<Duration> = self
+            .running
+            .values()
+            .map(|r| r.remaining(r.expected, now))
+            .collect();
+        Some(predict_start(&running, &ahead, self.executors))
     }
 
     /// Refuses `job` if it is predicted to miss its deadline; hands it back otherwise.
@@ -336,8 +379,12 @@ impl Actor {
                 (Vec::new(), batch)
             };
             // A staircase has no batch time of its own; its final batch's is a lower bound.
-            let predicted = self.batch_time(&batch.key, batch.rows, now);
-            self.running.insert(self.seq, (now, predicted));
+            let running = Running {
+                started: now,
+                predicted: self.batch_time(&batch.key, batch.rows, now),
+                expected: self.expected_batch_time(&batch.key, batch.rows, now),
+            };
+            self.running.insert(self.seq, running);
             if let Err(std::sync::mpsc::SendError(w)) = self.work.send(Work {
                 seq: self.seq,
                 earlier,
@@ -365,6 +412,7 @@ impl Actor {
             })
             .collect();
         self.monitor.set_forming(forming);
+        self.monitor.set_backlog(now, self.backlog(now));
     }
 
     fn answer_dropped(&mut self) {

@@ -16,10 +16,13 @@ use serde::Serialize;
 use crate::output::outln;
 use crate::remote_model::{RemoteModelArgs, noise_inputs};
 
+/// Seeds each round's order of variants ([`crate::round_order`]).
+const ROUND_ORDER_SEED: u64 = 0x10AD;
+
 /// Compare loadpart's per-request choice with the planner's top cuts forced: one client sends
-/// round after round, each round one request with the `loadpart` policy and one with each of the
-/// top cuts (ranked by the planner on the estimates at the start), so that all see the same
-/// link and server load. Prints, per variant, the mean measured and predicted latency, and
+/// round after round, each round one request with the `loadpart` policy and one with each of
+/// the top cuts (ranked by the planner on the estimates at the start), in a fresh seeded order
+/// each round, so that all see the same link and server load. Prints, per variant, the mean measured and predicted latency, and
 /// loadpart's mean against the best forced cut's.
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
@@ -148,7 +151,8 @@ pub async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
     }
     tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
     for r in 0..args.rounds {
-        for (v, (label, opts)) in variants.iter().enumerate() {
+        for v in crate::round_order::round_order(variants.len(), r, ROUND_ORDER_SEED) {
+            let (label, opts) = &variants[v];
             let o = client.infer(xs[r % xs.len()].clone(), opts).await?;
             if args.records.is_some() {
                 let mut j = serde_json::to_value(&o)?;

@@ -48,6 +48,9 @@ pub struct LoadSample {
     /// canonical cut id; `None` when the source does not carry them (a reply's parameters), so
     /// that it says nothing about cuts rather than "none ran".
     pub cut_batches: Option<Vec<(String, f64)>>,
+    /// How long a request arriving when the report was made would wait for an executor, µs
+    /// (the queue as it stood); `None` when the server did not know or did not say.
+    pub backlog_us: Option<f64>,
 }
 
 /// A batch the server is gathering: requests for one model and cut.
@@ -69,6 +72,11 @@ pub struct LoadConfig {
     /// Max age and forgetting time (default 2 s and 10 s: load moves fast, and the watch stream
     /// reports several times a second, so 2 s of silence already means something).
     pub staleness: Staleness,
+    /// How long the server's backlog (the queue as it stands) stands for the expected queue
+    /// wait (default 500 ms; the watch stream reports every 100 ms). A queue at 90% load
+    /// swings by several batch times within a second, so an older backlog says less than the
+    /// window's mean wait, which takes over.
+    pub backlog_max_age: Duration,
 }
 
 impl Default for LoadConfig {
@@ -79,6 +87,7 @@ impl Default for LoadConfig {
                 max_age: Duration::from_secs(2),
                 forget_after: Duration::from_secs(10),
             },
+            backlog_max_age: Duration::from_millis(500),
         }
     }
 }
@@ -110,6 +119,8 @@ pub struct LoadEstimator {
     own_batch_by_cut: HashMap<String, Ewma>,
     /// The latest report's per-cut batch sizes (valid entries only), and when it came.
     server_by_cut: Option<(Instant, HashMap<String, f64>)>,
+    /// The latest report's backlog, µs, and when it came.
+    backlog: Option<(Instant, f64)>,
     queue_length: Ewma,
     rejected: u64,
 }
@@ -128,6 +139,7 @@ impl LoadEstimator {
             own_batch: Ewma::new(h, Domain::Positive)?,
             own_batch_by_cut: HashMap::new(),
             server_by_cut: None,
+            backlog: None,
             queue_length: Ewma::new(h, Domain::NonNegative)?,
             rejected: 0,
         })
@@ -184,6 +196,11 @@ impl LoadEstimator {
             .update("mean_batch_size", report.mean_batch_size.max(1.0), now)?;
         self.queue_length
             .update("queue_length", f64::from(report.queue_length), now)?;
+        match report.backlog_us {
+            Some(b) if b.is_finite() && b >= 0.0 => self.backlog = Some((now, b)),
+            Some(_) => self.rejected += 1,
+            None => {}
+        }
         if let Some(cuts) = &report.cut_batches {
             // One bad entry (NaN, below 1) is dropped and counted; the rest of the report is
             // still good.
@@ -271,7 +288,9 @@ impl LoadEstimator {
         let s = &self.config.staleness;
         let own = s.read(&self.own_batch, now);
         LoadEstimates {
-            queue_us: s.read(&self.queue_us, now),
+            queue_us: self
+                .backlog_now(now)
+                .map_or_else(|| s.read(&self.queue_us, now), Reading::Fresh),
             server_slowdown: s.read(&self.slowdown, now),
             server_batch: match own {
                 Reading::Fresh(_) => own,
@@ -279,6 +298,14 @@ impl LoadEstimator {
             },
             queue_length: s.read(&self.queue_length, now),
         }
+    }
+
+    /// The expected queue wait from the server's latest backlog, while it is at most
+    /// `backlog_max_age` old: the backlog less the time since (executors work it off).
+    pub fn backlog_now(&self, now: Instant) -> Option<f64> {
+        let (at, b) = self.backlog?;
+        let age = now.saturating_duration_since(at);
+        (age <= self.config.backlog_max_age).then(|| (b - age.as_secs_f64() * 1e6).max(0.0))
     }
 
     /// Whether to poll the server's load at `now`: no report yet, or none within `max_age / 2`

@@ -153,3 +153,15 @@ fn refuses_what_ends_in_the_headroom_or_after_the_deadline() {
         Some(Duration::ZERO)
     ));
 }
+
+#[test]
+fn the_backlog_is_when_an_executor_first_frees_after_the_queue_has_started() {
+    let ms = Duration::from_millis;
+    // Idle: no wait.
+    assert_eq!(predict_start(&[], &[], 2), Duration::ZERO);
+    // One executor busy for 30 ms more, two 50 ms batches queued: 130 ms.
+    assert_eq!(predict_start(&[ms(30)], &[ms(50), ms(50)], 1), ms(130));
+    // Two executors: one frees at 30, the other is idle; the queued batches start at 0 and 30
+    // and end at 50 and 80, so a new batch starts at 50.
+    assert_eq!(predict_start(&[ms(30)], &[ms(50), ms(50)], 2), ms(50));
+}

@@ -254,7 +254,7 @@ pub fn reply_params(t: &crate::Timings, load: &LoadReport) -> Vec<(String, Param
     };
     let dbl = |k: &str, v: f64| (k.to_string(), ParamValue::Double(v));
     use loadpart_proto::names::{self as n, load as l};
-    vec![
+    let mut params = vec![
         int(n::PART_US, t.part_us),
         int(n::QUEUE_US, t.queue_us),
         int(n::DECODE_US, t.decode_us),
@@ -270,5 +270,9 @@ pub fn reply_params(t: &crate::Timings, load: &LoadReport) -> Vec<(String, Param
         int(l::IN_FLIGHT, load.in_flight.into()),
         int(l::EXECUTORS, load.executors.into()),
         int(l::EXECUTORS_BUSY, load.executors_busy.into()),
-    ]
+    ];
+    if let Some(b) = load.backlog_us {
+        params.push(dbl(l::BACKLOG_US, b));
+    }
+    params
 }

@@ -154,3 +154,72 @@ async fn the_server_default_caps_a_longer_timeout() {
     assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_report_gives_the_backlog_as_the_queue_stands() {
+    let server = start(&["inception"], |c| {
+        c.max_batch_rows = 8;
+        c.max_queue_len = 1000;
+    })
+    .await;
+    let m = server.models()[0].clone();
+    let x = inputs(&m, 8, 12);
+    let mut client = infer_client(&server).await;
+    // Learn the batch time of full 8-row batches.
+    let mut compute_us = Vec::new();
+    for _ in 0..8 {
+        let r = client
+            .model_infer(plain_request(&m.name, &x))
+            .await
+            .unwrap();
+        compute_us.push(param(r.get_ref(), "loadpart_compute_us"));
+    }
+    compute_us.sort_by(f64::total_cmp);
+    let t_us = compute_us[compute_us.len() / 2].max(200.0);
+    let idle = load_report(&server, &m.name).await;
+    assert!(
+        idle.backlog_us.is_some_and(|b| b < t_us),
+        "an idle server has no backlog: {idle:?}"
+    );
+
+    // 24 full batches at once on one executor: while several are queued, the backlog is
+    // several batch times (expected times, no margin; checked loosely, at half).
+    let tasks: Vec<_> = (0..24)
+        .map(|_| {
+            let mut c = client.clone();
+            let r = plain_request(&m.name, &x);
+            tokio::spawn(async move { c.model_infer(r).await.map(|_| ()) })
+        })
+        .collect();
+    let mut lp = loadpart_client(&server).await;
+    let mut seen = None;
+    for _ in 0..500 {
+        let r = lp
+            .get_load(LoadRequest {
+                model_name: m.name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if r.queue_length >= 6 {
+            seen = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let r = seen.expect("a queue of 6 batches formed");
+    let backlog = r.backlog_us.expect("a backlog once batch times are known");
+    eprintln!(
+        "batch time {t_us:.0} us; {} queued: backlog {backlog:.0} us",
+        r.queue_length
+    );
+    assert!(
+        backlog >= 0.5 * (f64::from(r.queue_length) - 1.0) * t_us,
+        "backlog {backlog} us for {} queued batches of {t_us} us",
+        r.queue_length
+    );
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    server.shutdown().await.unwrap();
+}

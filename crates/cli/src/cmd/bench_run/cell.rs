@@ -68,7 +68,9 @@ pub async fn run_cell(
     let (done_before, total) = progress;
     for round in 0..sweep.requests {
         let i = round % env.inputs.len();
-        for v in &vs {
+        // A fresh order each round: a variant's latency depends on the one before it.
+        for k in crate::round_order::round_order(vs.len(), round, cell_seed(cell)) {
+            let v = &vs[k];
             let load = load_now(env.direct, env.model_name).await;
             let opts = v.options(&env.client.estimate(), cell.mbit, &load);
             let o = env.client.infer(env.inputs[i].clone(), &opts).await?;
@@ -90,6 +92,13 @@ pub async fn run_cell(
         );
     }
     Ok(records)
+}
+
+/// Seeds a cell's round orders: the same cell repetition gets the same orders in every run.
+fn cell_seed(c: &Cell) -> u64 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(short(c).as_bytes());
+    u64::from(h.finalize())
 }
 
 /// The cell in a few characters, for the progress bar.

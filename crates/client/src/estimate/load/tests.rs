@@ -189,3 +189,32 @@ fn the_servers_per_cut_report_prices_every_cut_while_fresh() {
     let later = t0 + 100 * MS + Duration::from_secs(3);
     assert!(l.cut_batches(later).is_empty());
 }
+
+#[test]
+fn the_backlog_stands_for_the_queue_wait_while_fresh() {
+    let t0 = Instant::now();
+    let mut l = LoadEstimator::new(LoadConfig::default()).unwrap();
+    // The window's mean wait is 40 ms, but the queue as it stands is 300 ms deep.
+    let deep = LoadSample {
+        backlog_us: Some(300_000.0),
+        ..report(40_000.0, 1.0, 1.0)
+    };
+    l.observe_report(&deep, t0).unwrap();
+    assert_eq!(l.estimate(t0).queue_us, Reading::Fresh(300_000.0));
+    // Executors work the backlog off as time passes.
+    let q = value(l.estimate(t0 + 100 * MS).queue_us);
+    assert!((q - 200_000.0).abs() < 1.0, "{q}");
+    assert_eq!(l.estimate(t0 + 400 * MS).queue_us, Reading::Fresh(0.0));
+    // Older than backlog_max_age (500 ms): the window's mean takes over.
+    let q = value(l.estimate(t0 + 600 * MS).queue_us);
+    assert!((q - 40_000.0).abs() < 1.0, "{q}");
+    // A bad backlog is dropped and counted; the rest of the report stands.
+    let rejected = l.rejected();
+    let bad = LoadSample {
+        backlog_us: Some(f64::NAN),
+        ..report(40_000.0, 1.0, 1.0)
+    };
+    l.observe_report(&bad, t0 + 700 * MS).unwrap();
+    assert_eq!(l.rejected(), rejected + 1);
+    assert!(l.backlog_now(t0 + 700 * MS).is_none());
+}
