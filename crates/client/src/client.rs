@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use loadpart_codec::Encoder;
 use loadpart_cuts::CutId;
 use loadpart_plan::{
-    Breakdown, Conditions, Decision, Estimate, ModelProfile, Planner, PlannerOptions, Policy,
-    PolicyKind,
+    Breakdown, Conditions, Decision, Estimate, ModelProfile, PerCut, Planner, PlannerOptions,
+    Policy, PolicyKind,
 };
 use loadpart_proto::loadpart::ServerProfileRequest;
 use loadpart_runtime::{ModelRuntime, NamedTensors, Tensor};
@@ -493,17 +493,24 @@ impl Shared {
             (None, Some(p)) => Some(p.build(plan.planner.clone())?),
             (None, None) => None,
         };
-        // The batch a request at each cut would join, from the server's per-cut report (or this
-        // client's replies): a cut that other traffic uses batches, one nobody uses runs alone.
-        // Copied out, so the estimator is not locked while the planner works; with none fresh
-        // the plain decision stands (no re-pricing of candidates).
-        let batches = lock(&self.estimator).load.cut_batches(Instant::now());
+        // The server's load per cut: the batch a request at each cut would join (a cut that
+        // other traffic uses batches, one nobody uses runs alone), and the queue it finds on
+        // arrival. Copied out, so the estimator is not locked while the planner works.
+        let (batches, queue) = {
+            let e = lock(&self.estimator);
+            let now = Instant::now();
+            (e.load.cut_batches(now), e.load.queue_outlook(now))
+        };
         let policy = custom.as_deref().unwrap_or(&*plan.policy);
-        if batches.is_empty() {
+        if batches.is_empty() && queue.is_none() {
             return Ok(policy.decide(&conditions));
         }
         let batch_of = |c: &CutId| batches.get(c.as_str());
-        Ok(policy.decide_with_cut_batches(&conditions, &batch_of))
+        let per_cut = PerCut {
+            batch_of: &batch_of,
+            queue,
+        };
+        Ok(policy.decide_per_cut(&conditions, &per_cut))
     }
 
     async fn run_full(
@@ -553,6 +560,8 @@ impl Shared {
         start: Instant,
     ) -> Result<InferOutcome, ClientError> {
         let plan = self.plan().expect("offload is only planned with a plan");
+        // No bandwidth probe may start while the head runs: the upload follows at once.
+        let soon = self.link_use.soon();
         let dag = plan.planner.dag();
         let model = &self.device.runtime().prepared().model;
         let full_offload = decision.cut.is_full_offload();
@@ -630,6 +639,7 @@ impl Shared {
             request.metadata_mut().insert("loadpart-device", v);
         }
         let ticket = self.link_use.begin();
+        drop(soon);
         let call_start = Instant::now();
         let result = self.remote.infer.clone().model_infer(request).await;
         let call = call_start.elapsed();

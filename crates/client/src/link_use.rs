@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 pub struct LinkUse {
     busy: AtomicUsize,
+    /// Offloads whose call will start shortly (their head is running on the device).
+    pending: AtomicUsize,
     started: AtomicU64,
     /// When the last call ended; `None` before any.
     last_end: Mutex<Option<Instant>>,
@@ -39,6 +41,7 @@ impl LinkUse {
     /// wait for this).
     pub fn quiet(&self, quiet: Duration, now: Instant) -> bool {
         self.idle()
+            && self.pending.load(Ordering::SeqCst) == 0
             && self
                 .last_end
                 .lock()
@@ -56,6 +59,16 @@ impl LinkUse {
         }
     }
 
+    /// Marks an offload whose call will start once its head has run on the device: the link
+    /// is not quiet until the guard drops (after [`LinkUse::begin`]), so that a bandwidth
+    /// probe does not start in the head's quiet and hold up the upload behind it (seen on the
+    /// test bed: late cuts, whose heads run for hundreds of ms and then send a few KB, took
+    /// 20-40 ms longer than predicted).
+    pub fn soon(&self) -> Soon<'_> {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        Soon(self)
+    }
+
     /// The call has ended; true when it had the link alone all along (none was on the link when
     /// it began, and none began after it).
     pub fn end(&self, ticket: Ticket) -> bool {
@@ -64,6 +77,16 @@ impl LinkUse {
         *self.last_end.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         self.busy.fetch_sub(1, Ordering::SeqCst);
         alone
+    }
+}
+
+/// An offload about to use the link ([`LinkUse::soon`]).
+#[derive(Debug)]
+pub struct Soon<'a>(&'a LinkUse);
+
+impl Drop for Soon<'_> {
+    fn drop(&mut self) {
+        self.0.pending.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -102,5 +125,11 @@ mod tests {
         let now = Instant::now();
         assert!(!link.quiet(Duration::from_secs(60), now), "just ended");
         assert!(link.quiet(Duration::from_secs(60), now + Duration::from_secs(61)));
+        // An offload running its head: not quiet, though nothing is on the link yet.
+        let later = now + Duration::from_secs(61);
+        let soon = link.soon();
+        assert!(link.idle() && !link.quiet(Duration::ZERO, later));
+        drop(soon);
+        assert!(link.quiet(Duration::ZERO, later));
     }
 }

@@ -34,5 +34,5 @@ pub use profile::{
     ThreadSettings, ValidationSample,
 };
 pub use server_costs::ServerCosts;
-pub use solver::{BlockSearchKind, CandidateCost, Planner, PlannerOptions};
+pub use solver::{BlockSearchKind, CandidateCost, PerCut, Planner, PlannerOptions, QueueOutlook};
 pub use sweep::{SweepPoint, geometric_bandwidths, sweep_bandwidth};

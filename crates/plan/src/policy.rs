@@ -14,8 +14,8 @@
 //! searches uses the exact solver, so `loadpart-original` differs from `loadpart` only in its cost
 //! model.
 
-use crate::{Conditions, Decision, PlanError, Planner};
-use loadpart_cuts::{CutId, NodeSet};
+use crate::{Conditions, Decision, PerCut, PlanError, Planner};
+use loadpart_cuts::{Cut, CutId};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -27,21 +27,18 @@ pub trait Policy: Send + Sync + fmt::Debug {
     fn name(&self) -> String;
     /// Picks a cut for one request.
     fn decide(&self, conditions: &Conditions) -> Decision;
-    /// As [`Policy::decide`], knowing the batch a request at each cut is expected to run in
-    /// (`batch_of`, `None` where unknown). Policies that price the server's load use it (see
-    /// [`Planner::decide_with_cut_batches`]); the others decide as without it.
-    fn decide_with_cut_batches(
-        &self,
-        conditions: &Conditions,
-        batch_of: &dyn Fn(&CutId) -> Option<f64>,
-    ) -> Decision {
-        let _ = batch_of;
+    /// As [`Policy::decide`], knowing the server's load per cut (the batch a request there
+    /// joins, the queue it finds on arrival; see [`Planner::decide_per_cut`]). Policies that
+    /// price the server's load use it, and a fixed cut is priced with it; load-unaware
+    /// policies decide as without it.
+    fn decide_per_cut(&self, conditions: &Conditions, per_cut: &PerCut<'_>) -> Decision {
+        let _ = per_cut;
         self.decide(conditions)
     }
 }
 
-/// How many of the best listed candidates are priced again at their own batch sizes.
-const CUT_BATCH_RUNNERS_UP: usize = 8;
+/// How many of the best listed candidates are priced again per cut.
+const PER_CUT_RUNNERS_UP: usize = 8;
 
 /// A policy name, parsed from `local`, `server`, `neurosurgeon`, `loadpart-original`, `loadpart`,
 /// `oracle` or `fixed:<cut id>`.
@@ -127,8 +124,8 @@ impl PolicyKind {
         Ok(match head {
             Some(head) => Box::new(Fixed {
                 kind: self.clone(),
+                cut: planner.dag().cut_of(head),
                 planner,
-                head,
             }),
             None => Box::new(Searching {
                 kind: self.clone(),
@@ -143,7 +140,7 @@ impl PolicyKind {
 struct Fixed {
     kind: PolicyKind,
     planner: Arc<Planner>,
-    head: NodeSet,
+    cut: Cut,
 }
 
 impl Policy for Fixed {
@@ -154,7 +151,16 @@ impl Policy for Fixed {
     fn decide(&self, c: &Conditions) -> Decision {
         let start = Instant::now();
         let r = self.planner.rates(&c.estimate);
-        self.planner.fixed(&self.head, &r, start)
+        self.planner.fixed(&self.cut.head, &r, start)
+    }
+
+    fn decide_per_cut(&self, c: &Conditions, per_cut: &PerCut<'_>) -> Decision {
+        let start = Instant::now();
+        let e = self
+            .planner
+            .estimate_for_cut(&self.cut, &c.estimate, per_cut);
+        self.planner
+            .fixed(&self.cut.head, &self.planner.rates(&e), start)
     }
 }
 
@@ -179,18 +185,13 @@ impl Policy for Searching {
         }
     }
 
-    fn decide_with_cut_batches(
-        &self,
-        c: &Conditions,
-        batch_of: &dyn Fn(&CutId) -> Option<f64>,
-    ) -> Decision {
+    fn decide_per_cut(&self, c: &Conditions, per_cut: &PerCut<'_>) -> Decision {
         let e = match self.kind {
             PolicyKind::Loadpart => c.estimate,
             PolicyKind::Oracle => c.truth.unwrap_or(c.estimate),
             _ => return self.decide(c),
         };
-        self.planner
-            .decide_with_cut_batches(&e, batch_of, CUT_BATCH_RUNNERS_UP)
+        self.planner.decide_per_cut(&e, per_cut, PER_CUT_RUNNERS_UP)
     }
 }
 

@@ -7,7 +7,8 @@
 //! work is therefore: one transfer cost per tensor, one scan over the boundaries, one short scan
 //! per listed block, one max-flow per large block.
 
-mod cut_batches;
+mod per_cut;
+pub use per_cut::{PerCut, QueueOutlook};
 mod flow;
 mod listed;
 mod mincut;

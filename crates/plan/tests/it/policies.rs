@@ -2,7 +2,9 @@
 
 use crate::fixtures::{planner, profiles};
 use loadpart_plan::synth;
-use loadpart_plan::{Estimate, ModelProfile, PlanError, Planner, PlannerOptions, PolicyKind};
+use loadpart_plan::{
+    Estimate, ModelProfile, PerCut, PlanError, Planner, PlannerOptions, PolicyKind, QueueOutlook,
+};
 
 #[test]
 fn local_and_server_are_the_two_extremes() {
@@ -247,7 +249,7 @@ fn per_cut_batches_move_loadpart_off_a_cut_whose_batches_are_large() {
     let plain = lp.decide(&e.into());
     assert!(!plain.cut.is_full_local(), "{}", plain.cut.id(p.dag()));
     // Without per-cut batch sizes nothing changes.
-    let same = lp.decide_with_cut_batches(&e.into(), &|_| None);
+    let same = lp.decide_per_cut(&e.into(), &PerCut::NONE);
     assert_eq!(same.cut, plain.cut);
     assert_eq!(same.predicted, plain.predicted);
     // Requests at that cut run in batches of 8, others alone: loadpart moves to another cut,
@@ -255,7 +257,11 @@ fn per_cut_batches_move_loadpart_off_a_cut_whose_batches_are_large() {
     // at 8.
     let chosen = plain.cut.id(p.dag());
     let batch_of = |c: &loadpart_cuts::CutId| (*c == chosen).then_some(8.0);
-    let moved = lp.decide_with_cut_batches(&e.into(), &batch_of);
+    let per_cut = PerCut {
+        batch_of: &batch_of,
+        queue: None,
+    };
+    let moved = lp.decide_per_cut(&e.into(), &per_cut);
     assert_ne!(moved.cut, plain.cut);
     let first_at_8 = p.predict(
         &plain.cut.head,
@@ -268,7 +274,54 @@ fn per_cut_batches_move_loadpart_off_a_cut_whose_batches_are_large() {
     // Load-unaware policies ignore batch sizes.
     let ns = PolicyKind::Neurosurgeon.build(p.clone()).unwrap();
     assert_eq!(
-        ns.decide_with_cut_batches(&e.into(), &batch_of).cut,
+        ns.decide_per_cut(&e.into(), &per_cut).cut,
         ns.decide(&e.into()).cut
     );
+}
+
+#[test]
+fn the_queue_is_priced_at_the_time_a_request_reaches_the_server() {
+    let p = planner(synth::resnet50_like(), false);
+    // A slow link: full offload spends a long time uploading, so the queue it meets is mostly
+    // the usual one; the deep queue of now has drained by then.
+    let e = Estimate {
+        rtt_us: 2_000.0,
+        queue_us: 400_000.0,
+        ..Estimate::idle(1e6)
+    };
+    let q = QueueOutlook {
+        now_us: 400_000.0,
+        mean_us: 20_000.0,
+        memory_us: 100_000.0,
+    };
+    let per_cut = PerCut {
+        batch_of: &|_| None,
+        queue: Some(q),
+    };
+    let server = PolicyKind::Server.build(p.clone()).unwrap();
+    let d = server.decide_per_cut(&e.into(), &per_cut);
+    let b = d.predicted;
+    let lead = b.device + b.encode + b.upload + b.rtt / 2.0;
+    assert!(lead > 100_000.0, "a slow upload: {lead}");
+    assert!(
+        (b.queue - q.at(lead)).abs() < 1e-6,
+        "{} vs {}",
+        b.queue,
+        q.at(lead)
+    );
+    assert!(b.queue < 0.5 * e.queue_us);
+    // Full local meets no queue whatever the outlook.
+    let local = PolicyKind::Local.build(p.clone()).unwrap();
+    assert_eq!(
+        local.decide_per_cut(&e.into(), &per_cut).predicted.queue,
+        0.0
+    );
+    // Loadpart prices its choice the same way: its prediction is its cut's, at arrival.
+    let lp = PolicyKind::Loadpart.build(p.clone()).unwrap();
+    let d = lp.decide_per_cut(&e.into(), &per_cut);
+    if !d.cut.is_full_local() {
+        let b = d.predicted;
+        let lead = b.device + b.encode + b.upload + b.rtt / 2.0;
+        assert!((b.queue - q.at(lead)).abs() < 1e-6);
+    }
 }

@@ -37,8 +37,9 @@ impl Variant {
     }
 
     /// The options of one request. The oracle is told the truth: the configured link rate both
-    /// ways and the server's load as just polled (queue wait, slowdown and batch over its
-    /// window), with the client's own RTT and device slowdown.
+    /// ways and the server's load as just polled (its backlog, or the window's mean wait when
+    /// it has none; slowdown and batch over the window), with the client's own RTT and device
+    /// slowdown.
     pub fn options(&self, estimate: &Estimate, link_mbit: f64, load: &LoadNow) -> InferOptions {
         match self {
             Variant::Policy("server-raw") => InferOptions {
@@ -69,7 +70,7 @@ pub fn truth(estimate: &Estimate, link_mbit: f64, load: &LoadNow) -> Estimate {
     Estimate {
         uplink_bytes_per_s: rate,
         downlink_bytes_per_s: rate,
-        queue_us: load.queue_wait_ms * 1e3,
+        queue_us: load.backlog_ms.unwrap_or(load.queue_wait_ms) * 1e3,
         server_slowdown: if load.slowdown > 0.0 {
             load.slowdown
         } else {

@@ -20,6 +20,10 @@ pub struct LoadNow {
     pub mean_batch: f64,
     /// Completions per second over the window.
     pub requests_per_s: f64,
+    /// How long a request arriving then would have waited for an executor (the queue as it
+    /// stood), ms; absent when the server did not know (or in records written before it was).
+    #[serde(default)]
+    pub backlog_ms: Option<f64>,
 }
 
 impl From<&LoadSample> for LoadNow {
@@ -31,6 +35,7 @@ impl From<&LoadSample> for LoadNow {
             in_flight: s.in_flight,
             mean_batch: s.mean_batch_size,
             requests_per_s: s.requests_per_s,
+            backlog_ms: s.backlog_us.map(|b| b * 1e-3),
         }
     }
 }

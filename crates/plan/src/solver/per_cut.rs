@@ -1,0 +1,151 @@
+//! Decisions when the server's load differs by cut: the batch a request joins, and the queue
+//! it finds when it gets there.
+//!
+//! A server batches requests only with others for the same cut and shape, so under load a cut
+//! that much traffic uses (the whole input, say) runs in batches of several requests while a
+//! cut nobody else uses runs alone. On hardware whose batch time grows with its rows (CPUs),
+//! that difference decides which cut is faster. And a request reaches the server only after
+//! its head and its upload: the queue it finds is the queue as it stands now for a cut that
+//! sends at once, and more and more the usual queue for cuts that take longer to get there
+//! ([`QueueOutlook`]). The exact search prices every cut with one batch size and one queue
+//! wait, so these cannot enter it; instead the exact optimum and the best listed candidates
+//! are priced again, each at its own batch size and arrival time.
+
+use std::time::Instant;
+
+use loadpart_cuts::{Cut, CutId};
+
+use super::Planner;
+use crate::{Decision, Estimate};
+
+/// The queue wait a request will find, by how long it takes to reach the server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueOutlook {
+    /// The wait of a request arriving now (the server's backlog), µs.
+    pub now_us: f64,
+    /// The mean wait over the server's recent window, µs: what a request arriving at some
+    /// unrelated later time finds.
+    pub mean_us: f64,
+    /// How fast the queue forgets its present state, µs: the time constant of the move from
+    /// `now_us` to `mean_us`.
+    pub memory_us: f64,
+}
+
+impl QueueOutlook {
+    /// The expected wait of a request that reaches the server `lead_us` from now. A memory
+    /// that is not positive and finite forgets at once (the mean); a bad lead counts as 0.
+    pub fn at(&self, lead_us: f64) -> f64 {
+        let lead = if lead_us.is_finite() {
+            lead_us.max(0.0)
+        } else {
+            0.0
+        };
+        if !(self.memory_us.is_finite() && self.memory_us > 0.0) {
+            return self.mean_us;
+        }
+        let w = (-lead / self.memory_us).exp();
+        self.mean_us + (self.now_us - self.mean_us) * w
+    }
+}
+
+/// What is known about the server's load per cut.
+#[derive(Clone, Copy)]
+pub struct PerCut<'a> {
+    /// The batch a request at a cut is expected to run in; `None` (or a value that is not
+    /// finite and at least 1): the estimate's `server_batch`.
+    pub batch_of: &'a dyn Fn(&CutId) -> Option<f64>,
+    /// The queue by arrival time; `None`: the estimate's `queue_us` for every cut.
+    pub queue: Option<QueueOutlook>,
+}
+
+impl std::fmt::Debug for PerCut<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerCut")
+            .field("queue", &self.queue)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PerCut<'_> {
+    /// Nothing per cut: every decision is the plain one.
+    pub const NONE: PerCut<'static> = PerCut {
+        batch_of: &|_| None,
+        queue: None,
+    };
+}
+
+impl Planner {
+    /// `e` as it applies to a request at `cut`: its own batch size, and the queue it finds
+    /// when its head and upload are done (full local: unchanged, it meets no queue).
+    pub fn estimate_for_cut(&self, cut: &Cut, e: &Estimate, per_cut: &PerCut<'_>) -> Estimate {
+        let mut ec = match (per_cut.batch_of)(&cut.id(&self.dag)) {
+            Some(k) if k.is_finite() && k >= 1.0 => Estimate {
+                server_batch: k,
+                ..*e
+            },
+            _ => *e,
+        };
+        if let Some(q) = per_cut.queue
+            && !cut.is_full_local()
+        {
+            let b = self.predict(&cut.head, &ec);
+            let lead = b.device + b.encode + b.upload + b.rtt / 2.0;
+            ec.queue_us = q.at(lead);
+        }
+        ec
+    }
+
+    /// The least predicted latency when each cut is priced with [`Planner::estimate_for_cut`].
+    /// Considers the exact optimum under `e` and the `runners_up` best listed candidates
+    /// under `e`; with nothing per cut it is exactly [`Planner::decide`].
+    pub fn decide_per_cut(
+        &self,
+        e: &Estimate,
+        per_cut: &PerCut<'_>,
+        runners_up: usize,
+    ) -> Decision {
+        let start = Instant::now();
+        let first = self.decide(e);
+        let priced = |cut: &Cut| -> (f64, Estimate) {
+            let ec = self.estimate_for_cut(cut, e, per_cut);
+            (self.predict(&cut.head, &ec).total(), ec)
+        };
+        let (mut best_t, mut best_e) = priced(&first.cut);
+        let mut best_head = None;
+        for c in self.ranked_candidates(e).into_iter().take(runners_up) {
+            let (t, ec) = priced(c.candidate.cut);
+            if t < best_t {
+                (best_t, best_e, best_head) = (t, ec, Some(c.candidate.cut.head.clone()));
+            }
+        }
+        match best_head {
+            None if best_e == *e => first,
+            None => self.fixed(&first.cut.head, &self.rates(&best_e), start),
+            Some(head) => self.fixed(&head, &self.rates(&best_e), start),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outlook_moves_from_the_queue_now_to_the_mean() {
+        let q = QueueOutlook {
+            now_us: 200_000.0,
+            mean_us: 50_000.0,
+            memory_us: 100_000.0,
+        };
+        assert_eq!(q.at(0.0), 200_000.0);
+        assert!((q.at(100_000.0) - (50_000.0 + 150_000.0 / std::f64::consts::E)).abs() < 1e-6);
+        assert!((q.at(1e9) - 50_000.0).abs() < 1e-6);
+        assert_eq!(q.at(f64::NAN), 200_000.0, "a bad lead counts as now");
+        assert_eq!(q.at(-5.0), 200_000.0);
+        let forgetful = QueueOutlook {
+            memory_us: 0.0,
+            ..q
+        };
+        assert_eq!(forgetful.at(0.0), 50_000.0);
+    }
+}
