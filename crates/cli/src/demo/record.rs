@@ -129,10 +129,12 @@ pub fn summary(records: &[Record], phase_names: &[&str]) -> String {
         .map(|r| (r.latency_ms - r.predicted_ms) / r.predicted_ms * 100.0)
         .collect();
     if !pred.is_empty() {
+        let m = mean(&pred);
         let _ = writeln!(
             s,
-            "loadpart's offloaded requests took {:+.1}% of their predicted latency on average ({} requests)",
-            mean(&pred),
+            "loadpart's offloaded requests took {:.1}% {} than predicted on average ({} requests)",
+            m.abs(),
+            if m >= 0.0 { "longer" } else { "less time" },
             pred.len()
         );
     }
