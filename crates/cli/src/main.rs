@@ -48,6 +48,8 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before any thread is pinned: the list of cores is the calling thread's.
+    pinning::init();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LOADPART_LOG")

@@ -4,11 +4,34 @@
 //!
 //! Threads inherit the affinity of the thread that creates them, so pinning a thread before it
 //! builds a runtime or starts a server pins everything those create.
+//!
+//! The cores are listed once, before any thread is pinned ([`init`], first thing in `main`):
+//! the OS lists only the cores the *calling thread* may use, so a server thread started by a
+//! thread already pinned to core 1 saw one core, took it for core 0, and ran beside the devices
+//! it was meant to be apart from (seen in `bench run` and `demo`: ResNet-50 tails took 230 ms
+//! instead of 76).
 
-/// Pins the calling thread to `core` (an index into the cores this process may use). Returns
-/// false, after a warning, where pinning is not possible (one core, or the OS refuses).
+use std::sync::OnceLock;
+
+use core_affinity::CoreId;
+
+static CORES: OnceLock<Option<Vec<CoreId>>> = OnceLock::new();
+
+/// Lists the cores this process may use, once. Call it before pinning any thread; later calls
+/// (and [`pin_current`] or [`cores`] without it) keep the first list.
+pub fn init() {
+    CORES.get_or_init(core_affinity::get_core_ids);
+}
+
+fn all() -> Option<&'static [CoreId]> {
+    CORES.get_or_init(core_affinity::get_core_ids).as_deref()
+}
+
+/// Pins the calling thread to `core` (an index into the cores this process could use at
+/// start). Returns false, after a warning, where pinning is not possible (one core, or the OS
+/// refuses).
 pub fn pin_current(core: usize) -> bool {
-    let Some(ids) = core_affinity::get_core_ids() else {
+    let Some(ids) = all() else {
         tracing::warn!("cannot list cores; threads are not pinned");
         return false;
     };
@@ -22,7 +45,35 @@ pub fn pin_current(core: usize) -> bool {
     ok
 }
 
-/// Cores this process may use.
+/// Cores this process could use at start.
 pub fn cores() -> usize {
-    core_affinity::get_core_ids().map_or(1, |v| v.len())
+    all().map_or(1, <[CoreId]>::len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_pinned_first_does_not_shrink_the_list_for_the_next() {
+        init();
+        let n = cores();
+        if n < 2 {
+            eprintln!("one core: nothing to check");
+            return;
+        }
+        assert!(pin_current(1));
+        let first = std::thread::spawn(|| {
+            assert!(pin_current(0));
+            core_affinity::get_core_ids().unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            first,
+            vec![all().unwrap()[0]],
+            "pinned to core 0, not to core 1 again"
+        );
+        assert_eq!(cores(), n);
+    }
 }
