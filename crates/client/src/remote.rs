@@ -179,8 +179,8 @@ impl Remote {
 mod tests {
     use super::*;
 
-    #[test]
-    fn tokens_are_never_printed() {
+    #[tokio::test]
+    async fn tokens_are_never_printed() {
         let t = Token::new("s3cret-s3cret-s3cret").unwrap();
         let access = Access {
             token: Some(t.clone()),

@@ -462,7 +462,9 @@ async fn tritonclient_over_tls_with_tokens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_downloads_are_capped_in_size_and_rate() {
     let server = start(&["chain"], |c| c.probe_bytes_per_s = 1 << 20).await;
-    let mut lp = loadpart_client(&server).await;
+    let mut lp = loadpart_client(&server)
+        .await
+        .max_decoding_message_size(64 << 20);
     let probe = |bytes: u64| loadpart_proto::loadpart::ProbeDownloadRequest { bytes };
     // Larger than the size cap: refused whatever the budget.
     let e = lp.probe_download(probe(17 << 20)).await.unwrap_err();
