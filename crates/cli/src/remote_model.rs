@@ -31,6 +31,49 @@ pub struct RemoteModelArgs {
     /// ort (ONNX Runtime; falls back to tract if its library is missing) or tract.
     #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
     pub engine: EngineKind,
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// TLS trust and the device token, for every command that connects to a server.
+#[derive(Clone, clap::Args)]
+pub struct AccessArgs {
+    /// Verify the server over TLS against this CA certificate (PEM); the server URL may then
+    /// be http:// or https://.
+    #[arg(long, env = "LOADPART_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// The name the server's certificate must carry, when it differs from the URL's host.
+    #[arg(long, requires = "tls_ca")]
+    pub tls_domain: Option<String>,
+    /// This device's token, sent as `authorization: Bearer TOKEN` (prefer the environment
+    /// variable: a flag shows in the process list). Never printed.
+    #[arg(long, env = "LOADPART_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for AccessArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessArgs")
+            .field("tls_ca", &self.tls_ca)
+            .field("tls_domain", &self.tls_domain)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl AccessArgs {
+    /// The client library's access settings.
+    pub fn access(&self) -> Result<loadpart_client::Access> {
+        Ok(loadpart_client::Access {
+            tls_ca: self.tls_ca.clone(),
+            tls_domain: self.tls_domain.clone(),
+            token: self
+                .token
+                .as_deref()
+                .map(loadpart_client::Token::new)
+                .transpose()?,
+        })
+    }
 }
 
 impl RemoteModelArgs {

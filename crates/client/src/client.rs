@@ -128,7 +128,7 @@ impl Client {
             });
         }
         let device = Device::new(runtime, config.device_slowdown)?;
-        let remote = Remote::new(&config.server, config.max_message_bytes)?;
+        let remote = Remote::with_access(&config.server, config.max_message_bytes, &config.access)?;
         let encoder = Encoder::new(config.codec)?;
         let shared = Arc::new(Shared {
             estimator: Mutex::new(Estimator::new(config.estimator)?),

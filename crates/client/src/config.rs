@@ -48,6 +48,8 @@ pub struct ClientConfig {
     pub watch_interval: Duration,
     /// Largest gRPC message either way.
     pub max_message_bytes: usize,
+    /// TLS trust and bearer token for every call (default: plaintext, no token).
+    pub access: crate::Access,
 }
 
 impl ClientConfig {
@@ -69,6 +71,7 @@ impl ClientConfig {
             background: true,
             watch_interval: Duration::from_millis(100),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            access: crate::Access::default(),
         }
     }
 }

@@ -51,6 +51,9 @@ pub enum ClientError {
     /// The server URL is not a valid endpoint.
     #[error("bad server address {url:?}: {reason}")]
     BadUrl { url: String, reason: String },
+    /// TLS trust or a token that cannot be used (an unreadable CA file, a malformed token).
+    #[error("bad access settings: {0}")]
+    BadAccess(String),
     /// The server runs a different model than this device (other weights, other file).
     #[error(
         "the server's model {model:?} has identity {server}, this device's has {device}: both \
@@ -93,6 +96,7 @@ impl loadpart_errors::Classify for ClientError {
         use loadpart_errors::ErrorKind::*;
         match self {
             ClientError::BadUrl { .. }
+            | ClientError::BadAccess(_)
             | ClientError::BadInput(_)
             | ClientError::BadCut { .. }
             | ClientError::Config { .. } => Caller,
@@ -107,6 +111,7 @@ impl loadpart_errors::Classify for ClientError {
     fn label(&self) -> &'static str {
         match self {
             ClientError::BadUrl { .. } => "bad_url",
+            ClientError::BadAccess(_) => "bad_access",
             ClientError::IdentityMismatch { .. } => "identity_mismatch",
             ClientError::ServerProfile { .. } => "server_profile",
             ClientError::BadInput(_) => "bad_input",

@@ -44,5 +44,5 @@ pub use estimate::{
     Staleness,
 };
 pub use outcome::{FallbackReason, InferOutcome, LocalReason, Measured, Route};
-pub use remote::Remote;
+pub use remote::{Access, Bearer, Remote, TOKEN_ENV, Token, Transport};
 pub use wire::ServerTimings;

@@ -1,12 +1,92 @@
-//! [`Remote`]: the gRPC stubs of one server, over one lazily connected channel.
+//! [`Remote`]: the gRPC stubs of one server, over one lazily connected channel, with the
+//! device's [`Access`] (TLS trust and bearer token) applied to every call.
 
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use loadpart_proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
 use loadpart_proto::loadpart::loadpart_client::LoadpartClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use crate::ClientError;
+
+/// Environment variable a device's token may come from (`loadpart infer`, `demo`, `bench`).
+pub const TOKEN_ENV: &str = "LOADPART_TOKEN";
+
+/// A device token, sent as `authorization: Bearer TOKEN`. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(Arc<str>);
+
+impl Token {
+    /// A token; refused when empty or not printable ASCII (it must fit a header).
+    pub fn new(token: impl AsRef<str>) -> Result<Self, ClientError> {
+        let t = token.as_ref().trim();
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ClientError::BadAccess(
+                "a token must be non-empty printable ASCII without spaces".into(),
+            ));
+        }
+        Ok(Self(Arc::from(t)))
+    }
+
+    /// The token itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// How a device reaches its server securely: TLS trust and a bearer token. The default is
+/// plaintext with no token (what a loopback server without tokens expects).
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// Verify the server against this CA certificate (PEM) over TLS. An `http://` server URL
+    /// is then taken as `https://`.
+    pub tls_ca: Option<PathBuf>,
+    /// The name the server's certificate must carry, when it differs from the URL's host.
+    pub tls_domain: Option<String>,
+    /// Sent as `authorization: Bearer TOKEN` on every call (inference, probes, load watch).
+    pub token: Option<Token>,
+}
+
+/// Adds the bearer header to every call. `Debug` never shows the token.
+#[derive(Clone, Default)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Bearer(<redacted>)"
+        } else {
+            "Bearer(none)"
+        })
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            request.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// The channel every stub runs over: the connection with the bearer header added.
+pub type Transport = InterceptedService<Channel, Bearer>;
 
 /// The inference and loadpart services of one server.
 ///
@@ -16,38 +96,111 @@ use crate::ClientError;
 pub struct Remote {
     url: String,
     /// `inference.GRPCInferenceService`.
-    pub infer: GrpcInferenceServiceClient<Channel>,
+    pub infer: GrpcInferenceServiceClient<Transport>,
     /// `loadpart.v1.Loadpart`.
-    pub loadpart: LoadpartClient<Channel>,
+    pub loadpart: LoadpartClient<Transport>,
 }
 
 impl Remote {
-    /// Stubs for the server at `url` (`http://host:port`), messages up to `max_message_bytes`.
+    /// Stubs for the server at `url` (`http://host:port`), messages up to `max_message_bytes`,
+    /// plaintext and no token.
     pub fn new(url: &str, max_message_bytes: usize) -> Result<Self, ClientError> {
+        Self::with_access(url, max_message_bytes, &Access::default())
+    }
+
+    /// Stubs for the server at `url` with `access`'s TLS trust and token.
+    pub fn with_access(
+        url: &str,
+        max_message_bytes: usize,
+        access: &Access,
+    ) -> Result<Self, ClientError> {
         let bad = |reason: String| ClientError::BadUrl {
             url: url.to_string(),
             reason,
         };
-        let endpoint = Endpoint::from_shared(url.to_string())
+        let target = match (&access.tls_ca, url.strip_prefix("http://")) {
+            (Some(_), Some(rest)) => format!("https://{rest}"),
+            (None, _) if url.starts_with("https://") => {
+                return Err(bad(
+                    "an https:// server needs a CA file to verify it (tls_ca, --tls-ca)".into(),
+                ));
+            }
+            _ => url.to_string(),
+        };
+        let mut endpoint = Endpoint::from_shared(target.clone())
             .map_err(|e| bad(e.to_string()))?
             .connect_timeout(Duration::from_secs(1))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(5));
+        if let Some(ca) = &access.tls_ca {
+            let pem = std::fs::read(ca).map_err(|e| {
+                ClientError::BadAccess(format!("reading the CA file {}: {e}", ca.display()))
+            })?;
+            let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem));
+            if let Some(d) = &access.tls_domain {
+                tls = tls.domain_name(d.clone());
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| ClientError::BadAccess(format!("TLS: {e}")))?;
+        }
+        let bearer = match &access.token {
+            None => Bearer(None),
+            Some(t) => {
+                let mut v: MetadataValue<Ascii> =
+                    format!("Bearer {}", t.expose()).parse().map_err(|_| {
+                        ClientError::BadAccess("the token does not fit a header".into())
+                    })?;
+                // Never indexed by HPACK (kept out of header compression tables).
+                v.set_sensitive(true);
+                Bearer(Some(v))
+            }
+        };
         let channel = endpoint.connect_lazy();
         Ok(Self {
-            url: url.to_string(),
-            infer: GrpcInferenceServiceClient::new(channel.clone())
+            url: target,
+            infer: GrpcInferenceServiceClient::with_interceptor(channel.clone(), bearer.clone())
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
-            loadpart: LoadpartClient::new(channel)
+            loadpart: LoadpartClient::with_interceptor(channel, bearer)
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
         })
     }
 
-    /// The server's URL.
+    /// The server's URL (`https://` when TLS is on).
     pub fn url(&self) -> &str {
         &self.url
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn tokens_are_never_printed() {
+        let t = Token::new("s3cret-s3cret-s3cret").unwrap();
+        let access = Access {
+            token: Some(t.clone()),
+            ..Access::default()
+        };
+        assert!(!format!("{t:?} {access:?}").contains("s3cret"));
+        let r = Remote::with_access("http://127.0.0.1:1", 1 << 20, &access).unwrap();
+        assert!(!format!("{r:?}").contains("s3cret"), "{r:?}");
+        assert!(Token::new("").is_err());
+        assert!(Token::new("has space").is_err());
+    }
+
+    #[test]
+    fn https_needs_a_ca() {
+        assert!(Remote::new("https://127.0.0.1:1", 1 << 20).is_err());
+        let missing = Access {
+            tls_ca: Some("/nonexistent/ca.pem".into()),
+            ..Access::default()
+        };
+        let e = Remote::with_access("http://127.0.0.1:1", 1 << 20, &missing).unwrap_err();
+        assert!(e.to_string().contains("CA file"), "{e}");
     }
 }

@@ -21,6 +21,9 @@
 //! - The gRPC services ([`service`]): `inference.GRPCInferenceService` (KServe v2 with Triton's
 //!   statistics), `loadpart.v1.Loadpart` (profile, load poll and watch, bandwidth probes), and
 //!   `grpc.health.v1`.
+//! - Security ([`auth`]): device tokens checked by an interceptor on the inference and
+//!   loadpart services (`authorization: Bearer`), re-read on demand; TLS (rustls) on the
+//!   listener when configured, plaintext otherwise (loopback only unless allowed).
 //! - Operations: Prometheus text metrics (`metrics`, one module) served over plain HTTP on their
 //!   own address, `tracing` spans on the request path.
 //! - [`Server::start`] with a [`ServerConfig`] ties them together and returns a
@@ -28,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 mod admission;
+pub mod auth;
 mod batcher;
 mod error;
 mod executor;
@@ -54,6 +58,6 @@ pub use load::{LoadSnapshot, LoadWindow, MAX_SLOWDOWN};
 pub use parts::WarmCuts;
 pub use registry::{ModelSpec, Registry, ServedModel, TensorMeta};
 pub use scheduler::{Reply, SchedulerHandle, Timings};
-pub use server::{RunningServer, Server, ServerConfig};
+pub use server::{RunningServer, Server, ServerConfig, TlsFiles};
 pub use staircase::{Stage, StairGroup, Staircase, plan_staircases};
 pub use validate::{ValidRequest, validate_request};

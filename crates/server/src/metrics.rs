@@ -102,6 +102,9 @@ pub struct Metrics {
     models: HashMap<String, PerModel>,
     /// (model, gRPC code name, error label) -> count.
     errors: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
+    /// Authenticated device name -> inference requests received (only with device tokens, so
+    /// the label set is the token file's names).
+    devices: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Gauges read at scrape time.
@@ -138,6 +141,7 @@ impl Metrics {
         Self {
             models,
             errors: Mutex::new(BTreeMap::new()),
+            devices: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -166,6 +170,17 @@ impl Metrics {
         };
         let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
         *errors.entry((model, code_name(code), label)).or_default() += 1;
+    }
+
+    /// An inference request from the authenticated device `device` arrived.
+    pub fn device_request(&self, device: &str) {
+        let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
+        match devices.get_mut(device) {
+            Some(n) => *n += 1,
+            None => {
+                devices.insert(device.to_string(), 1);
+            }
+        }
     }
 
     /// The text exposition of every metric, with `gauges` read now.
@@ -269,6 +284,18 @@ impl Metrics {
                     "{name}{{model=\"{}\",reason=\"{label}\"}} {v}",
                     escape(m)
                 );
+            }
+        }
+        drop(errors);
+        let devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
+        if !devices.is_empty() {
+            let name = "loadpart_device_requests_total";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Inference requests received, by authenticated device.\n# TYPE {name} counter"
+            );
+            for (d, v) in devices.iter() {
+                let _ = writeln!(out, "{name}{{device=\"{}\"}} {v}", escape(d));
             }
         }
         out

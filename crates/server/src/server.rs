@@ -2,6 +2,7 @@
 //! scheduler, bind, serve; [`RunningServer::shutdown`] drains and stops every thread.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,11 @@ use loadpart_proto::inference::grpc_inference_service_server::GrpcInferenceServi
 use loadpart_proto::loadpart::loadpart_server::LoadpartServer;
 use loadpart_runtime::PartCache;
 use tokio::sync::{oneshot, watch};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Identity, ServerTlsConfig};
+
+use crate::auth::{Authenticator, Tokens};
 
 use crate::monitor::Monitor;
 use crate::registry::{ModelSpec, Registry, ServedModel};
@@ -74,6 +79,40 @@ pub struct ServerConfig {
     /// Deadline of a request that sets none, or a later one (gRPC timeout, `timeout`
     /// parameter): its answer is refused at arrival or dropped from the queue after this.
     pub default_timeout: Duration,
+    /// TLS on the gRPC listener (rustls): the server's certificate chain and key, PEM files.
+    /// `None` serves plaintext, on a loopback address only unless `insecure_listen`.
+    pub tls: Option<TlsFiles>,
+    /// Device tokens (`NAME TOKEN` lines, see [`crate::auth`]): every call of the inference and
+    /// loadpart services must carry `authorization: Bearer TOKEN`. `None` checks nothing.
+    pub tokens: Option<PathBuf>,
+    /// Allow plaintext on a non-loopback address (logged as a warning).
+    pub insecure_listen: bool,
+    /// Most ProbeDownload payload the server sends, bytes per second over all clients (a burst
+    /// of one second's worth, at least one largest probe): more is refused with
+    /// RESOURCE_EXHAUSTED, so that small requests cannot make the server send without bound.
+    pub probe_bytes_per_s: u64,
+}
+
+/// The server's certificate chain and private key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Reads both files into tonic's identity.
+    fn identity(&self) -> Result<Identity, ServerError> {
+        let read = |what: &str, p: &PathBuf| {
+            std::fs::read(p).map_err(|e| {
+                ServerError::Config(format!("reading the TLS {what} {}: {e}", p.display()))
+            })
+        };
+        Ok(Identity::from_pem(
+            read("certificate", &self.cert)?,
+            read("key", &self.key)?,
+        ))
+    }
 }
 
 impl Default for ServerConfig {
@@ -96,6 +135,10 @@ impl Default for ServerConfig {
             part_builds: 2,
             load_window: Duration::from_secs(3),
             default_timeout: Duration::from_secs(10),
+            tls: None,
+            tokens: None,
+            insecure_listen: false,
+            probe_bytes_per_s: crate::service::loadpart::DEFAULT_PROBE_BYTES_PER_S,
         }
     }
 }
@@ -122,6 +165,17 @@ impl ServerConfig {
         if self.default_timeout.is_zero() {
             return bad("default_timeout must be positive");
         }
+        if self.probe_bytes_per_s == 0 {
+            return bad("probe_bytes_per_s must be positive");
+        }
+        if self.tls.is_none() && !self.listen.ip().is_loopback() && !self.insecure_listen {
+            return Err(ServerError::Config(format!(
+                "refusing to serve plaintext on {}, a non-loopback address: give a TLS \
+                 certificate and key, listen on loopback, or allow it explicitly \
+                 (insecure_listen, --insecure-listen)",
+                self.listen
+            )));
+        }
         Ok(())
     }
 }
@@ -134,6 +188,7 @@ pub struct Server;
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    tokens: Option<Arc<Tokens>>,
     metrics_addr: Option<SocketAddr>,
     metrics: Option<tokio::task::JoinHandle<()>>,
     stop: Option<oneshot::Sender<()>>,
@@ -150,6 +205,17 @@ impl Server {
     /// Must run inside a multi-threaded tokio runtime.
     pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         config.validate()?;
+        // Files first: a bad certificate or token file must fail before minutes of loading.
+        let tls = match &config.tls {
+            Some(files) => Some(ServerTlsConfig::new().identity(files.identity()?)),
+            None => None,
+        };
+        let tokens = match &config.tokens {
+            Some(path) => Some(Arc::new(
+                Tokens::load(path).map_err(|e| ServerError::Config(e.to_string()))?,
+            )),
+            None => None,
+        };
         let cfg = config.clone();
         let (registry, engine) = tokio::task::spawn_blocking(move || load_models(&cfg))
             .await
@@ -217,6 +283,13 @@ impl Server {
             default_timeout: config.default_timeout,
             builds,
             stopping: stopping_rx,
+            probe_budget: std::sync::Mutex::new(crate::service::loadpart::ByteBudget::new(
+                config.probe_bytes_per_s,
+                config
+                    .probe_bytes_per_s
+                    .max(crate::service::loadpart::MAX_PROBE_DOWNLOAD_BYTES),
+                std::time::Instant::now(),
+            )),
         });
         let n = config.max_message_bytes;
         let inference = GrpcInferenceServiceServer::new(InferenceService {
@@ -227,6 +300,10 @@ impl Server {
         let loadpart = LoadpartServer::new(LoadpartService { shared })
             .max_decoding_message_size(n)
             .max_encoding_message_size(n);
+        // Health stays open (load balancers probe it; it tells only "serving").
+        let auth = Authenticator::new(tokens.clone());
+        let inference = InterceptedService::new(inference, auth.clone());
+        let loadpart = InterceptedService::new(loadpart, auth);
         let (health_reporter, health) = tonic_health::server::health_reporter();
         health_reporter
             .set_serving::<GrpcInferenceServiceServer<InferenceService>>()
@@ -236,17 +313,43 @@ impl Server {
             .await;
 
         let (stop, stop_rx) = oneshot::channel::<()>();
-        let router = tonic::transport::Server::builder()
-            .tcp_nodelay(true)
+        let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+        match tls {
+            Some(tls) => {
+                builder = builder
+                    .tls_config(tls)
+                    .map_err(|e| ServerError::Config(format!("TLS: {e}")))?;
+            }
+            None if addr.ip().is_loopback() => {
+                tracing::info!(%addr, "plaintext gRPC (no TLS): loopback only");
+            }
+            None => {
+                tracing::warn!(
+                    %addr,
+                    "plaintext gRPC (no TLS) on a non-loopback address: anyone on the network \
+                     can read and alter requests"
+                );
+            }
+        }
+        match &tokens {
+            Some(t) => tracing::info!(
+                file = %t.path().display(),
+                devices = t.current().len(),
+                "device tokens required"
+            ),
+            None => tracing::info!("no device tokens: any client may call"),
+        }
+        let router = builder
             .add_service(health)
             .add_service(inference)
             .add_service(loadpart);
         let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
             let _ = stop_rx.await;
         }));
-        tracing::info!(%addr, models = ?names_of(&models), "serving");
+        tracing::info!(%addr, tls = config.tls.is_some(), models = ?names_of(&models), "serving");
         Ok(RunningServer {
             addr,
+            tokens,
             metrics_addr,
             metrics,
             stop: Some(stop),
@@ -300,6 +403,11 @@ impl RunningServer {
     /// The bound metrics address, when metrics are served.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The device tokens, when configured: [`Tokens::reload`] re-reads their file.
+    pub fn tokens(&self) -> Option<&Arc<Tokens>> {
+        self.tokens.as_ref()
     }
 
     /// The served models.

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub builds: Arc<crate::parts::Builds>,
     /// Becomes true when the server stops; long-lived streams end on it.
     pub stopping: watch::Receiver<bool>,
+    /// Server-wide budget of ProbeDownload payload bytes.
+    pub probe_budget: std::sync::Mutex<loadpart::ByteBudget>,
 }
 
 /// The `grpc-timeout` header (gRPC over HTTP/2: an integer of at most 8 digits and a unit

@@ -191,9 +191,10 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
         &noise_inputs(&prepared, 1)?,
         Default::default(),
     )?;
-    let remote = Remote::new(
+    let remote = Remote::with_access(
         &args.remote.server,
         loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES,
+        &args.remote.access.access()?,
     )?;
     let mut capacity = None;
     let arrivals = if let Some(path) = &args.trace {

@@ -103,6 +103,7 @@ pub async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
     let mut config = ClientConfig::new(&args.remote.server, args.remote.server_name());
     config.device_slowdown = args.device_slowdown;
     config.emulate_from_profile = args.device_from_profile;
+    config.access = args.remote.access.access()?;
     let client = Client::connect(config, runtime, profile, None).await?;
     ensure!(
         client.wait_for_estimates(Duration::from_secs(5)).await,

@@ -78,6 +78,19 @@ pub struct Args {
     /// Also write every request as a JSON line here.
     #[arg(long)]
     records: Option<std::path::PathBuf>,
+    /// TLS on the demo's server: its certificate chain (PEM; with --tls-key and --tls-ca). The
+    /// certificate must name `localhost` (or --tls-domain).
+    #[arg(long, requires_all = ["tls_key", "tls_ca"])]
+    tls_cert: Option<std::path::PathBuf>,
+    /// TLS: the server's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Device tokens file of the demo's server (`NAME TOKEN` lines); the phones and the load
+    /// generator send --token.
+    #[arg(long, requires = "token")]
+    tokens: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    access: crate::remote_model::AccessArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -149,8 +162,21 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
         max_queue_len: 64,
         // A short window, so that the load report follows the story's phases closely.
         load_window: Duration::from_secs(2),
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(loadpart_server::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        },
+        tokens: args.tokens.clone(),
         ..ServerConfig::default()
     };
+    let mut access = args.access.access()?;
+    if access.tls_ca.is_some() && access.tls_domain.is_none() {
+        // The phones reach the server through relays on 127.0.0.1 ports.
+        access.tls_domain = Some("localhost".into());
+    }
     let server = ServerThread::start(
         config,
         engine.clone(),
@@ -204,6 +230,7 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
         let mut config = ClientConfig::new(format!("http://{}", relay.addr()), &model_name);
         config.device_name = format!("phone-{}", i + 1);
         config.device_slowdown = args.device_slowdown;
+        config.access = access.clone();
         // Three devices share one core: each run lasts its profiled time times the slowdown
         // (the real run, then a sleep), so that they do not slow each other down.
         config.emulate_from_profile = true;
@@ -227,7 +254,11 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
     let full_offload = planner.full_offload().id(dag).to_string();
 
     // Synthetic devices: full offloads and a mid-model cut, sent straight to the server.
-    let direct = Remote::new(&server_url, loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES)?;
+    let direct = Remote::with_access(
+        &server_url,
+        loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES,
+        &access,
+    )?;
     let candidates: Vec<_> = planner.candidates().map(|c| c.cut.clone()).collect();
     let mid = candidates[candidates.len() / 2].id(dag);
     let mix = vec![(planner.full_offload().id(dag), 1.0), (mid, 1.0)];

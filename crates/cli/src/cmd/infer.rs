@@ -153,6 +153,7 @@ async fn infer(args: Args) -> Result<ExitCode> {
     let mut config = ClientConfig::new(&args.remote.server, args.remote.server_name());
     config.policy = args.policy.clone();
     config.device_slowdown = args.device_slowdown;
+    config.access = args.remote.access.access()?;
     let client = Client::connect(config, runtime, profile, None).await?;
     if !client.wait_for_estimates(Duration::from_secs(3)).await {
         eprintln!(

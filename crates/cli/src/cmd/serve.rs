@@ -48,6 +48,22 @@ pub struct Args {
     /// [default: 127.0.0.1:8001]
     #[arg(long, env = "LOADPART_LISTEN")]
     listen: Option<SocketAddr>,
+    /// TLS: the server's certificate chain, PEM (with --tls-key). Without TLS the server
+    /// listens on loopback only, unless --insecure-listen.
+    #[arg(long, requires = "tls_key", env = "LOADPART_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// TLS: the server's private key, PEM (with --tls-cert).
+    #[arg(long, requires = "tls_cert", env = "LOADPART_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Device tokens: a file of `NAME TOKEN` lines (`#` comments). Every inference and loadpart
+    /// call must then carry `authorization: Bearer TOKEN`; the device's name labels its
+    /// metrics and log lines. Re-read on SIGHUP (a bad file keeps the old tokens).
+    #[arg(long, env = "LOADPART_TOKENS")]
+    tokens: Option<PathBuf>,
+    /// Serve plaintext (no TLS) on a non-loopback address: anyone on the network can read and
+    /// alter requests (and tokens). Logged as a warning.
+    #[arg(long)]
+    insecure_listen: bool,
     /// Address of the Prometheus endpoint (GET /metrics), or "off". Keep it on loopback or a
     /// private network. [default: 127.0.0.1:9464]
     #[arg(long, env = "LOADPART_METRICS_LISTEN")]
@@ -94,6 +110,10 @@ pub struct Args {
     /// busy processes). [default: on]
     #[arg(long, env = "LOADPART_SPINNING")]
     spinning: Option<Spinning>,
+    /// Most bandwidth-probe payload (ProbeDownload) the server sends, MiB/s over all clients;
+    /// more is refused, so that tiny requests cannot make it send without bound. [default: 256]
+    #[arg(long)]
+    probe_mib_per_s: Option<u64>,
     /// Largest gRPC message either way, MiB; must exceed the largest cut batch. [default: 256]
     #[arg(long)]
     max_message_mib: Option<usize>,
@@ -155,6 +175,16 @@ fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
     if let Some(a) = args.listen {
         c.listen = a;
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        c.tls = Some(loadpart_server::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+    }
+    if let Some(t) = &args.tokens {
+        c.tokens = Some(t.clone());
+    }
+    c.insecure_listen |= args.insecure_listen;
     if let Some(m) = &args.metrics_listen {
         c.metrics_listen = config::parse_metrics(m)?;
     }
@@ -182,6 +212,9 @@ fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
     }
     if let Some(mib) = args.max_message_mib {
         c.max_message_bytes = mib << 20;
+    }
+    if let Some(mib) = args.probe_mib_per_s {
+        c.probe_bytes_per_s = mib << 20;
     }
     if let Some(ms) = args.load_window_ms {
         c.load_window = Duration::from_millis(ms);
@@ -212,14 +245,55 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let server_tls = config.tls.is_some();
     rt.block_on(async move {
         let server = Server::start(config).await?;
         let names: Vec<&str> = server.models().iter().map(|m| m.name.as_str()).collect();
-        eprintln!("loadpart serving {} on {}", names.join(", "), server.addr());
+        // Installed before the "serving" line, so that a SIGHUP sent after it is never the
+        // default action (exit).
+        #[cfg(unix)]
+        let reload = match server.tokens().cloned() {
+            None => None,
+            Some(tokens) => {
+                let mut hup =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                        .context("installing the SIGHUP handler")?;
+                Some(tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        let t = tokens.clone();
+                        let r = tokio::task::spawn_blocking(move || t.reload()).await;
+                        match r {
+                            Ok(Ok(n)) => eprintln!(
+                                "SIGHUP: tokens reloaded from {}: {n} devices",
+                                tokens.path().display()
+                            ),
+                            Ok(Err(e)) => {
+                                eprintln!("SIGHUP: tokens not reloaded, keeping the old ones: {e}")
+                            }
+                            Err(e) => eprintln!("SIGHUP: token reload failed: {e}"),
+                        }
+                    }
+                }))
+            }
+        };
+        eprintln!(
+            "loadpart serving {} on {} ({})",
+            names.join(", "),
+            server.addr(),
+            match (server_tls, server.addr().ip().is_loopback()) {
+                (true, _) => "TLS",
+                (false, true) => "plaintext, no TLS: loopback only",
+                (false, false) => "plaintext, no TLS, NOT loopback: --insecure-listen",
+            }
+        );
         if let Some(m) = server.metrics_addr() {
             eprintln!("metrics at http://{m}/metrics");
         }
         shutdown_signal().await?;
+        #[cfg(unix)]
+        if let Some(r) = reload {
+            r.abort();
+        }
         eprintln!("stopping: finishing requests in flight");
         server.shutdown().await?;
         Ok(ExitCode::SUCCESS)

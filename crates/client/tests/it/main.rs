@@ -4,6 +4,7 @@
 //! Run in release mode: `cargo test --release -p loadpart-client`.
 mod fallback;
 mod offload;
+mod secure;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -99,10 +99,15 @@ impl GrpcInferenceService for InferenceService {
         &self,
         request: Request<ModelInferRequest>,
     ) -> Result<Response<ModelInferResponse>, Status> {
+        let device = crate::auth::device_of(&request).map(|d| d.0.clone());
+        if let Some(d) = &device {
+            self.shared.monitor.metrics.device_request(d);
+        }
         let span = tracing::debug_span!(
             "model_infer",
             model = %request.get_ref().model_name,
             id = %request.get_ref().id,
+            device = device.as_deref().unwrap_or(""),
         );
         self.infer(request).instrument(span).await
     }

@@ -18,6 +18,45 @@ use crate::status::to_status;
 /// cannot make the server allocate much.
 pub const MAX_PROBE_DOWNLOAD_BYTES: u64 = 16 << 20;
 
+/// Default server-wide budget of ProbeDownload payload, bytes per second (see
+/// [`crate::ServerConfig::probe_bytes_per_s`]).
+pub const DEFAULT_PROBE_BYTES_PER_S: u64 = 256 << 20;
+
+/// A token bucket of bytes: `rate` per second, holding at most `burst`. Pure: time is a
+/// parameter.
+#[derive(Debug)]
+pub(crate) struct ByteBudget {
+    rate: f64,
+    burst: f64,
+    level: f64,
+    at: std::time::Instant,
+}
+
+impl ByteBudget {
+    /// Full at `now`.
+    pub(crate) fn new(rate_per_s: u64, burst: u64, now: std::time::Instant) -> Self {
+        Self {
+            rate: rate_per_s as f64,
+            burst: burst as f64,
+            level: burst as f64,
+            at: now,
+        }
+    }
+
+    /// Takes `n` bytes if the bucket holds them at `now`.
+    pub(crate) fn take(&mut self, n: u64, now: std::time::Instant) -> bool {
+        let dt = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = now.max(self.at);
+        self.level = (self.level + dt * self.rate).min(self.burst);
+        if self.level >= n as f64 {
+            self.level -= n as f64;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// WatchLoad's interval when the client leaves it to the server, ms.
 pub const DEFAULT_WATCH_INTERVAL_MS: u32 = 200;
 
@@ -134,9 +173,47 @@ impl Loadpart for LoadpartService {
                 "ProbeDownload of {n} bytes: at most {cap} bytes"
             )));
         }
+        // A server-wide byte rate: a stream of tiny requests must not turn the server into an
+        // amplifier of its own uplink.
+        let granted = self
+            .shared
+            .probe_budget
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(n, std::time::Instant::now());
+        if !granted {
+            return Err(Status::resource_exhausted(
+                "ProbeDownload: the server's probe budget is spent; probe again later",
+            ));
+        }
         Ok(Response::new(ProbeDownloadReply {
             payload: vec![0u8; n as usize],
             server_time_us: unix_us(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::ByteBudget;
+
+    #[test]
+    fn byte_budget_refills_at_its_rate_up_to_its_burst() {
+        let t0 = Instant::now();
+        let mut b = ByteBudget::new(1000, 2000, t0);
+        assert!(b.take(1500, t0));
+        assert!(!b.take(600, t0));
+        assert!(b.take(500, t0));
+        assert!(!b.take(1, t0));
+        // Half a second: 500 bytes back.
+        let t1 = t0 + Duration::from_millis(500);
+        assert!(!b.take(600, t1));
+        assert!(b.take(500, t1));
+        // Long idle: never more than the burst.
+        let t2 = t1 + Duration::from_secs(60);
+        assert!(!b.take(2001, t2));
+        assert!(b.take(2000, t2));
     }
 }

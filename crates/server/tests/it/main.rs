@@ -12,6 +12,7 @@ mod partitioned;
 mod parts;
 mod processes;
 mod python;
+mod security;
 mod services;
 mod staircase;
 

@@ -28,6 +28,12 @@ pub struct FileConfig {
     pub engine: Option<String>,
     /// Measure a profile for models without one before serving (cached on disk).
     pub auto_profile: Option<bool>,
+    /// Device tokens file (`NAME TOKEN` lines); relative to the file's directory.
+    pub tokens: Option<PathBuf>,
+    /// Allow plaintext on a non-loopback address.
+    pub insecure_listen: Option<bool>,
+    /// TLS on the gRPC listener.
+    pub tls: Option<Tls>,
     #[serde(default)]
     pub batching: Batching,
     #[serde(default)]
@@ -37,6 +43,15 @@ pub struct FileConfig {
     /// The served models.
     #[serde(default)]
     pub models: Vec<FileModel>,
+}
+
+/// `[tls]`: the server's certificate chain and key, PEM files (relative to the file's
+/// directory).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +71,8 @@ pub struct Limits {
     pub max_message_mib: Option<usize>,
     pub part_cache_mib: Option<usize>,
     pub part_builds: Option<usize>,
+    /// Server-wide ProbeDownload budget, MiB/s.
+    pub probe_mib_per_s: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -146,6 +163,25 @@ pub fn apply_file(c: &mut ServerConfig, f: &FileConfig, dir: &Path) -> Result<()
     if let Some(a) = f.listen {
         c.listen = a;
     }
+    let beside = |p: &Path| {
+        if p.is_relative() {
+            dir.join(p)
+        } else {
+            p.to_path_buf()
+        }
+    };
+    if let Some(t) = &f.tls {
+        c.tls = Some(loadpart_server::TlsFiles {
+            cert: beside(&t.cert),
+            key: beside(&t.key),
+        });
+    }
+    if let Some(t) = &f.tokens {
+        c.tokens = Some(beside(t));
+    }
+    if let Some(on) = f.insecure_listen {
+        c.insecure_listen = on;
+    }
     if let Some(m) = &f.metrics_listen {
         c.metrics_listen = parse_metrics(m)?;
     }
@@ -173,6 +209,9 @@ pub fn apply_file(c: &mut ServerConfig, f: &FileConfig, dir: &Path) -> Result<()
         c.part_cache_bytes = mib << 20;
     }
     set(&mut c.part_builds, f.limits.part_builds);
+    if let Some(mib) = f.limits.probe_mib_per_s {
+        c.probe_bytes_per_s = mib << 20;
+    }
     set(&mut c.executors, f.threads.executors);
     set(&mut c.intra_threads, f.threads.intra);
     c.models = f
@@ -244,6 +283,10 @@ mod tests {
             r#"
             listen = "0.0.0.0:9000"
             metrics_listen = "off"
+            tokens = "tokens.txt"
+            [tls]
+            cert = "tls/server.pem"
+            key = "/keys/server.key"
             [batching]
             max_batch = 4
             max_delay_us = 500
@@ -265,6 +308,11 @@ mod tests {
         let mut c = ServerConfig::default();
         apply_file(&mut c, &f, Path::new("/etc/lp")).unwrap();
         assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
+        let tls = c.tls.as_ref().unwrap();
+        assert_eq!(tls.cert, Path::new("/etc/lp/tls/server.pem"));
+        assert_eq!(tls.key, Path::new("/keys/server.key"));
+        assert_eq!(c.tokens.as_deref(), Some(Path::new("/etc/lp/tokens.txt")));
+        assert!(!c.insecure_listen);
         assert_eq!(c.metrics_listen, None);
         assert_eq!(c.max_batch_rows, 4);
         assert_eq!(c.max_queue_delay, Duration::from_micros(500));
