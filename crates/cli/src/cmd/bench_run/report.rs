@@ -369,7 +369,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         seconds,
         links.into_iter().collect::<Vec<_>>().join("; ")
     );
-    md.push_str("Policies go round-robin request by request through one client: `server-raw` sends FP32 inputs, `server` encoded ones; `oracle` is told the configured link rate and the server's load polled just before the request (it shares loadpart's cost model: a reference, not a bound); `best fixed cut` is the best in hindsight of the forced top cuts, full local and encoded full offload. Prediction error: mean |measured - predicted| / measured. Top-1: same class as local FP32 execution of the same input. Fallback: the server did not compute the result (refused, failed or past the deadline, finished on the device).\n");
+    md.push_str("Policies go round-robin request by request through one client: `server-raw` sends FP32 inputs, `server` encoded ones; `oracle` is told the configured link rate and the server's load polled just before the request, its backlog included (it shares loadpart's cost model: a reference, not a bound; on the `tc htb` test bed short transfers run faster than the configured rate, by up to the shaper's burst); `best fixed cut` is the best in hindsight of the forced top cuts, full local and encoded full offload. Prediction error: mean |measured - predicted| / measured. Top-1: same class as local FP32 execution of the same input. Fallback: the server did not compute the result (refused, failed or past the deadline, finished on the device).\n");
     let mut models: Vec<String> = Vec::new();
     for r in &records {
         if !models.contains(&r.cell.model) {
