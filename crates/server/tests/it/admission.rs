@@ -1,12 +1,17 @@
 //! Admission by predicted completion: requests that cannot finish by their deadline are
 //! refused at arrival, quickly and with the load report; the ones admitted finish in time.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loadpart_proto::inference::InferParameter;
+use loadpart_proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
 use loadpart_proto::inference::infer_parameter::ParameterChoice;
 use loadpart_proto::loadpart::LoadReport;
+use loadpart_runtime::NamedTensors;
+use loadpart_server::{RunningServer, ServedModel};
 use tonic::Code;
+use tonic::transport::Channel;
 
 use crate::*;
 
@@ -20,20 +25,26 @@ fn with_timeout_us(mut r: ModelInferRequest, us: i64) -> ModelInferRequest {
     r
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_that_cannot_finish_in_time_are_refused_at_arrival() {
+/// A server with one executor and batches of at most 8 rows, an input of 8 rows (seeded by
+/// `seed`) that fills a batch, a client, and the median time of such a batch in µs, learnt
+/// from 8 requests (which also warm the engine).
+async fn full_batches(
+    seed: u32,
+) -> (
+    RunningServer,
+    Arc<ServedModel>,
+    NamedTensors,
+    GrpcInferenceServiceClient<Channel>,
+    f64,
+) {
     let server = start(&["inception"], |c| {
         c.max_batch_rows = 8;
         c.max_queue_len = 1000;
     })
     .await;
     let m = server.models()[0].clone();
-    // Requests of 8 rows fill a batch each, so that a batch takes a few ms and the deadline is
-    // many times the gRPC overhead.
-    let x = inputs(&m, 8, 11);
+    let x = inputs(&m, 8, seed);
     let mut client = infer_client(&server).await;
-
-    // Learn the batch time (and warm the engine).
     let mut compute_us = Vec::new();
     for _ in 0..8 {
         let r = client
@@ -44,6 +55,14 @@ async fn requests_that_cannot_finish_in_time_are_refused_at_arrival() {
     }
     compute_us.sort_by(f64::total_cmp);
     let t_us = compute_us[compute_us.len() / 2].max(200.0);
+    (server, m, x, client, t_us)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_cannot_finish_in_time_are_refused_at_arrival() {
+    // Requests of 8 rows fill a batch each, so that a batch takes a few ms and the deadline is
+    // many times the gRPC overhead.
+    let (server, m, x, mut client, t_us) = full_batches(11).await;
 
     // 48 requests at once, each with a deadline of about 10 batch times: with full batches on
     // one executor, only the first few can make it; the rest must be refused at once rather
@@ -157,25 +176,7 @@ async fn the_server_default_caps_a_longer_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_load_report_gives_the_backlog_as_the_queue_stands() {
-    let server = start(&["inception"], |c| {
-        c.max_batch_rows = 8;
-        c.max_queue_len = 1000;
-    })
-    .await;
-    let m = server.models()[0].clone();
-    let x = inputs(&m, 8, 12);
-    let mut client = infer_client(&server).await;
-    // Learn the batch time of full 8-row batches.
-    let mut compute_us = Vec::new();
-    for _ in 0..8 {
-        let r = client
-            .model_infer(plain_request(&m.name, &x))
-            .await
-            .unwrap();
-        compute_us.push(param(r.get_ref(), "loadpart_compute_us"));
-    }
-    compute_us.sort_by(f64::total_cmp);
-    let t_us = compute_us[compute_us.len() / 2].max(200.0);
+    let (server, m, x, client, t_us) = full_batches(12).await;
     let idle = load_report(&server, &m.name).await;
     assert!(
         idle.backlog_us.is_some_and(|b| b < t_us),
