@@ -13,7 +13,8 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn tensors_json(t: &NamedTensors) -> Value {
+/// Tensors as the Python scripts read them: name -> {shape, data}.
+pub fn tensors_json(t: &NamedTensors) -> Value {
     t.iter()
         .map(|(n, t)| {
             (

@@ -404,17 +404,7 @@ async fn tritonclient_over_tls_with_tokens() {
     let m = server.models()[0].clone();
     let x = inputs(&m, 1, 21);
     let y = reference(&m, &x);
-    let tensors = |t: &NamedTensors| -> Value {
-        t.iter()
-            .map(|(n, t)| {
-                (
-                    n.clone(),
-                    json!({"shape": t.shape, "data": t.as_f32().unwrap()}),
-                )
-            })
-            .collect::<serde_json::Map<_, _>>()
-            .into()
-    };
+    let tensors = crate::python::tensors_json;
     let case = dir.0.join("case.json");
     std::fs::write(
         &case,
