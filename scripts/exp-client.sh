@@ -31,7 +31,7 @@ for rate in 5 20 100; do
   scripts/testbed.sh down "$ns"
   scripts/testbed.sh up "$ns" "$port" "${rate}mbit"
   scripts/testbed.sh exec "$ns" taskset -c 0 "$lp" serve --model "$model" --randomize-seed "$seed" \
-    --profile "$profile" --threads 1 --listen "0.0.0.0:$port" > "$out/serve-$rate.log" 2>&1 &
+    --profile "$profile" --threads 1 --listen "0.0.0.0:$port" --insecure-listen > "$out/serve-$rate.log" 2>&1 &
   server=$!
   for load in idle loaded; do
     gen=""

@@ -9,7 +9,7 @@
 #   scripts/testbed.sh exec NS CMD...    # run CMD inside NS
 #   scripts/testbed.sh down NS           # remove NS (and everything in it)
 #
-# Inside NS, serve on 0.0.0.0:PORT. Devices connect to 127.0.0.1:PORT (shaped: htb classes on
+# Inside NS, serve on 0.0.0.0:PORT (with --insecure-listen: the namespace has only loopback). Devices connect to 127.0.0.1:PORT (shaped: htb classes on
 # `lo` with u32 filters on the destination address and port for uploads, and on the source
 # address and port for downloads); the load generator connects to 127.0.0.2:PORT, which the
 # filters do not match. `lo`'s MTU is set to 1500 first, as on a real link (with loopback's

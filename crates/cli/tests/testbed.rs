@@ -148,6 +148,8 @@ fn estimates_and_predictions_follow_a_real_shaped_link() {
             "--listen",
         ])
         .arg(format!("0.0.0.0:{port}"))
+        // Every address of a namespace that has only loopback.
+        .arg("--insecure-listen")
         .arg("--profile")
         .arg(&profile)
         .stdout(Stdio::null())

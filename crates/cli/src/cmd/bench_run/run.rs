@@ -61,6 +61,9 @@ pub async fn run_model(ctx: &mut RunCtx<'_>, model: &str, results: &mut Results)
     spec.randomize_seed = sweep.randomize_seed;
     let config = ServerConfig {
         listen: Link::listen(ctx.link),
+        // On the test bed it listens on every address of a namespace that has only loopback
+        // (the devices' shaped 127.0.0.1 and the load generator's unshaped 127.0.0.2).
+        insecure_listen: matches!(ctx.link, LinkKind::Testbed { .. }),
         models: vec![spec],
         engine: ctx.engine.kind(),
         intra_threads: sweep.server_threads,
