@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use loadpart_codec::Encoder;
 use loadpart_cuts::CutId;
 use loadpart_plan::{
-    Breakdown, Conditions, Decision, Estimate, ModelProfile, PerCut, Planner, PlannerOptions,
-    Policy, PolicyKind,
+    Breakdown, Conditions, Decision, Estimate, Hysteresis, ModelProfile, PerCut, Planner,
+    PlannerOptions, Policy, PolicyKind,
 };
 use loadpart_proto::loadpart::ServerProfileRequest;
 use loadpart_runtime::{ModelRuntime, NamedTensors, Tensor};
@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     /// Calls moving data now: probes wait for an idle link, and only calls that had it alone
     /// become bandwidth samples.
     pub link_use: LinkUse,
+    /// This device's randomised hysteresis on `loadpart`'s picks (margin 0: off).
+    hysteresis: Hysteresis,
     encoders: Mutex<Vec<Encoder>>,
     stats: Mutex<ClientStats>,
 }
@@ -117,6 +119,12 @@ impl Client {
                 reason: format!("{} (must be at least 1)", config.deadline_factor),
             });
         }
+        if !(0.0..=1.0).contains(&config.hysteresis) {
+            return Err(ClientError::Config {
+                name: "hysteresis",
+                reason: format!("{} (must be from 0 to 1)", config.hysteresis),
+            });
+        }
         let identity = runtime.identity().to_string();
         if device_profile.model_hash != identity {
             return Err(ClientError::Config {
@@ -134,6 +142,7 @@ impl Client {
             estimator: Mutex::new(Estimator::new(config.estimator)?),
             breaker: Mutex::new(Breaker::new(config.breaker)),
             link_use: LinkUse::default(),
+            hysteresis: Hysteresis::drawn(config.hysteresis, rand::random::<f64>()),
             config,
             device,
             device_profile,
@@ -502,15 +511,25 @@ impl Shared {
             (e.load.cut_batches(now), e.load.queue_outlook(now))
         };
         let policy = custom.as_deref().unwrap_or(&*plan.policy);
-        if batches.is_empty() && queue.is_none() {
-            return Ok(policy.decide(&conditions));
-        }
         let batch_of = |c: &CutId| batches.get(c.as_str());
         let per_cut = PerCut {
             batch_of: &batch_of,
             queue,
         };
-        Ok(policy.decide_per_cut(&conditions, &per_cut))
+        let best = if batches.is_empty() && queue.is_none() {
+            policy.decide(&conditions)
+        } else {
+            policy.decide_per_cut(&conditions, &per_cut)
+        };
+        // Hysteresis applies to `loadpart`'s own picks only: a forced cut is the caller's,
+        // and other policies are baselines measured as published.
+        let name = policy.name();
+        if opts.cut.is_some() || name != "loadpart" {
+            return Ok(best);
+        }
+        Ok(self.hysteresis.choose(&name, best, |cut| {
+            plan.planner.price(cut, &conditions.estimate, &per_cut)
+        }))
     }
 
     async fn run_full(

@@ -39,6 +39,12 @@ pub struct ClientConfig {
     /// An offload's deadline is this many times the predicted local-only latency (default 2):
     /// past it, finishing locally is faster than waiting.
     pub deadline_factor: f64,
+    /// Randomised hysteresis against herding, the largest margin (default 0: off). Each
+    /// device draws its own margin uniformly from `[0, hysteresis]` and keeps its previous
+    /// `loadpart` cut while that cut is predicted within the margin of the best (see
+    /// [`loadpart_plan::Hysteresis`]), so devices that see the same load do not all move at
+    /// once.
+    pub hysteresis: f64,
     /// The shortest deadline (default 50 ms), so that a tiny model is not refused for jitter.
     pub min_deadline: Duration,
     /// Run the background estimators (load watch, link probes, health checks). Off only in tests
@@ -67,6 +73,7 @@ impl ClientConfig {
             fallbacks: Fallbacks::default(),
             breaker: BreakerConfig::default(),
             deadline_factor: 2.0,
+            hysteresis: 0.0,
             min_deadline: Duration::from_millis(50),
             background: true,
             watch_interval: Duration::from_millis(100),

@@ -16,6 +16,7 @@
 mod conditions;
 mod decision;
 mod error;
+mod hysteresis;
 pub mod policy;
 mod profile;
 mod server_costs;
@@ -28,6 +29,7 @@ pub mod verify;
 pub use conditions::{Conditions, Estimate};
 pub use decision::{Breakdown, CutPosition, Decision, DecisionReport};
 pub use error::PlanError;
+pub use hysteresis::Hysteresis;
 pub use policy::{Policy, PolicyKind};
 pub use profile::{
     ModelProfile, NodeCost, ProfileRole, ProfileValidation, TensorCodec, TensorInfo,

@@ -149,18 +149,12 @@ impl Policy for Fixed {
     }
 
     fn decide(&self, c: &Conditions) -> Decision {
-        let start = Instant::now();
         let r = self.planner.rates(&c.estimate);
-        self.planner.fixed(&self.cut.head, &r, start)
+        self.planner.fixed(&self.cut.head, &r, Instant::now())
     }
 
     fn decide_per_cut(&self, c: &Conditions, per_cut: &PerCut<'_>) -> Decision {
-        let start = Instant::now();
-        let e = self
-            .planner
-            .estimate_for_cut(&self.cut, &c.estimate, per_cut);
-        self.planner
-            .fixed(&self.cut.head, &self.planner.rates(&e), start)
+        self.planner.price(&self.cut, &c.estimate, per_cut)
     }
 }
 

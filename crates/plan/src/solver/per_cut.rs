@@ -95,6 +95,13 @@ impl Planner {
         ec
     }
 
+    /// `cut` priced as [`Planner::estimate_for_cut`] applies `e` to it: a fixed cut's decision.
+    pub fn price(&self, cut: &Cut, e: &Estimate, per_cut: &PerCut<'_>) -> Decision {
+        let start = Instant::now();
+        let ec = self.estimate_for_cut(cut, e, per_cut);
+        self.fixed(&cut.head, &self.rates(&ec), start)
+    }
+
     /// The least predicted latency when each cut is priced with [`Planner::estimate_for_cut`].
     /// Considers the exact optimum under `e` and the `runners_up` best listed candidates
     /// under `e`; with nothing per cut it is exactly [`Planner::decide`].

@@ -3,7 +3,8 @@
 use crate::fixtures::{planner, profiles};
 use loadpart_plan::synth;
 use loadpart_plan::{
-    Estimate, ModelProfile, PerCut, PlanError, Planner, PlannerOptions, PolicyKind, QueueOutlook,
+    Estimate, Hysteresis, ModelProfile, PerCut, PlanError, Planner, PlannerOptions, PolicyKind,
+    QueueOutlook,
 };
 
 #[test]
@@ -324,4 +325,82 @@ fn the_queue_is_priced_at_the_time_a_request_reaches_the_server() {
         let lead = b.device + b.encode + b.upload + b.rtt / 2.0;
         assert!((b.queue - q.at(lead)).abs() < 1e-6);
     }
+}
+
+/// Loadpart's pick as the queue grows: the first queue (µs, in steps of 1 ms) at which the
+/// pick changes, and the picks on either side.
+fn first_switch(p: &std::sync::Arc<Planner>, e: Estimate) -> (f64, String, String) {
+    let lp = PolicyKind::Loadpart.build(p.clone()).unwrap();
+    let pick = |q: f64| {
+        lp.decide(&Estimate { queue_us: q, ..e }.into())
+            .cut
+            .id(p.dag())
+            .to_string()
+    };
+    let first = pick(0.0);
+    (1..10_000)
+        .map(|ms| ms as f64 * 1e3)
+        .find_map(|q| {
+            let now = pick(q);
+            (now != first).then(|| (q, first.clone(), now))
+        })
+        .expect("a long enough queue moves loadpart off the server")
+}
+
+#[test]
+fn hysteresis_keeps_the_previous_cut_within_its_margin_only() {
+    let p = planner(synth::resnet50_like(), true);
+    let e = Estimate::idle(2e6);
+    let (switch_us, before, after) = first_switch(&p, e);
+    let lp = PolicyKind::Loadpart.build(p.clone()).unwrap();
+    let at = |q: f64| -> loadpart_plan::Conditions { Estimate { queue_us: q, ..e }.into() };
+    let id = |d: &loadpart_plan::Decision| d.cut.id(p.dag()).to_string();
+    let with = |h: &Hysteresis, q: f64| {
+        h.choose("loadpart", lp.decide(&at(q)), |cut| {
+            p.price(cut, &at(q).estimate, &PerCut::NONE)
+        })
+    };
+
+    // No margin: exactly the policy's pick, every time.
+    let plain = Hysteresis::new(0.0);
+    assert_eq!(id(&with(&plain, 0.0)), before);
+    assert_eq!(id(&with(&plain, switch_us)), after);
+
+    // A 5% margin: just past the switch, the previous cut is kept, priced at the new
+    // conditions and within 5% of the best.
+    let sticky = Hysteresis::new(0.05);
+    assert_eq!(id(&with(&sticky, 0.0)), before);
+    let kept = with(&sticky, switch_us);
+    assert_eq!(id(&kept), before, "kept within the margin");
+    let best = lp.decide(&at(switch_us));
+    assert!(kept.predicted.total() >= best.predicted.total());
+    assert!(kept.predicted.total() <= best.predicted.total() * 1.05);
+    assert_eq!(
+        kept.predicted,
+        PolicyKind::Fixed(before.clone())
+            .build(p.clone())
+            .unwrap()
+            .decide(&at(switch_us))
+            .predicted,
+        "the kept cut is priced at the new conditions"
+    );
+    // Far past the switch the previous cut is more than 5% worse: it moves, and stays there
+    // when conditions come back just short of the switch (the hysteresis works both ways).
+    assert_eq!(id(&with(&sticky, switch_us * 4.0)), after);
+    assert_eq!(id(&with(&sticky, switch_us - 1e3)), after);
+    // Each policy has its own history: another policy's pick does not move loadpart's.
+    let other = sticky.choose("oracle", lp.decide(&at(0.0)), |_| {
+        unreachable!("new policy")
+    });
+    assert_eq!(id(&other), before);
+    assert_eq!(id(&with(&sticky, switch_us - 1e3)), after);
+}
+
+#[test]
+fn hysteresis_margins_are_drawn_per_device_and_bad_ones_are_off() {
+    assert_eq!(Hysteresis::drawn(0.1, 0.5).margin(), 0.05);
+    assert_eq!(Hysteresis::drawn(0.1, 7.0).margin(), 0.1);
+    assert_eq!(Hysteresis::new(f64::NAN).margin(), 0.0);
+    assert_eq!(Hysteresis::new(-1.0).margin(), 0.0);
+    assert_eq!(Hysteresis::default().margin(), 0.0);
 }

@@ -55,6 +55,11 @@ pub struct UsersArgs {
     /// Device slowdown against the server.
     #[arg(long, default_value_t = 8.0)]
     device_slowdown: f64,
+    /// Randomised hysteresis against herding: largest margins to run, comma separated (each
+    /// device draws its margin from [0, max] and keeps its `loadpart` cut while it is within
+    /// that margin of the best; 0 is off). Every policy runs once per value, on fresh devices.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    hysteresis: Vec<f64>,
     /// ort or tract.
     #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
     engine: EngineKind,
@@ -66,6 +71,8 @@ pub struct UsersArgs {
 #[derive(Debug, serde::Serialize)]
 struct Row {
     policy: String,
+    /// The devices' largest hysteresis margin (0: off).
+    hysteresis: f64,
     requests: usize,
     per_s: f64,
     mean_ms: f64,
@@ -93,6 +100,10 @@ enum Detour {
 
 pub fn run(args: UsersArgs) -> Result<ExitCode> {
     ensure!(args.clients >= 1, "--clients must be at least 1");
+    ensure!(
+        !args.hysteresis.is_empty() && args.hysteresis.iter().all(|h| (0.0..=1.0).contains(h)),
+        "--hysteresis takes margins from 0 to 1"
+    );
     ensure!(
         args.seconds > 0.0 && args.mbit > 0.0,
         "--seconds and --mbit must be positive"
@@ -139,6 +150,29 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
             ..LoadOptions::default()
         },
     ));
+    let inputs: Vec<NamedTensors> = (0..4)
+        .map(|s| noise_inputs(&prepared, 500 + s))
+        .collect::<Result<_>>()?;
+    let mut rows = Vec::new();
+    for &hysteresis in &args.hysteresis {
+        let (clients, relays) =
+            devices(&args, &server, &runtime, &device_profile, hysteresis).await?;
+        rows.extend(policies(&args, &clients, &inputs, hysteresis).await?);
+        drop(clients);
+        drop(relays);
+    }
+    server.stop().await?;
+    print_rows(&args, &rows)
+}
+
+/// `args.clients` devices, each behind its own linkem relay, with estimates ready.
+async fn devices(
+    args: &UsersArgs,
+    server: &ServerThread,
+    runtime: &Arc<ModelRuntime>,
+    device_profile: &loadpart_plan::ModelProfile,
+    hysteresis: f64,
+) -> Result<(Vec<Arc<Client>>, Vec<Relay>)> {
     let mut relays = Vec::new();
     let mut clients = Vec::new();
     for i in 0..args.clients {
@@ -152,6 +186,7 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
         config.device_name = format!("user-{i}");
         config.device_slowdown = args.device_slowdown;
         config.emulate_from_profile = true;
+        config.hysteresis = hysteresis;
         let c = Client::connect(config, runtime.clone(), device_profile.clone(), None)
             .await
             .context("connecting a device")?;
@@ -162,9 +197,16 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
         c.wait_for_estimates(Duration::from_secs(5)).await;
     }
     clients[0].warm_up_likely_cuts(3).await?;
-    let inputs: Vec<NamedTensors> = (0..4)
-        .map(|s| noise_inputs(&prepared, 500 + s))
-        .collect::<Result<_>>()?;
+    Ok((clients, relays))
+}
+
+/// Every policy in turn on `clients` for `args.seconds` each: one row per policy.
+async fn policies(
+    args: &UsersArgs,
+    clients: &[Arc<Client>],
+    inputs: &[NamedTensors],
+    hysteresis: f64,
+) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for p in &args.policies {
         let policy: PolicyKind = p.parse()?;
@@ -174,7 +216,7 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
         let end = start + Duration::from_secs_f64(args.seconds);
         let mut tasks = tokio::task::JoinSet::new();
         for (i, c) in clients.iter().enumerate() {
-            let (c, xs, policy) = (c.clone(), inputs.clone(), policy.clone());
+            let (c, xs, policy) = (c.clone(), inputs.to_vec(), policy.clone());
             tasks.spawn(async move {
                 let opts = InferOptions {
                     policy: Some(policy),
@@ -216,6 +258,7 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
         cuts.dedup();
         rows.push(Row {
             policy: p.clone(),
+            hysteresis,
             requests: lat.len(),
             per_s: lat.len() as f64 / secs,
             mean_ms: mean(&lat),
@@ -239,9 +282,10 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
                 / n,
         });
     }
-    drop(clients);
-    drop(relays);
-    server.stop().await?;
+    Ok(rows)
+}
+
+fn print_rows(args: &UsersArgs, rows: &[Row]) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string(&rows)?);
     } else {
@@ -253,8 +297,9 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
             args.seconds
         );
         outln!(
-            "{:<18} {:>8} {:>8} {:>9} {:>9} {:>8} {:>6} {:>7} {:>9} {:>9}",
+            "{:<18} {:>6} {:>8} {:>8} {:>9} {:>9} {:>8} {:>6} {:>7} {:>9} {:>9}",
             "policy",
+            "hyst.",
             "requests",
             "req/s",
             "mean ms",
@@ -265,10 +310,11 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
             "fallb. %",
             "backoff %"
         );
-        for r in &rows {
+        for r in rows {
             outln!(
-                "{:<18} {:>8} {:>8.1} {:>9.2} {:>9.2} {:>8.1} {:>6} {:>7.1} {:>9.1} {:>9.1}",
+                "{:<18} {:>6.2} {:>8} {:>8.1} {:>9.2} {:>9.2} {:>8.1} {:>6} {:>7.1} {:>9.1} {:>9.1}",
                 r.policy,
+                r.hysteresis,
                 r.requests,
                 r.per_s,
                 r.mean_ms,
