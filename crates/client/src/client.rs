@@ -504,19 +504,25 @@ impl Shared {
         };
         // The server's load per cut: the batch a request at each cut would join (a cut that
         // other traffic uses batches, one nobody uses runs alone), and the queue it finds on
-        // arrival. Copied out, so the estimator is not locked while the planner works.
-        let (batches, queue) = {
+        // arrival; and how often offloads missed lately. Copied out, so the estimator is not
+        // locked while the planner works.
+        let (batches, queue, risk) = {
             let e = lock(&self.estimator);
             let now = Instant::now();
-            (e.load.cut_batches(now), e.load.queue_outlook(now))
+            (
+                e.load.cut_batches(now),
+                e.load.queue_outlook(now),
+                e.misses.risk(now),
+            )
         };
         let policy = custom.as_deref().unwrap_or(&*plan.policy);
         let batch_of = |c: &CutId| batches.get(c.as_str());
         let per_cut = PerCut {
             batch_of: &batch_of,
             queue,
+            risk,
         };
-        let best = if batches.is_empty() && queue.is_none() {
+        let best = if batches.is_empty() && queue.is_none() && risk.is_none() {
             policy.decide(&conditions)
         } else {
             policy.decide_per_cut(&conditions, &per_cut)
@@ -664,6 +670,11 @@ impl Shared {
         let call = call_start.elapsed();
         let alone = self.link_use.end(ticket);
         let now = Instant::now();
+        // Only an offload predicted to answer within its deadline says something about the
+        // risk the prediction misses (see `Misses`); one expected to be late is no news.
+        let p = &decision.predicted;
+        let predicted_call = p.upload + p.rtt + p.queue + p.server + p.decode + p.download;
+        let informative = predicted_call < us(deadline);
         let mut measured = Measured {
             device_us: us(device_time),
             encode_us: us(encode_time),
@@ -675,6 +686,9 @@ impl Shared {
                     let server_us = reply.timings.map_or(0.0, |t| t.total_us());
                     {
                         let mut e = lock(&self.estimator);
+                        if informative {
+                            e.misses.observe(false, us(call), now);
+                        }
                         if let Some(load) = &reply.load {
                             let _ = e.load.observe_report(load, now);
                         }
@@ -719,9 +733,12 @@ impl Shared {
                     FallbackReason::BadReply(e.to_string()),
                 ),
             },
-            Err(status) => classify(&status, self, now),
+            Err(status) => classify(&status, self, now, call >= deadline),
         };
         let (kind, why) = failure;
+        if informative && matches!(kind, Failure::Slow | Failure::Overloaded) {
+            lock(&self.estimator).misses.observe(true, us(call), now);
+        }
         lock(&self.breaker).failure(kind, now);
         tracing::debug!(cut = %cut, "offload failed ({why}); finishing on the device");
         self.count(|st| {
@@ -805,19 +822,33 @@ fn local_outcome(
 
 /// What a failed call means for the breaker and the outcome; a refusal's load report is fed to
 /// the estimator.
-fn classify(status: &tonic::Status, s: &Shared, now: Instant) -> (Failure, FallbackReason) {
+fn classify(
+    status: &tonic::Status,
+    s: &Shared,
+    now: Instant,
+    timed_out: bool,
+) -> (Failure, FallbackReason) {
+    if status.code() == Code::ResourceExhausted
+        && let Some(load) = wire::load_from_status(status)
+    {
+        let _ = lock(&s.estimator).load.observe_report(&load, now);
+    }
+    failure_of(status, timed_out)
+}
+
+/// What a failed call's status means. A call cancelled when its deadline had passed
+/// (`timed_out`) was slow, not cut off: tonic reports its own client-side timeout as CANCELLED
+/// "Timeout expired", and counting that as a lost connection would open the breaker on a merely
+/// busy server.
+fn failure_of(status: &tonic::Status, timed_out: bool) -> (Failure, FallbackReason) {
     let msg = || format!("{:?}: {}", status.code(), status.message());
     match status.code() {
-        Code::ResourceExhausted => {
-            if let Some(load) = wire::load_from_status(status) {
-                let _ = lock(&s.estimator).load.observe_report(&load, now);
-            }
-            (
-                Failure::Overloaded,
-                FallbackReason::Overloaded(status.message().to_string()),
-            )
-        }
+        Code::ResourceExhausted => (
+            Failure::Overloaded,
+            FallbackReason::Overloaded(status.message().to_string()),
+        ),
         Code::DeadlineExceeded => (Failure::Slow, FallbackReason::DeadlineExceeded),
+        Code::Cancelled if timed_out => (Failure::Slow, FallbackReason::DeadlineExceeded),
         Code::Unavailable | Code::Cancelled | Code::Unknown | Code::Aborted => {
             (Failure::Unreachable, FallbackReason::Unreachable(msg()))
         }
@@ -850,6 +881,28 @@ mod tests {
 
     fn t(v: f32) -> Tensor {
         Tensor::f32(vec![1], vec![v]).unwrap()
+    }
+
+    #[test]
+    fn a_call_cancelled_at_its_deadline_was_slow_and_an_early_cancel_unreachable() {
+        let timeout = tonic::Status::cancelled("Timeout expired");
+        assert_eq!(
+            failure_of(&timeout, true),
+            (Failure::Slow, FallbackReason::DeadlineExceeded)
+        );
+        assert_eq!(failure_of(&timeout, false).0, Failure::Unreachable);
+        let refused = tonic::Status::resource_exhausted("queue full");
+        assert_eq!(
+            failure_of(&refused, true),
+            (
+                Failure::Overloaded,
+                FallbackReason::Overloaded("queue full".into())
+            )
+        );
+        let late = tonic::Status::deadline_exceeded("late");
+        assert_eq!(failure_of(&late, false).0, Failure::Slow);
+        let bad = tonic::Status::invalid_argument("no such cut");
+        assert_eq!(failure_of(&bad, true).0, Failure::ServerError);
     }
 
     #[test]

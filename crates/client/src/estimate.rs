@@ -6,6 +6,7 @@ mod estimator;
 mod ewma;
 mod link;
 mod load;
+mod misses;
 mod staleness;
 
 pub use cut_batches::CutBatches;
@@ -16,4 +17,5 @@ pub use link::{
     MIN_PROBE_BYTES, Observed, Offload, Probe,
 };
 pub use load::{FormingBatch, LoadConfig, LoadEstimates, LoadEstimator, LoadSample};
+pub use misses::Misses;
 pub use staleness::{Reading, Safe, Staleness};

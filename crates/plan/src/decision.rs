@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 
 /// Predicted end-to-end latency of one cut, split by component, µs.
 ///
-/// `total()` = device + encode + upload + rtt + queue + server + decode + download, i.e.
-/// `T(c) = D + E + S/B_up + RTT + W + f·R(c, k) + X + O/B_down`. Full local has only `device`.
+/// `total()` = device + encode + upload + rtt + queue + server + decode + download + risk, i.e.
+/// `T(c) = D + E + S/B_up + RTT + W + f·R(c, k) + X + O/B_down`, plus the expected price of a
+/// miss when offloads have been missing. Full local has only `device`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Breakdown {
     /// Head on the device (D), including the device slowdown.
@@ -25,6 +26,11 @@ pub struct Breakdown {
     pub decode: f64,
     /// Outputs computed by the tail on the downlink (O / B_down).
     pub download: f64,
+    /// The expected price of the offload missing (refused, or no answer before its deadline)
+    /// and finishing on the device: miss rate × (what a miss costs − the rest of this sum);
+    /// see [`crate::OffloadRisk`]. 0 for full local and while offloads do not miss.
+    #[serde(default)]
+    pub risk: f64,
 }
 
 impl Breakdown {
@@ -38,6 +44,7 @@ impl Breakdown {
             + self.server
             + self.decode
             + self.download
+            + self.risk
     }
 }
 
@@ -81,6 +88,7 @@ impl Breakdown {
             server: self.server * factor,
             decode: self.decode * factor,
             download: self.download * factor,
+            risk: self.risk * factor,
         }
     }
 }

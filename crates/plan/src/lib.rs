@@ -36,5 +36,7 @@ pub use profile::{
     ThreadSettings, ValidationSample,
 };
 pub use server_costs::ServerCosts;
-pub use solver::{BlockSearchKind, CandidateCost, PerCut, Planner, PlannerOptions, QueueOutlook};
+pub use solver::{
+    BlockSearchKind, CandidateCost, OffloadRisk, PerCut, Planner, PlannerOptions, QueueOutlook,
+};
 pub use sweep::{SweepPoint, geometric_bandwidths, sweep_bandwidth};

@@ -8,7 +8,7 @@
 //! per listed block, one max-flow per large block.
 
 mod per_cut;
-pub use per_cut::{PerCut, QueueOutlook};
+pub use per_cut::{OffloadRisk, PerCut, QueueOutlook};
 mod flow;
 mod listed;
 mod mincut;

@@ -8,6 +8,7 @@ use loadpart_plan::Estimate;
 use super::ewma::Domain;
 use super::link::{LinkConfig, LinkEstimator, Probe};
 use super::load::{LoadConfig, LoadEstimator};
+use super::misses::Misses;
 use super::staleness::{Reading, Safe};
 use crate::EstimateError;
 
@@ -18,6 +19,8 @@ pub struct EstimatorConfig {
     pub link: LinkConfig,
     /// Server load.
     pub load: LoadConfig,
+    /// Half-life of offload outcomes in the miss rate (default 5 s; see [`Misses`]).
+    pub misses_half_life: std::time::Duration,
     /// Factor on every device time, as the planner's [`Estimate::device_slowdown`] (1 = as
     /// profiled; `--device-slowdown` sets it when a slower device is emulated). Finite and
     /// positive.
@@ -29,6 +32,7 @@ impl Default for EstimatorConfig {
         Self {
             link: LinkConfig::default(),
             load: LoadConfig::default(),
+            misses_half_life: std::time::Duration::from_secs(5),
             device_slowdown: 1.0,
         }
     }
@@ -126,6 +130,8 @@ pub struct Estimator {
     pub link: LinkEstimator,
     /// Server load: feed it every load report.
     pub load: LoadEstimator,
+    /// Offloads that missed: feed it every offload's outcome.
+    pub misses: Misses,
     device_slowdown: f64,
 }
 
@@ -142,6 +148,7 @@ impl Estimator {
         Ok(Self {
             link: LinkEstimator::new(config.link)?,
             load: LoadEstimator::new(config.load)?,
+            misses: Misses::new(config.misses_half_life)?,
             device_slowdown: config.device_slowdown,
         })
     }

@@ -16,7 +16,7 @@ use std::time::Instant;
 use loadpart_cuts::{Cut, CutId};
 
 use super::Planner;
-use crate::{Decision, Estimate};
+use crate::{Breakdown, Decision, Estimate};
 
 /// The queue wait a request will find, by how long it takes to reach the server.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,6 +48,35 @@ impl QueueOutlook {
     }
 }
 
+/// How often offloads have been missing lately, and what a miss costs: the device's own
+/// record of outcomes. It prices what the load report cannot see (a queue that grows between
+/// the report and the arrival, delays in the server's host before its queue, a link that
+/// stalls): an offload expected to take `T` costs `(1 - p)·T + p·M`, where a miss costs `M`,
+/// the wait until the miss is known plus the whole model on the device (the head has run; the
+/// tail then runs here too).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OffloadRisk {
+    /// Share of recent offloads that missed, in `[0, 1]`.
+    pub miss_rate: f64,
+    /// Mean time from sending to knowing of a miss (the deadline, for a request that timed
+    /// out; less for a refusal), µs.
+    pub miss_wait_us: f64,
+}
+
+impl OffloadRisk {
+    /// The expected price of a miss for an offload of `b`, with the whole model on the device
+    /// taking `local_us`: `p·(M - T)`, never negative (a miss cannot make a request faster).
+    /// 0 when the rate or the wait is not a finite number in range.
+    pub fn price(&self, b: &Breakdown, local_us: f64) -> f64 {
+        let p = self.miss_rate;
+        if !(p.is_finite() && p > 0.0 && self.miss_wait_us.is_finite()) {
+            return 0.0;
+        }
+        let miss = local_us + b.encode + self.miss_wait_us.max(0.0);
+        p.min(1.0) * (miss - b.total()).max(0.0)
+    }
+}
+
 /// What is known about the server's load per cut.
 #[derive(Clone, Copy)]
 pub struct PerCut<'a> {
@@ -56,12 +85,15 @@ pub struct PerCut<'a> {
     pub batch_of: &'a dyn Fn(&CutId) -> Option<f64>,
     /// The queue by arrival time; `None`: the estimate's `queue_us` for every cut.
     pub queue: Option<QueueOutlook>,
+    /// How often offloads miss; `None`: never.
+    pub risk: Option<OffloadRisk>,
 }
 
 impl std::fmt::Debug for PerCut<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PerCut")
             .field("queue", &self.queue)
+            .field("risk", &self.risk)
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +103,7 @@ impl PerCut<'_> {
     pub const NONE: PerCut<'static> = PerCut {
         batch_of: &|_| None,
         queue: None,
+        risk: None,
     };
 }
 
@@ -95,16 +128,36 @@ impl Planner {
         ec
     }
 
-    /// `cut` priced as [`Planner::estimate_for_cut`] applies `e` to it: a fixed cut's decision.
+    /// `cut` priced as [`Planner::estimate_for_cut`] applies `e` to it, the risk of a miss
+    /// included: a fixed cut's decision.
     pub fn price(&self, cut: &Cut, e: &Estimate, per_cut: &PerCut<'_>) -> Decision {
         let start = Instant::now();
         let ec = self.estimate_for_cut(cut, e, per_cut);
-        self.fixed(&cut.head, &self.rates(&ec), start)
+        let d = self.fixed(&cut.head, &self.rates(&ec), start);
+        self.with_risk(d, e, per_cut)
     }
 
-    /// The least predicted latency when each cut is priced with [`Planner::estimate_for_cut`].
-    /// Considers the exact optimum under `e` and the `runners_up` best listed candidates
-    /// under `e`; with nothing per cut it is exactly [`Planner::decide`].
+    /// The risk of a miss added to an offload's prediction (full local has none).
+    fn with_risk(&self, mut d: Decision, e: &Estimate, per_cut: &PerCut<'_>) -> Decision {
+        if let Some(risk) = per_cut.risk
+            && !d.cut.is_full_local()
+        {
+            let r = risk.price(&d.predicted, self.local_us(e));
+            d.predicted.risk = r;
+            d.objective_us += r;
+        }
+        d
+    }
+
+    /// The whole model on the device under `e`, µs.
+    fn local_us(&self, e: &Estimate) -> f64 {
+        self.predict(&self.full_local().head, e).device
+    }
+
+    /// The least predicted latency when each cut is priced with [`Planner::estimate_for_cut`]
+    /// and the risk of a miss. Considers the exact optimum under `e`, the `runners_up` best
+    /// listed candidates under `e`, and full local; with nothing per cut it is exactly
+    /// [`Planner::decide`].
     pub fn decide_per_cut(
         &self,
         e: &Estimate,
@@ -113,23 +166,32 @@ impl Planner {
     ) -> Decision {
         let start = Instant::now();
         let first = self.decide(e);
+        let local_us = self.local_us(e);
         let priced = |cut: &Cut| -> (f64, Estimate) {
             let ec = self.estimate_for_cut(cut, e, per_cut);
-            (self.predict(&cut.head, &ec).total(), ec)
+            let b = self.predict(&cut.head, &ec);
+            let risk = match per_cut.risk {
+                Some(r) if !cut.is_full_local() => r.price(&b, local_us),
+                _ => 0.0,
+            };
+            (b.total() + risk, ec)
         };
         let (mut best_t, mut best_e) = priced(&first.cut);
         let mut best_head = None;
-        for c in self.ranked_candidates(e).into_iter().take(runners_up) {
-            let (t, ec) = priced(c.candidate.cut);
+        let listed = self.ranked_candidates(e);
+        let runners = listed.iter().take(runners_up).map(|c| c.candidate.cut);
+        for cut in runners.chain(std::iter::once(self.full_local())) {
+            let (t, ec) = priced(cut);
             if t < best_t {
-                (best_t, best_e, best_head) = (t, ec, Some(c.candidate.cut.head.clone()));
+                (best_t, best_e, best_head) = (t, ec, Some(cut.head.clone()));
             }
         }
-        match best_head {
-            None if best_e == *e => first,
+        let d = match best_head {
+            None if best_e == *e && per_cut.risk.is_none() => return first,
             None => self.fixed(&first.cut.head, &self.rates(&best_e), start),
             Some(head) => self.fixed(&head, &self.rates(&best_e), start),
-        }
+        };
+        self.with_risk(d, e, per_cut)
     }
 }
 

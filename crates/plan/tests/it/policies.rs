@@ -3,8 +3,8 @@
 use crate::fixtures::{planner, profiles};
 use loadpart_plan::synth;
 use loadpart_plan::{
-    Estimate, Hysteresis, ModelProfile, PerCut, PlanError, Planner, PlannerOptions, PolicyKind,
-    QueueOutlook,
+    Estimate, Hysteresis, ModelProfile, OffloadRisk, PerCut, PlanError, Planner, PlannerOptions,
+    PolicyKind, QueueOutlook,
 };
 
 #[test]
@@ -261,6 +261,7 @@ fn per_cut_batches_move_loadpart_off_a_cut_whose_batches_are_large() {
     let per_cut = PerCut {
         batch_of: &batch_of,
         queue: None,
+        risk: None,
     };
     let moved = lp.decide_per_cut(&e.into(), &per_cut);
     assert_ne!(moved.cut, plain.cut);
@@ -298,6 +299,7 @@ fn the_queue_is_priced_at_the_time_a_request_reaches_the_server() {
     let per_cut = PerCut {
         batch_of: &|_| None,
         queue: Some(q),
+        risk: None,
     };
     let server = PolicyKind::Server.build(p.clone()).unwrap();
     let d = server.decide_per_cut(&e.into(), &per_cut);
@@ -403,4 +405,60 @@ fn hysteresis_margins_are_drawn_per_device_and_bad_ones_are_off() {
     assert_eq!(Hysteresis::new(f64::NAN).margin(), 0.0);
     assert_eq!(Hysteresis::new(-1.0).margin(), 0.0);
     assert_eq!(Hysteresis::default().margin(), 0.0);
+}
+
+#[test]
+fn the_risk_of_a_miss_is_priced_into_offloads_and_never_into_local() {
+    let p = planner(synth::resnet50_like(), true);
+    let e = Estimate::idle(2e6);
+    // Just short of the queue at which loadpart goes local: an offload that wins narrowly.
+    let (switch_us, offload, local) = first_switch(&p, e);
+    let c: loadpart_plan::Conditions = Estimate {
+        queue_us: switch_us - 2e3,
+        ..e
+    }
+    .into();
+    let lp = PolicyKind::Loadpart.build(p.clone()).unwrap();
+    let id = |d: &loadpart_plan::Decision| d.cut.id(p.dag()).to_string();
+    let with = |risk| PerCut {
+        batch_of: &|_| None,
+        queue: None,
+        risk,
+    };
+    let plain = lp.decide_per_cut(&c, &with(None));
+    assert_eq!(id(&plain), offload);
+    assert_eq!(plain.predicted.risk, 0.0);
+
+    // One offload in five misses, each after a 100 ms wait: the narrow win is gone.
+    let risk = OffloadRisk {
+        miss_rate: 0.2,
+        miss_wait_us: 100_000.0,
+    };
+    let careful = lp.decide_per_cut(&c, &with(Some(risk)));
+    assert_eq!(id(&careful), local, "{:?}", careful.predicted);
+    assert_eq!(careful.predicted.risk, 0.0, "local has no risk");
+
+    // A forced offload is priced with it: p × (local + encode + wait - T).
+    let forced = PolicyKind::Fixed(offload.clone()).build(p.clone()).unwrap();
+    let bare = forced.decide_per_cut(&c, &with(None));
+    let priced = forced.decide_per_cut(&c, &with(Some(risk)));
+    let local_us = PolicyKind::Local
+        .build(p.clone())
+        .unwrap()
+        .decide(&c)
+        .predicted
+        .total();
+    let expect = 0.2 * (local_us + bare.predicted.encode + 100_000.0 - bare.predicted.total());
+    assert!((priced.predicted.risk - expect).abs() < 1e-6, "{priced:?}");
+    assert!((priced.predicted.total() - bare.predicted.total() - expect).abs() < 1e-6);
+    assert!((priced.objective_us - priced.predicted.total()).abs() < 1e-6);
+
+    // Nonsense rates price nothing.
+    for miss_rate in [f64::NAN, -0.5, 0.0] {
+        let r = OffloadRisk {
+            miss_rate,
+            miss_wait_us: 1e5,
+        };
+        assert_eq!(r.price(&bare.predicted, local_us), 0.0);
+    }
 }

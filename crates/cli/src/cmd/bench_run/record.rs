@@ -51,7 +51,8 @@ pub struct Parts {
     pub queue: f64,
     /// Predicted: tail and decode; measured: the server's decode and compute.
     pub server: f64,
-    /// Finishing on the device after a failed offload (measured only).
+    /// Finishing on the device after a failed offload; predicted: the expected price of a miss
+    /// (miss rate × its cost, see `loadpart_plan::OffloadRisk`).
     pub fallback: f64,
     pub total: f64,
 }
@@ -132,7 +133,7 @@ impl Record {
                 network: (p.upload + p.rtt + p.download) * 1e-3,
                 queue: p.queue * 1e-3,
                 server: (p.server + p.decode) * 1e-3,
-                fallback: 0.0,
+                fallback: p.risk * 1e-3,
                 total: p.total() * 1e-3,
             },
             measured: Parts {
