@@ -163,6 +163,9 @@ async fn run_on_server(
             timeout: Duration::from_millis(sweep.load_timeout_ms),
             max_in_flight: 256,
             seed: 1,
+            // Distinct `loadpart-device` names (the test bed's server checks no tokens), so
+            // fair share divides among load_devices devices.
+            identities: Vec::new(),
         },
         ctx.pinned.then_some(0),
         known.is_none().then_some(sweep.capacity_s),
