@@ -248,7 +248,10 @@ impl FairShare {
             return Ok(key);
         }
         let limits = self.limits(now);
-        let d = self.devices.get_mut(&key).expect("inserted above");
+        let Some(d) = self.devices.get_mut(&key) else {
+            // Inserted above; admitting is the safe answer if it were not.
+            return Ok(key);
+        };
         if let Some(limit) = limits.queued
             && d.queued >= limit
         {

@@ -229,7 +229,11 @@ async fn drive(
     url: &str,
     request: Arc<loadpart_proto::inference::ModelInferRequest>,
 ) -> Result<(table::Summary, (f64, f64, f64))> {
-    let remote = Remote::new(url, loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES)?;
+    // One connection per device, as real devices have: on a shared HTTP/2 connection the
+    // flooder's request bodies would delay the others' in the same TCP stream, which is the
+    // client's doing, not the server's.
+    let connect = || Remote::new(url, loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES);
+    let remote = connect()?;
     let good_names: Vec<String> = (0..args.devices).map(|i| format!("good-{i}")).collect();
     warm_up(
         &remote,
@@ -278,7 +282,7 @@ async fn drive(
             seed: 100 + i as u64,
         };
         good.spawn(traffic::run(
-            remote.clone(),
+            connect()?,
             request.clone(),
             device,
             phases,
@@ -292,7 +296,7 @@ async fn drive(
         seed: 7,
     };
     let flood = traffic::run(
-        remote.clone(),
+        connect()?,
         request.clone(),
         flooder,
         phases,
