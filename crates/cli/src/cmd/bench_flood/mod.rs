@@ -100,6 +100,8 @@ struct Report {
     server_refusals_good_by_limit: (f64, f64),
     /// Whether the server was still running at the end.
     server_alive: bool,
+    /// Whether the server (taskset) and the devices were both pinned, to separate cores unless
+    /// told otherwise.
     pinned: bool,
 }
 
@@ -180,7 +182,7 @@ pub fn run(args: FloodArgs) -> Result<ExitCode> {
         good_rate_per_s: rates.1,
         flood_rate_per_s: rates.2,
         summary,
-        pinned: pinned || server_cpus.is_some(),
+        pinned: pinned && server_cpus.is_some(),
     };
     drop(server);
     if args.json {
@@ -197,7 +199,11 @@ pub fn run(args: FloodArgs) -> Result<ExitCode> {
             args.flood_factor,
             args.phases,
             args.phase_s,
-            if report.pinned { "" } else { "; not pinned" }
+            if report.pinned {
+                ""
+            } else {
+                "; server and devices NOT pinned apart"
+            }
         );
         print!("{}", table::render(&report.summary));
         outln!(
