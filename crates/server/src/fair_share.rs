@@ -51,6 +51,10 @@ pub struct FairShareConfig {
     pub queued_ceiling: usize,
     /// Fraction of the measured capacity divided among the active devices: 1 hands out all of
     /// it; less keeps headroom, so that devices using their full share still see short queues.
+    /// Default 0.5: the capacity is measured at the recent batch mix (small batches when the
+    /// server is quiet); at 1 a flooder's share alone doubled the load of four devices at a
+    /// quarter of theirs, and their p95 tripled in `loadpart bench flood` on one shared core
+    /// (at 0.5: +10%).
     pub rate_factor: f64,
     /// Depth of each device's token bucket, in seconds of its rate (at least one request): how
     /// long a burst above its rate a device may send after a quiet spell.
@@ -66,7 +70,7 @@ impl Default for FairShareConfig {
             active_window: Duration::from_secs(5),
             queued_floor: 2,
             queued_ceiling: 8,
-            rate_factor: 1.0,
+            rate_factor: 0.5,
             burst_s: 0.5,
             max_devices: 1024,
         }

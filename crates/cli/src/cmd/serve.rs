@@ -137,9 +137,10 @@ pub struct Args {
     #[arg(long)]
     fair_queued_ceiling: Option<usize>,
     /// Fraction of the measured capacity (requests/s at the recent batch mix) divided among
-    /// active devices as per-device rate limits: 1 hands out all of it, 0.8 keeps 20% headroom
-    /// so that devices using their whole share still see short queues. With one device active
-    /// no per-device limit applies. [default: 1.0]
+    /// active devices as per-device rate limits: 1 hands out all of it; 0.5 keeps half as
+    /// headroom, so that one device using its whole share barely moves the others' latency.
+    /// Raise it where devices must use the whole server and latency matters less. With one
+    /// device active no per-device limit applies. [default: 0.5]
     #[arg(long)]
     fair_rate_factor: Option<f64>,
     /// Burst a device may send above its rate after a quiet spell, ms of its rate (at least one

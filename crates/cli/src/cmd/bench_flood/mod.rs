@@ -163,19 +163,23 @@ pub fn run(args: FloodArgs) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     let url = format!("http://{}", server.addr);
-    let (summary, rates) = rt.block_on(drive(&args, &url, request))?;
-    let text = scrape(server.metrics).unwrap_or_default();
-    let name = "loadpart_fair_share_refusals_total";
+    let (summary, rates, before) = rt.block_on(drive(&args, &url, request, server.metrics))?;
+    let after = scrape(server.metrics).unwrap_or_default();
+    // Refusals during the phases only (the warm-up's closed loop may exceed a share).
+    let refusals = |labels: &[&str]| {
+        let name = "loadpart_fair_share_refusals_total";
+        counter(&after, name, labels) - counter(&before, name, labels)
+    };
     let report = Report {
-        server_refusals_flood: counter(&text, name, &["device=\"flood\""]),
-        server_refusals_good: counter(&text, name, &["device=\"good-"]),
+        server_refusals_flood: refusals(&["device=\"flood\""]),
+        server_refusals_good: refusals(&["device=\"good-"]),
         server_refusals_flood_by_limit: (
-            counter(&text, name, &["device=\"flood\"", "reason=\"queued\""]),
-            counter(&text, name, &["device=\"flood\"", "reason=\"rate\""]),
+            refusals(&["device=\"flood\"", "reason=\"queued\""]),
+            refusals(&["device=\"flood\"", "reason=\"rate\""]),
         ),
         server_refusals_good_by_limit: (
-            counter(&text, name, &["device=\"good-", "reason=\"queued\""]),
-            counter(&text, name, &["device=\"good-", "reason=\"rate\""]),
+            refusals(&["device=\"good-", "reason=\"queued\""]),
+            refusals(&["device=\"good-", "reason=\"rate\""]),
         ),
         server_alive: server.alive(),
         share_per_s: rates.0,
@@ -229,12 +233,14 @@ pub fn run(args: FloodArgs) -> Result<ExitCode> {
     })
 }
 
-/// Warm-up, then the phases; returns the summary and (share, good rate, flood rate) per second.
+/// Warm-up, then the phases; returns the summary, (share, good rate, flood rate) per second,
+/// and the server's metrics text from before the phases.
 async fn drive(
     args: &FloodArgs,
     url: &str,
     request: Arc<loadpart_proto::inference::ModelInferRequest>,
-) -> Result<(table::Summary, (f64, f64, f64))> {
+    metrics: std::net::SocketAddr,
+) -> Result<(table::Summary, (f64, f64, f64), String)> {
     // One connection per device, as real devices have: on a shared HTTP/2 connection the
     // flooder's request bodies would delay the others' in the same TCP stream, which is the
     // client's doing, not the server's.
@@ -266,6 +272,7 @@ async fn drive(
              (and more than one device active)?"
         );
     };
+    let before = scrape(metrics).unwrap_or_default();
     let n = args.devices as f64;
     let share = rate * n / (n + 1.0);
     let (good_rate, flood_rate) = (args.good_fraction * share, args.flood_factor * share);
@@ -319,6 +326,7 @@ async fn drive(
     Ok((
         table::summarize(&good_samples, &flood, args.phases),
         (share, good_rate, flood_rate),
+        before,
     ))
 }
 
