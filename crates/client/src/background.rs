@@ -55,6 +55,15 @@ async fn watch_load(shared: Weak<Shared>) {
             min_interval_ms: s.config.watch_interval.as_millis().clamp(10, 60_000) as u32,
         };
         let mut client = s.remote.loadpart.clone();
+        let mut req = tonic::Request::new(req);
+        // The same identity as the device's inference calls, so that the reports' fair share
+        // is this device's.
+        if !s.config.device_name.is_empty()
+            && let Ok(v) = s.config.device_name.parse()
+        {
+            req.metadata_mut()
+                .insert(loadpart_proto::names::DEVICE_HEADER, v);
+        }
         drop(s);
         let mut stream = match client.watch_load(req).await {
             Ok(r) => r.into_inner(),

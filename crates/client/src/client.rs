@@ -661,7 +661,9 @@ impl Shared {
         if !self.config.device_name.is_empty()
             && let Ok(v) = self.config.device_name.parse()
         {
-            request.metadata_mut().insert("loadpart-device", v);
+            request
+                .metadata_mut()
+                .insert(loadpart_proto::names::DEVICE_HEADER, v);
         }
         let ticket = self.link_use.begin();
         drop(soon);

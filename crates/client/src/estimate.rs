@@ -16,6 +16,6 @@ pub use link::{
     Direction, LinkConfig, LinkEstimates, LinkEstimator, MAX_PROBE_BYTES, MIN_BYTES_PER_S,
     MIN_PROBE_BYTES, Observed, Offload, Probe,
 };
-pub use load::{FormingBatch, LoadConfig, LoadEstimates, LoadEstimator, LoadSample};
+pub use load::{DeviceShare, FormingBatch, LoadConfig, LoadEstimates, LoadEstimator, LoadSample};
 pub use misses::Misses;
 pub use staleness::{Reading, Safe, Staleness};

@@ -39,9 +39,9 @@ pub use config::{ClientConfig, InferOptions};
 pub use device::Device;
 pub use error::{ClientError, EstimateError};
 pub use estimate::{
-    Direction, Estimates, Estimator, EstimatorConfig, Fallbacks, FormingBatch, LinkConfig,
-    LinkEstimator, LoadConfig, LoadEstimator, LoadSample, Observed, Offload, Probe, Reading,
-    Staleness,
+    DeviceShare, Direction, Estimates, Estimator, EstimatorConfig, Fallbacks, FormingBatch,
+    LinkConfig, LinkEstimator, LoadConfig, LoadEstimator, LoadSample, Observed, Offload, Probe,
+    Reading, Staleness,
 };
 pub use outcome::{FallbackReason, InferOutcome, LocalReason, Measured, Route};
 pub use remote::{Access, Bearer, Remote, TOKEN_ENV, Token, Transport};

@@ -5,7 +5,9 @@
 //! encoded as a device would); sending then costs no device compute, so one process on one core
 //! can stand in for many devices. Arrivals are open-loop: Poisson at a rate that can change while
 //! the generator runs (0 pauses it), or the offsets of a trace. Each request goes out as one of
-//! `devices` identities (`loadpart-device` metadata), with a deadline. Every request is accounted
+//! `devices` identities (`loadpart-device` metadata), or of the [`Identity`]s given (a name and
+//! a token each, for a server that checks tokens), with a deadline; the server's fair share
+//! then divides among them instead of capping the generator at one device's share. Every request is accounted
 //! for: answered, refused for load, past its deadline, failed, or not sent because the
 //! generator's own in-flight cap was reached.
 
@@ -120,6 +122,84 @@ pub struct LoadGenConfig {
     pub max_in_flight: usize,
     /// Seed of arrivals and of the cut drawn for each request.
     pub seed: u64,
+    /// Identities to send as, in turn; empty: `devices` names `loadgen-I` without tokens of
+    /// their own (with tokens on the server, the [`Remote`]'s token then makes them one device).
+    pub identities: Vec<Identity>,
+}
+
+/// A device the generator sends as: its name (`loadpart-device`) and, for a server with device
+/// tokens, its token (`authorization: Bearer`, which replaces the [`Remote`]'s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub token: Option<crate::Token>,
+}
+
+/// Reads identities from a file of `NAME TOKEN` lines (the server's `--tokens` format; `#`
+/// comments and blank lines skipped).
+pub fn read_identities(path: &std::path::Path) -> Result<Vec<Identity>, ClientError> {
+    let bad = |reason: String| ClientError::Config {
+        name: "tokens file",
+        reason: format!("{}: {reason}", path.display()),
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let (Some(name), Some(token), None) = (words.next(), words.next(), words.next()) else {
+            return Err(bad(format!("line {}: expected `NAME TOKEN`", i + 1)));
+        };
+        out.push(Identity {
+            name: name.to_string(),
+            token: Some(crate::Token::new(token)?),
+        });
+    }
+    if out.is_empty() {
+        return Err(bad("no identity".into()));
+    }
+    Ok(out)
+}
+
+/// The metadata one identity's requests carry, made once.
+struct Headers {
+    device: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+    bearer: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+}
+
+fn headers(config: &LoadGenConfig) -> Result<Vec<Headers>, ClientError> {
+    if config.identities.is_empty() {
+        return Ok((0..config.devices.max(1))
+            .map(|i| Headers {
+                device: format!("loadgen-{i}").parse().ok(),
+                bearer: None,
+            })
+            .collect());
+    }
+    config
+        .identities
+        .iter()
+        .map(|id| {
+            let bearer = match &id.token {
+                None => None,
+                Some(t) => {
+                    let mut v: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+                        format!("Bearer {}", t.expose()).parse().map_err(|_| {
+                            ClientError::BadAccess("a token does not fit a header".into())
+                        })?;
+                    v.set_sensitive(true);
+                    Some(v)
+                }
+            };
+            Ok(Headers {
+                device: id.name.parse().ok(),
+                bearer,
+            })
+        })
+        .collect()
 }
 
 impl Default for LoadGenConfig {
@@ -130,6 +210,7 @@ impl Default for LoadGenConfig {
             timeout: Duration::from_secs(2),
             max_in_flight: 512,
             seed: 1,
+            identities: Vec::new(),
         }
     }
 }
@@ -208,6 +289,7 @@ pub async fn run(
         });
     }
     let total_weight: f64 = payloads.iter().map(|p| p.weight).sum();
+    let identities = headers(config)?;
     let report = Arc::new(Mutex::new(LoadGenReport::default()));
     let in_flight = Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1)));
     let mut rng = StdRng::seed_from_u64(config.seed);
@@ -256,7 +338,7 @@ pub async fn run(
                 x < 0.0
             })
             .unwrap_or(&payloads[payloads.len() - 1]);
-        let device = format!("loadgen-{}", n % config.devices.max(1) as u64);
+        let id = &identities[(n % identities.len() as u64) as usize];
         n += 1;
         report.lock().await.arrivals += 1;
         let Ok(permit) = in_flight.clone().try_acquire_owned() else {
@@ -276,8 +358,13 @@ pub async fn run(
         );
         let mut request = tonic::Request::new(req);
         request.set_timeout(config.timeout);
-        if let Ok(v) = device.parse() {
-            request.metadata_mut().insert("loadpart-device", v);
+        if let Some(v) = &id.device {
+            request
+                .metadata_mut()
+                .insert(loadpart_proto::names::DEVICE_HEADER, v.clone());
+        }
+        if let Some(v) = &id.bearer {
+            request.metadata_mut().insert("authorization", v.clone());
         }
         let mut stub = remote.infer.clone();
         let report = report.clone();
@@ -365,6 +452,45 @@ pub async fn measure_capacity(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identities_come_from_a_tokens_file_and_name_each_request() {
+        let dir = std::env::temp_dir().join(format!("loadgen-ids-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tokens");
+        std::fs::write(
+            &path,
+            "# fleet\nd-1 token-one-0123456789\n\nd-2 token-two-0123456789\n",
+        )
+        .unwrap();
+        let ids = read_identities(&path).unwrap();
+        assert_eq!(ids.len(), 2);
+        assert_eq!(ids[1].name, "d-2");
+        assert_eq!(
+            ids[1].token.as_ref().unwrap().expose(),
+            "token-two-0123456789"
+        );
+        let config = LoadGenConfig {
+            identities: ids,
+            ..LoadGenConfig::default()
+        };
+        let h = headers(&config).unwrap();
+        assert_eq!(h.len(), 2, "the identities replace `devices`");
+        assert_eq!(h[0].device.as_ref().unwrap(), "d-1");
+        let bearer = h[0].bearer.as_ref().unwrap();
+        assert!(bearer.is_sensitive());
+        assert_eq!(bearer, "Bearer token-one-0123456789");
+        // Without identities: `devices` names, no tokens of their own.
+        let plain = headers(&LoadGenConfig::default()).unwrap();
+        assert_eq!(plain.len(), 16);
+        assert_eq!(plain[15].device.as_ref().unwrap(), "loadgen-15");
+        assert!(plain[0].bearer.is_none());
+        std::fs::write(&path, "d-1\n").unwrap();
+        assert!(read_identities(&path).is_err());
+        std::fs::write(&path, "# none\n").unwrap();
+        assert!(read_identities(&path).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn quantiles_by_nearest_rank() {

@@ -59,7 +59,8 @@ pub struct Access {
     pub token: Option<Token>,
 }
 
-/// Adds the bearer header to every call. `Debug` never shows the token.
+/// Adds the bearer header to every call that does not carry one already (a load generator
+/// standing in for many devices sets each request's own). `Debug` never shows the token.
 #[derive(Clone, Default)]
 pub struct Bearer(Option<MetadataValue<Ascii>>);
 
@@ -78,7 +79,9 @@ impl Interceptor for Bearer {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(v) = &self.0 {
+        if let Some(v) = &self.0
+            && !request.metadata().contains_key("authorization")
+        {
             request.metadata_mut().insert("authorization", v.clone());
         }
         Ok(request)

@@ -16,7 +16,7 @@ use loadpart_proto::to_proto_params;
 use loadpart_runtime::{NamedTensors, Tensor};
 use prost::Message;
 
-use crate::{ClientError, FormingBatch, LoadSample};
+use crate::{ClientError, DeviceShare, FormingBatch, LoadSample};
 
 /// Cut tensors encoded for the wire.
 #[derive(Debug, Clone, Default)]
@@ -251,6 +251,7 @@ pub fn parse_reply(r: ModelInferResponse) -> Result<Reply, ClientError> {
             executors_busy: f(EXECUTORS_BUSY) as u32,
             cut_batches: None,
             backlog_us: num(p, BACKLOG_US),
+            device_share: share_from_params(p),
         }
     });
     Ok(Reply {
@@ -258,6 +259,20 @@ pub fn parse_reply(r: ModelInferResponse) -> Result<Reply, ClientError> {
         timings,
         load,
         bytes,
+    })
+}
+
+/// The caller's fair share from a reply's `loadpart_share_*` parameters, if present.
+fn share_from_params(p: &HashMap<String, InferParameter>) -> Option<DeviceShare> {
+    use names::share::*;
+    let queued = num(p, QUEUED)?;
+    Some(DeviceShare {
+        device: String::new(),
+        active_devices: num(p, ACTIVE_DEVICES).unwrap_or(1.0) as u32,
+        queued: queued as u32,
+        queued_limit: num(p, QUEUED_LIMIT).map(|v| v as u32),
+        admitted_per_s: num(p, ADMITTED_PER_S).unwrap_or(0.0),
+        rate_limit_per_s: num(p, RATE_LIMIT_PER_S),
     })
 }
 
@@ -307,6 +322,14 @@ pub fn load_sample(r: &LoadReport) -> LoadSample {
                 .collect(),
         ),
         backlog_us: r.backlog_us,
+        device_share: r.device_share.as_ref().map(|s| DeviceShare {
+            device: s.device.clone(),
+            active_devices: s.active_devices,
+            queued: s.queued,
+            queued_limit: s.queued_limit,
+            admitted_per_s: s.admitted_per_s,
+            rate_limit_per_s: s.rate_limit_per_s,
+        }),
     }
 }
 

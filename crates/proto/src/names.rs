@@ -47,6 +47,24 @@ pub mod load {
     pub const BACKLOG_US: &str = "loadpart_load_backlog_us";
 }
 
+/// gRPC metadata a device names itself by (self-declared: with device tokens the server uses the
+/// token's name instead).
+pub const DEVICE_HEADER: &str = "loadpart-device";
+
+/// Response parameters carrying the calling device's fair share (`loadpart.v1.DeviceShare`).
+pub mod share {
+    /// Devices active on the server, this one included.
+    pub const ACTIVE_DEVICES: &str = "loadpart_share_active_devices";
+    /// This device's requests admitted and not yet answered.
+    pub const QUEUED: &str = "loadpart_share_queued";
+    /// The most it may have queued (absent: no per-device limit now).
+    pub const QUEUED_LIMIT: &str = "loadpart_share_queued_limit";
+    /// Requests per second admitted for it.
+    pub const ADMITTED_PER_S: &str = "loadpart_share_admitted_per_s";
+    /// Its admitted-rate limit, requests per second (absent: none now).
+    pub const RATE_LIMIT_PER_S: &str = "loadpart_share_rate_limit_per_s";
+}
+
 /// gRPC trailer metadata on a RESOURCE_EXHAUSTED status: the encoded `loadpart.v1.LoadReport`,
 /// so that a refused device learns why without another call.
 pub const LOAD_REPORT_METADATA: &str = "loadpart-load-report-bin";

@@ -13,6 +13,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tonic::service::Interceptor;
@@ -220,12 +221,23 @@ pub const UNAUTHENTICATED_MESSAGE: &str = "missing or invalid bearer token";
 #[derive(Debug, Clone, Default)]
 pub struct Authenticator {
     tokens: Option<Arc<Tokens>>,
+    /// Refusals so far (the `loadpart_unauthenticated_total` metric).
+    refused: Arc<AtomicU64>,
 }
 
 impl Authenticator {
     /// Checks against `tokens`, or nothing when `None`.
     pub fn new(tokens: Option<Arc<Tokens>>) -> Self {
-        Self { tokens }
+        Self {
+            tokens,
+            refused: Arc::default(),
+        }
+    }
+
+    /// Counts each refusal in `refused` (shared with the metrics).
+    pub fn counting(mut self, refused: Arc<AtomicU64>) -> Self {
+        self.refused = refused;
+        self
     }
 
     /// The device `meta`'s bearer token belongs to.
@@ -241,7 +253,10 @@ impl Authenticator {
         // An absent token is compared too (as an empty one), so that it takes the same time.
         match table.device(presented.unwrap_or("").as_bytes()) {
             Some(name) if presented.is_some() => Ok(Some(name)),
-            _ => Err(Status::unauthenticated(UNAUTHENTICATED_MESSAGE)),
+            _ => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                Err(Status::unauthenticated(UNAUTHENTICATED_MESSAGE))
+            }
         }
     }
 }
@@ -341,7 +356,8 @@ mod tests {
         let path = dir.join("tokens");
         std::fs::write(&path, format!("phone-1 {A}\n")).unwrap();
         let tokens = Arc::new(Tokens::load(&path).unwrap());
-        let mut auth = Authenticator::new(Some(tokens.clone()));
+        let refused = Arc::new(AtomicU64::new(0));
+        let mut auth = Authenticator::new(Some(tokens.clone())).counting(refused.clone());
         let with = |v: &str| {
             let mut r = Request::new(());
             r.metadata_mut().insert("authorization", v.parse().unwrap());
@@ -354,6 +370,7 @@ mod tests {
         assert_eq!(e.message(), UNAUTHENTICATED_MESSAGE);
         let e = auth.call(with(&format!("Bearer {B}"))).unwrap_err();
         assert_eq!(e.message(), UNAUTHENTICATED_MESSAGE);
+        assert_eq!(refused.load(Ordering::Relaxed), 2, "both refusals counted");
 
         std::fs::write(&path, format!("phone-2 {B}\n")).unwrap();
         assert_eq!(tokens.reload().unwrap(), 1);

@@ -124,6 +124,10 @@ pub enum ServerError {
     /// Refused by the queue (full: RESOURCE_EXHAUSTED; too many rows: INVALID_ARGUMENT).
     #[error(transparent)]
     Sched(#[from] SchedError),
+    /// The calling device is over its fair share (RESOURCE_EXHAUSTED), refused before its
+    /// request was decoded.
+    #[error(transparent)]
+    OverFairShare(#[from] crate::ShareRefusal),
     /// The request's deadline passed before it could run (DEADLINE_EXCEEDED).
     #[error("deadline exceeded after {waited_us} µs in the server")]
     DeadlineExceeded {
@@ -175,6 +179,7 @@ impl loadpart_errors::Classify for ServerError {
             | ServerError::Cut(_)
             | ServerError::DeadlineExceeded { .. } => Caller,
             ServerError::Sched(e) => e.kind(),
+            ServerError::OverFairShare(_) => Caller,
             ServerError::Runtime(e) => e.kind(),
             ServerError::Execution { kind, .. } => *kind,
             ServerError::ModelLoad { .. } => Model,
@@ -191,6 +196,7 @@ impl loadpart_errors::Classify for ServerError {
             ServerError::Codec { source, .. } => source.label(),
             ServerError::Cut(e) => e.label(),
             ServerError::Sched(e) => e.label(),
+            ServerError::OverFairShare(_) => "over_fair_share",
             ServerError::DeadlineExceeded { .. } => "deadline_exceeded",
             ServerError::Runtime(e) => e.label(),
             ServerError::Execution { label, .. } => label,

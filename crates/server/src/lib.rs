@@ -24,6 +24,8 @@
 //! - Security ([`auth`]): device tokens checked by an interceptor on the inference and
 //!   loadpart services (`authorization: Bearer`), re-read on demand; TLS (rustls) on the
 //!   listener when configured, plaintext otherwise (loopback only unless allowed).
+//! - Fair share ([`fair_share`]): per-device limits on queued requests and admitted rate,
+//!   checked before a request is decoded, so that one device cannot take the whole queue.
 //! - Operations: Prometheus text metrics (`metrics`, one module) served over plain HTTP on their
 //!   own address, `tracing` spans on the request path.
 //! - [`Server::start`] with a [`ServerConfig`] ties them together and returns a
@@ -35,6 +37,7 @@ pub mod auth;
 mod batcher;
 mod error;
 mod executor;
+pub mod fair_share;
 mod load;
 mod metrics;
 mod metrics_http;
@@ -54,6 +57,7 @@ pub use batcher::{
     Batch, BatchKey, BatchLimits, BatchState, Cancellable, Dropped, Queued, Rejected,
 };
 pub use error::{SchedError, ServerError};
+pub use fair_share::{FairShareConfig, ShareRefusal};
 pub use load::{LoadSnapshot, LoadWindow, MAX_SLOWDOWN};
 pub use parts::WarmCuts;
 pub use registry::{ModelSpec, Registry, ServedModel, TensorMeta};

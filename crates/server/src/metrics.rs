@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Label for requests naming a model the server does not serve.
@@ -105,7 +105,16 @@ pub struct Metrics {
     /// Authenticated device name -> inference requests received (only with device tokens, so
     /// the label set is the token file's names).
     devices: Mutex<BTreeMap<String, u64>>,
+    /// (device, limit) -> requests refused for being over the device's fair share.
+    share_refusals: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// Calls refused with UNAUTHENTICATED (shared with the interceptor).
+    unauthenticated: Arc<AtomicU64>,
 }
+
+/// Most device labels the fair-share refusal counter keeps; later devices count under
+/// [`crate::fair_share::OTHER_DEVICES`] (self-declared names must not grow the label set
+/// without bound).
+const MAX_DEVICE_LABELS: usize = 1024;
 
 /// Gauges read at scrape time.
 #[derive(Debug, Clone, Copy, Default)]
@@ -142,6 +151,8 @@ impl Metrics {
             models,
             errors: Mutex::new(BTreeMap::new()),
             devices: Mutex::new(BTreeMap::new()),
+            share_refusals: Mutex::new(BTreeMap::new()),
+            unauthenticated: Arc::default(),
         }
     }
 
@@ -181,6 +192,27 @@ impl Metrics {
                 devices.insert(device.to_string(), 1);
             }
         }
+    }
+
+    /// A request of `device` refused for being over its fair share, by the limit `reason`
+    /// (`queued` or `rate`).
+    pub fn share_refused(&self, device: &str, reason: &'static str) {
+        let mut m = self
+            .share_refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let known = m.contains_key(&(device.to_string(), reason));
+        let device = if known || m.len() < MAX_DEVICE_LABELS {
+            device
+        } else {
+            crate::fair_share::OTHER_DEVICES
+        };
+        *m.entry((device.to_string(), reason)).or_default() += 1;
+    }
+
+    /// The counter of UNAUTHENTICATED refusals, for [`crate::auth::Authenticator::counting`].
+    pub fn unauthenticated_counter(&self) -> Arc<AtomicU64> {
+        self.unauthenticated.clone()
     }
 
     /// The text exposition of every metric, with `gauges` read now.
@@ -287,6 +319,29 @@ impl Metrics {
             }
         }
         drop(errors);
+        let name = "loadpart_fair_share_refusals_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests refused (RESOURCE_EXHAUSTED, before decoding) because their device was over its fair share, by device and limit (queued or rate).\n# TYPE {name} counter"
+        );
+        let refusals = self
+            .share_refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for ((d, reason), v) in refusals.iter() {
+            let _ = writeln!(
+                out,
+                "{name}{{device=\"{}\",reason=\"{reason}\"}} {v}",
+                escape(d)
+            );
+        }
+        drop(refusals);
+        let name = "loadpart_unauthenticated_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Calls refused with UNAUTHENTICATED (missing or unknown bearer token).\n# TYPE {name} counter\n{name} {}",
+            self.unauthenticated.load(Ordering::Relaxed)
+        );
         let devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
         if !devices.is_empty() {
             let name = "loadpart_device_requests_total";

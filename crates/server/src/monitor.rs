@@ -10,6 +10,7 @@ use loadpart_cuts::CutId;
 use loadpart_proto::inference::ModelStatistics;
 use loadpart_proto::loadpart::{BatchSizeCount, CutBatch, FormingBatch, LoadReport};
 
+use crate::fair_share::capacity::CapacityWindow;
 use crate::metrics::{Gauges, Metrics};
 use crate::stats::{ModelStats, RequestCost};
 use crate::{LoadSnapshot, LoadWindow, ServerError};
@@ -33,6 +34,8 @@ pub struct Monitor {
     forming: Mutex<Vec<FormingBatch>>,
     /// The backlog the scheduler computed last ([`Monitor::set_backlog`]), and when.
     backlog: Mutex<Option<(Instant, Duration)>>,
+    /// Executor time per row run, for fair share's capacity.
+    capacity: Mutex<CapacityWindow>,
     /// The Prometheus metrics.
     pub metrics: Metrics,
 }
@@ -82,6 +85,7 @@ impl Monitor {
             busy: AtomicUsize::new(0),
             forming: Mutex::new(Vec::new()),
             backlog: Mutex::new(None),
+            capacity: Mutex::new(CapacityWindow::new(span)),
             metrics,
         })
     }
@@ -127,11 +131,18 @@ impl Monitor {
         phases: [Duration; 3],
     ) {
         self.metrics.batch(model, rows, measured);
+        lock(&self.capacity).record(now, rows, phases.iter().sum());
         lock(&self.all).record_batch(now, rows, measured, profiled_us);
         if let Some(m) = self.models.get(model) {
             lock(&m.window).record_batch(now, rows, measured, profiled_us);
             lock(&m.stats).batch(rows, phases[0], phases[1], phases[2]);
         }
+    }
+
+    /// Requests per second the executors could complete at the recent batch mix (see
+    /// [`CapacityWindow::per_s`]); `None` when no batch ran in the window.
+    pub fn capacity_per_s(&self, now: Instant) -> Option<f64> {
+        lock(&self.capacity).per_s(now, self.executors)
     }
 
     /// A request of `model` answered with an error after `d`.
@@ -221,6 +232,7 @@ impl Monitor {
                     .as_secs_f64()
                     * 1e6
             }),
+            device_share: None,
         })
     }
 }

@@ -91,6 +91,8 @@ pub struct ServerConfig {
     /// of one second's worth, at least one largest probe): more is refused with
     /// RESOURCE_EXHAUSTED, so that small requests cannot make the server send without bound.
     pub probe_bytes_per_s: u64,
+    /// Per-device limits on queued requests and admitted rate (see [`crate::fair_share`]).
+    pub fair_share: crate::FairShareConfig,
 }
 
 /// The server's certificate chain and private key, PEM files.
@@ -139,6 +141,7 @@ impl Default for ServerConfig {
             tokens: None,
             insecure_listen: false,
             probe_bytes_per_s: crate::service::loadpart::DEFAULT_PROBE_BYTES_PER_S,
+            fair_share: crate::FairShareConfig::default(),
         }
     }
 }
@@ -167,6 +170,9 @@ impl ServerConfig {
         }
         if self.probe_bytes_per_s == 0 {
             return bad("probe_bytes_per_s must be positive");
+        }
+        if let Some(problem) = self.fair_share.problem() {
+            return Err(ServerError::Config(problem));
         }
         if self.tls.is_none() && !self.listen.ip().is_loopback() && !self.insecure_listen {
             return Err(ServerError::Config(format!(
@@ -272,7 +278,14 @@ impl Server {
             }
         };
         let models = registry.models().to_vec();
+        let fair = Arc::new(crate::fair_share::gate::Gate::new(
+            config.fair_share.clone(),
+            config.max_queue_len,
+            monitor.clone(),
+        ));
+        let unauthenticated = monitor.metrics.unauthenticated_counter();
         let shared = Arc::new(Shared {
+            fair,
             registry,
             scheduler,
             monitor,
@@ -292,16 +305,19 @@ impl Server {
             )),
         });
         let n = config.max_message_bytes;
-        let inference = GrpcInferenceServiceServer::new(InferenceService {
-            shared: shared.clone(),
-        })
-        .max_decoding_message_size(n)
-        .max_encoding_message_size(n);
+        let inference = crate::service::early::FairShareFirst::new(
+            GrpcInferenceServiceServer::new(InferenceService {
+                shared: shared.clone(),
+            })
+            .max_decoding_message_size(n)
+            .max_encoding_message_size(n),
+            shared.clone(),
+        );
         let loadpart = LoadpartServer::new(LoadpartService { shared })
             .max_decoding_message_size(n)
             .max_encoding_message_size(n);
         // Health stays open (load balancers probe it; it tells only "serving").
-        let auth = Authenticator::new(tokens.clone());
+        let auth = Authenticator::new(tokens.clone()).counting(unauthenticated);
         let inference = InterceptedService::new(inference, auth.clone());
         let loadpart = InterceptedService::new(loadpart, auth);
         let (health_reporter, health) = tonic_health::server::health_reporter();

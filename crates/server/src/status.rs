@@ -22,6 +22,7 @@ pub fn code(e: &ServerError) -> Code {
             SchedError::TooManyRows { .. } | SchedError::ZeroRows => Code::InvalidArgument,
             SchedError::ZeroLimit { .. } => Code::Internal,
         },
+        ServerError::OverFairShare(_) => Code::ResourceExhausted,
         ServerError::DeadlineExceeded { .. } => Code::DeadlineExceeded,
         ServerError::Runtime(r) => by_kind(r.kind()),
         ServerError::Execution { kind, .. } => by_kind(*kind),
@@ -79,6 +80,15 @@ mod tests {
         let full = ServerError::Sched(SchedError::QueueFull { max_queue_len: 3 });
         assert_eq!(code(&full), Code::ResourceExhausted);
         assert_eq!(label(&full), "queue_full");
+        let over = ServerError::OverFairShare(crate::ShareRefusal::Queued {
+            device: "d".into(),
+            queued: 2,
+            active: 3,
+            retry_ms: 5,
+        });
+        assert_eq!(code(&over), Code::ResourceExhausted);
+        assert_eq!(label(&over), "over_fair_share");
+        assert!(to_status(&over).message().contains("fair share"));
         assert_eq!(
             code(&ServerError::DeadlineExceeded { waited_us: 1 }),
             Code::DeadlineExceeded

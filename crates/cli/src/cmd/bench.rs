@@ -28,6 +28,7 @@ pub struct Args {
 enum BenchCommand {
     Load(LoadArgs),
     Compare(super::bench_compare::CompareArgs),
+    Flood(super::bench_flood::FloodArgs),
     Run(super::bench_run::RunArgs),
     Report(super::bench_run::ReportArgs),
     Users(super::bench_run::users::UsersArgs),
@@ -55,9 +56,16 @@ struct LoadArgs {
     /// How long to run, seconds.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
-    /// Device identities the requests are spread over.
+    /// Device identities the requests are spread over (distinct `loadpart-device` names), so
+    /// that the server's fair share divides among them rather than capping the load at one
+    /// device's share. A server with device tokens needs --tokens-file instead.
     #[arg(long, default_value_t = 16)]
     devices: usize,
+    /// Identities with tokens, for a server with device tokens: a file of `NAME TOKEN` lines
+    /// (the server's --tokens format); requests go out as each in turn (replacing --devices),
+    /// and the capacity measurement uses the first. Tokens are never printed.
+    #[arg(long, env = "LOADPART_LOADGEN_TOKENS")]
+    tokens_file: Option<PathBuf>,
     /// A cut of the mix: a canonical cut id, `full` (the inputs: full offload) or `mid` (the
     /// middle candidate cut), optionally `@WEIGHT`. Repeat for a mix (default: full and mid,
     /// equally).
@@ -88,6 +96,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         BenchCommand::Run(a) => super::bench_run::run(a),
         BenchCommand::Report(a) => super::bench_run::report::run(a),
+        BenchCommand::Flood(a) => super::bench_flood::run(a),
         BenchCommand::Users(a) => super::bench_run::users::run(a),
         BenchCommand::Compare(a) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -191,10 +200,18 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
         &noise_inputs(&prepared, 1)?,
         Default::default(),
     )?;
+    let identities = match &args.tokens_file {
+        Some(path) => loadgen::read_identities(path)?,
+        None => Vec::new(),
+    };
+    let mut access = args.remote.access.access()?;
+    if access.token.is_none() {
+        access.token = identities.first().and_then(|i| i.token.clone());
+    }
     let remote = Remote::with_access(
         &args.remote.server,
         loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES,
-        &args.remote.access.access()?,
+        &access,
     )?;
     let mut capacity = None;
     let arrivals = if let Some(path) = &args.trace {
@@ -237,6 +254,7 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
         timeout: Duration::from_millis(args.timeout_ms),
         max_in_flight: args.max_in_flight.max(1),
         seed: args.seed,
+        identities,
     };
     let report = loadgen::run(&remote, Arc::new(payloads), arrivals, &config).await?;
     let s = summarize(&report, capacity);

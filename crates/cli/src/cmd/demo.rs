@@ -291,6 +291,7 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
             timeout: Duration::from_secs(2),
             max_in_flight: 256,
             seed: 7,
+            identities: Vec::new(),
         };
         tokio::spawn(async move {
             loadgen::run(&direct, payloads, Arrivals::Poisson(rate_rx), &config).await

@@ -114,6 +114,44 @@ pub struct Args {
     /// more is refused, so that tiny requests cannot make it send without bound. [default: 256]
     #[arg(long)]
     probe_mib_per_s: Option<u64>,
+    /// Fair share: per-device limits on queued requests and admitted rate, so that one device
+    /// cannot take the whole queue and the others keep their latency. A device over its share
+    /// is refused with RESOURCE_EXHAUSTED (and a retry hint) before its request is decoded. A
+    /// device is its token's name with --tokens, else its self-declared `loadpart-device`
+    /// header, else its IP address: without tokens a client can claim several identities, so
+    /// use tokens where devices are not trusted. `on` or `off`. [default: on]
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    fair_share: Option<bool>,
+    /// Fair share is divided among the devices seen in this window, ms (a device with requests
+    /// still queued counts too). Longer keeps a bursty device's share reserved across its
+    /// pauses; shorter hands it to the others sooner. [default: 5000]
+    #[arg(long)]
+    fair_active_ms: Option<u64>,
+    /// Queued requests any device may have, however many devices are active (each device may
+    /// queue max(floor, --max-queue / active devices), at most the ceiling). [default: 2]
+    #[arg(long)]
+    fair_queued_floor: Option<usize>,
+    /// Most requests one device may have queued. Requests queue in arrival order, so this is
+    /// how much work one device can put ahead of everyone else's next request: about one or
+    /// two full batches (--max-batch) keeps others' waits short. [default: 8]
+    #[arg(long)]
+    fair_queued_ceiling: Option<usize>,
+    /// Fraction of the measured capacity (requests/s at the recent batch mix) divided among
+    /// active devices as per-device rate limits: 1 hands out all of it; 0.5 keeps half as
+    /// headroom, so that one device using its whole share barely moves the others' latency.
+    /// Raise it where devices must use the whole server and latency matters less. With one
+    /// device active no per-device limit applies. [default: 0.5]
+    #[arg(long)]
+    fair_rate_factor: Option<f64>,
+    /// Burst a device may send above its rate after a quiet spell, ms of its rate (at least one
+    /// request). Deep enough for a well-behaved device's random bunching; every ms of it is
+    /// also a burst a flooder may put ahead of the others when it starts. [default: 500]
+    #[arg(long)]
+    fair_burst_ms: Option<u64>,
+    /// Most device identities tracked at once; more share one entry, "(other)". Bounds memory
+    /// and metric labels when identities are self-declared. [default: 1024]
+    #[arg(long)]
+    fair_max_devices: Option<usize>,
     /// Largest gRPC message either way, MiB; must exceed the largest cut batch. [default: 256]
     #[arg(long)]
     max_message_mib: Option<usize>,
@@ -219,6 +257,16 @@ fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
     if let Some(ms) = args.load_window_ms {
         c.load_window = Duration::from_millis(ms);
     }
+    config::FairShare {
+        enabled: args.fair_share,
+        active_window_ms: args.fair_active_ms,
+        queued_floor: args.fair_queued_floor,
+        queued_ceiling: args.fair_queued_ceiling,
+        rate_factor: args.fair_rate_factor,
+        burst_ms: args.fair_burst_ms,
+        max_devices: args.fair_max_devices,
+    }
+    .apply(&mut c.fair_share);
     config::check(&c)?;
     Ok((c, auto))
 }
@@ -357,6 +405,20 @@ mod tests {
         assert_eq!(c.models.len(), 1);
         assert_eq!(c.models[0].source, "zoo:chain");
         assert!(auto);
+        let (c, _) = server_config(&parse(&[
+            "--model",
+            "zoo:chain",
+            "--fair-share",
+            "off",
+            "--fair-queued-ceiling",
+            "3",
+            "--fair-burst-ms",
+            "50",
+        ]))
+        .unwrap();
+        assert!(!c.fair_share.enabled);
+        assert_eq!(c.fair_share.queued_ceiling, 3);
+        assert_eq!(c.fair_share.burst_s, 0.05);
     }
 
     #[test]

@@ -53,6 +53,26 @@ pub struct LoadSample {
     /// How long a request arriving when the report was made would wait for an executor, µs
     /// (the queue as it stood); `None` when the server did not know or did not say.
     pub backlog_us: Option<f64>,
+    /// This device's own fair share on the server, when the server reports it. Informational:
+    /// planning uses the server-wide figures above.
+    pub device_share: Option<DeviceShare>,
+}
+
+/// A device's fair share of its server, as the server counts it (`loadpart.v1.DeviceShare`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceShare {
+    /// The identity the server counts this device as.
+    pub device: String,
+    /// Devices active on the server, this one included.
+    pub active_devices: u32,
+    /// This device's requests admitted and not yet answered.
+    pub queued: u32,
+    /// The most it may have queued; `None`: no per-device limit now.
+    pub queued_limit: Option<u32>,
+    /// Requests per second admitted for it.
+    pub admitted_per_s: f64,
+    /// Its admitted-rate limit, requests per second; `None`: none now.
+    pub rate_limit_per_s: Option<f64>,
 }
 
 /// A batch the server is gathering: requests for one model and cut.

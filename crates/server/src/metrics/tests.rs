@@ -103,3 +103,35 @@ fn batch_buckets_end_at_the_max() {
 fn label_values_are_escaped() {
     assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
+
+#[test]
+fn fair_share_and_unauthenticated_refusals_are_counted_by_device() {
+    let m = Metrics::new(&["a"], 8);
+    let before = parse(&m.render(Gauges::default()));
+    assert_eq!(before["loadpart_unauthenticated_total"], 0.0);
+    m.share_refused("phone-1", "rate");
+    m.share_refused("phone-1", "rate");
+    m.share_refused("say \"hi\"", "queued");
+    m.unauthenticated_counter().fetch_add(3, Ordering::Relaxed);
+    let after = parse(&m.render(Gauges::default()));
+    assert_eq!(
+        after["loadpart_fair_share_refusals_total{device=\"phone-1\",reason=\"rate\"}"],
+        2.0
+    );
+    assert_eq!(
+        after["loadpart_fair_share_refusals_total{device=\"say \\\"hi\\\"\",reason=\"queued\"}"],
+        1.0
+    );
+    assert_eq!(after["loadpart_unauthenticated_total"], 3.0);
+    // Self-declared names cannot grow the label set without bound.
+    for i in 0..2 * MAX_DEVICE_LABELS {
+        m.share_refused(&format!("d{i}"), "rate");
+    }
+    let text = m.render(Gauges::default());
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("loadpart_fair_share_refusals_total{"))
+        .count();
+    assert_eq!(series, MAX_DEVICE_LABELS + 1);
+    assert!(text.contains("device=\"(other)\""));
+}

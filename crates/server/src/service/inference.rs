@@ -138,6 +138,16 @@ impl InferenceService {
     ) -> Result<Response<ModelInferResponse>, Status> {
         let now = Instant::now();
         let shared = &self.shared;
+        // Fair share was checked before decoding ([`super::early`]); the slot is held until
+        // the answer. Without that layer in front (a service built by hand), check here.
+        let device = super::device_key(&request);
+        let _slot = match request.extensions().get::<super::early::Admitted>() {
+            Some(a) => a.0.clone(),
+            None => match shared.fair.admit(&device) {
+                Ok(slot) => Arc::new(slot),
+                Err(refusal) => return Err(super::early::refusal_status(shared, refusal)),
+            },
+        };
         let _in_flight = InFlight::new(&shared.monitor);
         // The server's default caps whatever the client asked for.
         let timeout = Some(
@@ -173,7 +183,7 @@ impl InferenceService {
                 count(&e);
                 let mut status = to_status(&e);
                 if status.code() == tonic::Code::ResourceExhausted {
-                    let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
+                    let load = self.load(&model.name, &device);
                     attach_load(&mut status, &load);
                 }
                 return Err(status);
@@ -185,8 +195,15 @@ impl InferenceService {
             batch = reply.timings.batch_rows,
             "answered"
         );
-        let load = shared.monitor.report(Some(&model.name)).unwrap_or_default();
+        let load = self.load(&model.name, &device);
         Ok(Response::new(infer_response(&model, id, reply, &load)))
+    }
+
+    /// The load report of `model` (server-wide figures) with `device`'s own share.
+    fn load(&self, model: &str, device: &str) -> LoadReport {
+        let mut load = self.shared.monitor.report(Some(model)).unwrap_or_default();
+        load.device_share = super::share_proto(&self.shared, device);
+        load
     }
 }
 
@@ -194,7 +211,7 @@ impl InferenceService {
 /// `loadpart.v1.LoadReport`), so that a refused client can re-plan without another call.
 pub const LOAD_REPORT_METADATA: &str = loadpart_proto::names::LOAD_REPORT_METADATA;
 
-fn attach_load(status: &mut Status, load: &LoadReport) {
+pub(crate) fn attach_load(status: &mut Status, load: &LoadReport) {
     use prost::Message;
     let bytes = load.encode_to_vec();
     status.metadata_mut().insert_bin(
@@ -248,8 +265,9 @@ fn le_bytes(values: &[f32]) -> Vec<u8> {
 }
 
 /// Response parameters: this request's server timings (`loadpart_queue_us`,
-/// `loadpart_decode_us`, `loadpart_compute_us`, `loadpart_batch_size`, int64) and the model's
-/// load report (`loadpart_load_*`: doubles for means and rates, int64 for counts).
+/// `loadpart_decode_us`, `loadpart_compute_us`, `loadpart_batch_size`, int64), the model's
+/// load report (`loadpart_load_*`: doubles for means and rates, int64 for counts) and the
+/// caller's fair share (`loadpart_share_*`, when reported).
 pub fn reply_params(t: &crate::Timings, load: &LoadReport) -> Vec<(String, ParamValue)> {
     let int = |k: &str, v: u64| {
         (
@@ -278,6 +296,18 @@ pub fn reply_params(t: &crate::Timings, load: &LoadReport) -> Vec<(String, Param
     ];
     if let Some(b) = load.backlog_us {
         params.push(dbl(l::BACKLOG_US, b));
+    }
+    if let Some(s) = &load.device_share {
+        use loadpart_proto::names::share as sh;
+        params.push(int(sh::ACTIVE_DEVICES, s.active_devices.into()));
+        params.push(int(sh::QUEUED, s.queued.into()));
+        params.push(dbl(sh::ADMITTED_PER_S, s.admitted_per_s));
+        if let Some(q) = s.queued_limit {
+            params.push(int(sh::QUEUED_LIMIT, q.into()));
+        }
+        if let Some(r) = s.rate_limit_per_s {
+            params.push(dbl(sh::RATE_LIMIT_PER_S, r));
+        }
     }
     params
 }

@@ -70,17 +70,21 @@ pub struct LoadpartService {
 }
 
 impl LoadpartService {
-    fn report(&self, model: &str) -> Result<LoadReport, Status> {
+    /// The load of `model` (all when empty), with `device`'s own fair share.
+    fn report(&self, model: &str, device: &str) -> Result<LoadReport, Status> {
         let filter = if model.is_empty() {
             None
         } else {
             self.shared.registry.get(model).map_err(|e| to_status(&e))?;
             Some(model)
         };
-        self.shared
+        let mut report = self
+            .shared
             .monitor
             .report(filter)
-            .ok_or_else(|| Status::not_found(format!("no load window for model {model:?}")))
+            .ok_or_else(|| Status::not_found(format!("no load window for model {model:?}")))?;
+        report.device_share = super::share_proto(&self.shared, device);
+        Ok(report)
     }
 }
 
@@ -112,7 +116,10 @@ impl Loadpart for LoadpartService {
         &self,
         request: Request<LoadRequest>,
     ) -> Result<Response<LoadReport>, Status> {
-        Ok(Response::new(self.report(&request.get_ref().model_name)?))
+        let device = super::device_key(&request);
+        Ok(Response::new(
+            self.report(&request.get_ref().model_name, &device)?,
+        ))
     }
 
     type WatchLoadStream = Pin<Box<dyn Stream<Item = Result<LoadReport, Status>> + Send>>;
@@ -123,8 +130,9 @@ impl Loadpart for LoadpartService {
         &self,
         request: Request<WatchLoadRequest>,
     ) -> Result<Response<Self::WatchLoadStream>, Status> {
+        let device = super::device_key(&request);
         let req = request.into_inner();
-        self.report(&req.model_name)?;
+        self.report(&req.model_name, &device)?;
         let ms = match req.min_interval_ms {
             0 => DEFAULT_WATCH_INTERVAL_MS,
             n => n.max(MIN_WATCH_INTERVAL_MS),
@@ -138,7 +146,7 @@ impl Loadpart for LoadpartService {
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
-                        if tx.send(this.report(&req.model_name)).await.is_err() {
+                        if tx.send(this.report(&req.model_name, &device)).await.is_err() {
                             break;
                         }
                     }

@@ -6,6 +6,7 @@
 mod admission;
 mod bad_input;
 mod concurrency;
+mod fair_share;
 mod metrics;
 mod overload;
 mod partitioned;
@@ -79,6 +80,21 @@ pub async fn load_report(server: &RunningServer, model: &str) -> LoadReport {
         .await
         .unwrap()
         .into_inner()
+}
+
+/// GET /metrics over plain HTTP/1.0.
+pub async fn metrics_text(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    out
 }
 
 /// A load report's batch mix as (batch size, batches) pairs.

@@ -232,12 +232,42 @@ async fn health_stays_open_and_device_names_label_metrics() {
     let x = inputs(&m, 1, 1);
     let r = remote(&server, &access(&pki, Some(TOKEN_2)));
     for _ in 0..3 {
-        r.infer
+        // A `loadpart-device` header proves nothing: with tokens the token names the device.
+        let mut req = tonic::Request::new(plain_request(&m.name, &x));
+        req.metadata_mut()
+            .insert("loadpart-device", "phone-1".parse().unwrap());
+        let reply = r.infer.clone().model_infer(req).await.unwrap();
+        let share = wire::parse_reply(reply.into_inner())
+            .unwrap()
+            .load
+            .and_then(|l| l.device_share)
+            .expect("the caller's share");
+        assert_eq!(share.queued, 1);
+    }
+    let mut watch = tonic::Request::new(loadpart_proto::loadpart::LoadRequest::default());
+    watch
+        .metadata_mut()
+        .insert("loadpart-device", "phone-1".parse().unwrap());
+    let own = r
+        .loadpart
+        .clone()
+        .get_load(watch)
+        .await
+        .unwrap()
+        .into_inner()
+        .device_share
+        .unwrap();
+    assert_eq!(own.device, "phone-2", "the token's name, not the header's");
+    // A call without a token is refused and counted.
+    let anonymous = remote(&server, &access(&pki, None));
+    assert!(
+        anonymous
+            .infer
             .clone()
             .model_infer(plain_request(&m.name, &x))
             .await
-            .unwrap();
-    }
+            .is_err()
+    );
     // grpc.health.v1 answers without a token (over TLS).
     let ca = std::fs::read(&pki.ca).unwrap();
     let channel = tonic::transport::Endpoint::from_shared(format!("https://{}", server.addr()))
@@ -264,30 +294,19 @@ async fn health_stays_open_and_device_names_label_metrics() {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
 
-    let text = scrape(server.metrics_addr().unwrap()).await;
+    let text = super::metrics_text(server.metrics_addr().unwrap()).await;
     let line = text
         .lines()
         .find(|l| l.starts_with("loadpart_device_requests_total{device=\"phone-2\"}"))
         .unwrap_or_else(|| panic!("no phone-2 counter in\n{text}"));
     eprintln!("{line}");
     assert!(line.ends_with(" 3"), "{line}");
+    assert!(
+        text.contains("\nloadpart_unauthenticated_total 1\n"),
+        "one refusal counted:\n{text}"
+    );
     assert!(!text.contains(TOKEN_2));
     server.shutdown().await.unwrap();
-}
-
-/// GET /metrics over plain HTTP/1.0.
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut out = String::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

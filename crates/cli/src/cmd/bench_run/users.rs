@@ -127,6 +127,12 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
             listen: "127.0.0.1:0".parse()?,
             models: vec![spec],
             engine: engine.kind(),
+            // Off: N devices of one policy are compared by throughput and latency; fair share
+            // would refuse the busiest and change what is compared.
+            fair_share: loadpart_server::FairShareConfig {
+                enabled: false,
+                ..Default::default()
+            },
             ..ServerConfig::default()
         },
         engine.clone(),

@@ -40,6 +40,8 @@ pub struct FileConfig {
     pub limits: Limits,
     #[serde(default)]
     pub threads: Threads,
+    #[serde(default)]
+    pub fair_share: FairShare,
     /// The served models.
     #[serde(default)]
     pub models: Vec<FileModel>,
@@ -73,6 +75,46 @@ pub struct Limits {
     pub part_builds: Option<usize>,
     /// Server-wide ProbeDownload budget, MiB/s.
     pub probe_mib_per_s: Option<u64>,
+}
+
+/// `[fair_share]`: per-device limits (see `loadpart serve --help`, the --fair-* flags).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FairShare {
+    pub enabled: Option<bool>,
+    pub active_window_ms: Option<u64>,
+    pub queued_floor: Option<usize>,
+    pub queued_ceiling: Option<usize>,
+    pub rate_factor: Option<f64>,
+    pub burst_ms: Option<u64>,
+    pub max_devices: Option<usize>,
+}
+
+impl FairShare {
+    /// Applies the set values over `c`.
+    pub fn apply(&self, c: &mut loadpart_server::FairShareConfig) {
+        if let Some(on) = self.enabled {
+            c.enabled = on;
+        }
+        if let Some(ms) = self.active_window_ms {
+            c.active_window = Duration::from_millis(ms);
+        }
+        if let Some(n) = self.queued_floor {
+            c.queued_floor = n;
+        }
+        if let Some(n) = self.queued_ceiling {
+            c.queued_ceiling = n;
+        }
+        if let Some(f) = self.rate_factor {
+            c.rate_factor = f;
+        }
+        if let Some(ms) = self.burst_ms {
+            c.burst_s = ms as f64 / 1e3;
+        }
+        if let Some(n) = self.max_devices {
+            c.max_devices = n;
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -212,6 +254,7 @@ pub fn apply_file(c: &mut ServerConfig, f: &FileConfig, dir: &Path) -> Result<()
     if let Some(mib) = f.limits.probe_mib_per_s {
         c.probe_bytes_per_s = mib << 20;
     }
+    f.fair_share.apply(&mut c.fair_share);
     set(&mut c.executors, f.threads.executors);
     set(&mut c.intra_threads, f.threads.intra);
     c.models = f
@@ -295,6 +338,14 @@ mod tests {
             load_window_ms = 1500
             [threads]
             executors = 2
+            [fair_share]
+            enabled = true
+            active_window_ms = 2000
+            queued_floor = 1
+            queued_ceiling = 4
+            rate_factor = 0.8
+            burst_ms = 100
+            max_devices = 64
             [[models]]
             source = "zoo:chain"
             profile = "p/chain.json"
@@ -315,6 +366,14 @@ mod tests {
         assert!(!c.insecure_listen);
         assert_eq!(c.metrics_listen, None);
         assert_eq!(c.max_batch_rows, 4);
+        let fair = &c.fair_share;
+        assert!(fair.enabled);
+        assert_eq!(fair.active_window, Duration::from_millis(2000));
+        assert_eq!((fair.queued_floor, fair.queued_ceiling), (1, 4));
+        assert_eq!(
+            (fair.rate_factor, fair.burst_s, fair.max_devices),
+            (0.8, 0.1, 64)
+        );
         assert_eq!(c.max_queue_delay, Duration::from_micros(500));
         assert_eq!(c.default_timeout, Duration::from_millis(250));
         assert_eq!(c.load_window, Duration::from_millis(1500));

@@ -1,0 +1,259 @@
+use super::*;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn config() -> FairShareConfig {
+    FairShareConfig {
+        enabled: true,
+        active_window: Duration::from_secs(5),
+        queued_floor: 2,
+        queued_ceiling: 8,
+        rate_factor: 1.0,
+        burst_s: 0.5,
+        max_devices: 16,
+    }
+}
+
+#[test]
+fn a_device_alone_gets_the_whole_server() {
+    let t0 = Instant::now();
+    let mut f = FairShare::new(config(), 64);
+    f.set_capacity(Some(100.0));
+    for _ in 0..50 {
+        f.admit("a", t0).unwrap();
+    }
+    let s = f.share("a", t0);
+    assert_eq!((s.active_devices, s.queued), (1, 50));
+    assert_eq!((s.queued_limit, s.rate_limit_per_s), (None, None));
+}
+
+#[test]
+fn queued_limit_is_the_budget_split_among_active_devices_within_floor_and_ceiling() {
+    // (queue budget, devices active, limit): budget / n, clamped to [2, 8].
+    for (budget, n, want) in [
+        (64, 2, 8),
+        (12, 2, 6),
+        (12, 3, 4),
+        (12, 4, 3),
+        (12, 6, 2),
+        (12, 12, 2),
+    ] {
+        let t0 = Instant::now();
+        let mut f = FairShare::new(config(), budget);
+        for i in 1..n {
+            f.admit(&format!("d{i}"), t0).unwrap();
+        }
+        for k in 0..want {
+            f.admit("a", t0)
+                .unwrap_or_else(|e| panic!("budget {budget}, {n} devices: request {k}: {e}"));
+        }
+        let e = f.admit("a", t0).unwrap_err();
+        assert!(
+            matches!(e, ShareRefusal::Queued { queued, active, .. } if queued == want && active == n),
+            "budget {budget}, {n} devices: {e:?}"
+        );
+        assert_eq!(e.reason(), "queued");
+        assert!(e.to_string().contains("over its fair share"), "{e}");
+        // An answer frees a place.
+        f.finish("a");
+        f.admit("a", t0).unwrap();
+    }
+}
+
+#[test]
+fn rate_limit_is_capacity_split_among_active_devices_with_a_burst() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.queued_ceiling = 1000;
+    let mut f = FairShare::new(cfg, 100_000);
+    // Capacity unknown: only the queued limit applies.
+    f.admit("b", t0).unwrap();
+    for _ in 0..20 {
+        let k = f.admit("a", t0).unwrap();
+        f.finish(&k);
+    }
+    assert_eq!(f.share("a", t0).rate_limit_per_s, None);
+    // 100/s over 2 devices: 50/s each, a burst of 0.5 s = 25 requests.
+    f.set_capacity(Some(100.0));
+    let t1 = t0 + ms(10);
+    let mut admitted = 0;
+    while f.admit("a", t1).is_ok() {
+        admitted += 1;
+        assert!(admitted <= 25, "the burst is 25 requests");
+    }
+    assert_eq!(admitted, 25);
+    let e = f.admit("a", t1).unwrap_err();
+    match &e {
+        ShareRefusal::Rate {
+            limit_per_s,
+            active,
+            ..
+        } => {
+            assert_eq!(*active, 2);
+            assert!((limit_per_s - 50.0).abs() < 1e-9);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The next token comes 20 ms later; the hint says so.
+    assert_eq!(e.retry_after(), ms(20));
+    assert!(f.admit("a", t1 + ms(19)).is_err());
+    assert!(f.admit("a", t1 + ms(21)).is_ok());
+    // Over one second at 10x the share, about the share (plus nothing: the bucket is empty).
+    let mut ok = 0;
+    for i in 1..=500u64 {
+        if f.admit("a", t1 + ms(21) + ms(2 * i)).is_ok() {
+            ok += 1;
+        }
+    }
+    assert!((49..=51).contains(&ok), "{ok} admitted in 1 s at 50/s");
+    // The other device's bucket is its own.
+    assert!(f.admit("b", t1).is_ok());
+    let s = f.share("a", t1 + ms(1021));
+    assert_eq!(s.rate_limit_per_s, Some(50.0));
+    assert!(s.admitted_per_s > 30.0, "{}", s.admitted_per_s);
+}
+
+#[test]
+fn shares_grow_back_when_devices_go_quiet() {
+    let t0 = Instant::now();
+    let mut f = FairShare::new(config(), 12);
+    f.set_capacity(Some(90.0));
+    for d in ["a", "b", "c"] {
+        let k = f.admit(d, t0).unwrap();
+        f.finish(&k);
+    }
+    let s = f.share("a", t0);
+    assert_eq!((s.active_devices, s.queued_limit), (3, Some(4)));
+    assert_eq!(s.rate_limit_per_s, Some(30.0));
+    // b and c fall silent; after the active window a is alone again.
+    let k = f.admit("a", t0 + ms(4000)).unwrap();
+    f.finish(&k);
+    let s = f.share("a", t0 + ms(5500));
+    assert_eq!(
+        (s.active_devices, s.queued_limit, s.rate_limit_per_s),
+        (1, None, None)
+    );
+    // A device with a request still queued stays active however long it takes.
+    let held = f.admit("b", t0 + ms(6000)).unwrap();
+    let late = t0 + ms(60_000);
+    let k = f.admit("a", late).unwrap();
+    f.finish(&k);
+    assert_eq!(f.share("a", late).active_devices, 2);
+    f.finish(&held);
+    assert_eq!(f.share("a", late).active_devices, 1);
+}
+
+#[test]
+fn refused_requests_keep_a_device_active() {
+    let t0 = Instant::now();
+    let mut f = FairShare::new(config(), 4);
+    // 0.02/s over 2 devices: one request per 100 s each, a bucket of one.
+    f.set_capacity(Some(0.02));
+    let _held = f.admit("quiet", t0).unwrap();
+    let k = f.admit("flood", t0).unwrap();
+    f.finish(&k);
+    // flood has nothing queued, but keeps being refused for 10 s: it stays active, so quiet
+    // keeps sharing the server with it.
+    for s in 1..=10 {
+        let e = f.admit("flood", t0 + Duration::from_secs(s)).unwrap_err();
+        assert_eq!(e.reason(), "rate");
+    }
+    assert_eq!(
+        f.share("quiet", t0 + Duration::from_secs(10))
+            .active_devices,
+        2
+    );
+    // Once it stops, it drops out after the active window.
+    assert_eq!(
+        f.share("quiet", t0 + Duration::from_secs(16))
+            .active_devices,
+        1
+    );
+}
+
+#[test]
+fn identities_beyond_the_table_share_one_entry_and_idle_ones_are_forgotten() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.max_devices = 3;
+    let mut f = FairShare::new(cfg, 64);
+    for d in ["a", "b", "c", "d", "e"] {
+        f.admit(d, t0).unwrap();
+    }
+    assert_eq!(f.tracked(), 4, "a, b, c and {OTHER_DEVICES}");
+    assert_eq!(&*f.share("e", t0).device, OTHER_DEVICES);
+    assert_eq!(f.share("e", t0).queued, 2, "d and e share one entry");
+    for d in ["a", "b", "c", OTHER_DEVICES, OTHER_DEVICES] {
+        f.finish(d);
+    }
+    // Pruning happens on the next admission after the window.
+    f.admit("z", t0 + Duration::from_secs(6)).unwrap();
+    assert_eq!(f.tracked(), 1);
+    assert_eq!(&*f.share("z", t0 + Duration::from_secs(6)).device, "z");
+}
+
+#[test]
+fn disabled_limits_nothing_but_still_reports() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.enabled = false;
+    let mut f = FairShare::new(cfg, 4);
+    f.set_capacity(Some(1.0));
+    f.admit("b", t0).unwrap();
+    for _ in 0..100 {
+        f.admit("a", t0).unwrap();
+    }
+    let s = f.share("a", t0);
+    assert_eq!((s.active_devices, s.queued), (2, 100));
+    assert_eq!((s.queued_limit, s.rate_limit_per_s), (None, None));
+}
+
+#[test]
+fn capacity_unknown_keeps_the_last_known() {
+    let mut f = FairShare::new(config(), 4);
+    assert_eq!(f.capacity_per_s(), None);
+    f.set_capacity(Some(10.0));
+    f.set_capacity(None);
+    f.set_capacity(Some(f64::NAN));
+    f.set_capacity(Some(0.0));
+    assert_eq!(f.capacity_per_s(), Some(10.0));
+}
+
+#[test]
+fn bad_settings_are_named() {
+    assert_eq!(config().problem(), None);
+    assert_eq!(FairShareConfig::default().problem(), None);
+    let bad = [
+        FairShareConfig {
+            queued_floor: 0,
+            ..config()
+        },
+        FairShareConfig {
+            queued_ceiling: 1,
+            ..config()
+        },
+        FairShareConfig {
+            rate_factor: 0.0,
+            ..config()
+        },
+        FairShareConfig {
+            burst_s: f64::NAN,
+            ..config()
+        },
+        FairShareConfig {
+            active_window: Duration::ZERO,
+            ..config()
+        },
+    ];
+    for c in bad {
+        assert!(c.problem().is_some(), "{c:?}");
+    }
+    let off = FairShareConfig {
+        enabled: false,
+        queued_floor: 0,
+        ..config()
+    };
+    assert_eq!(off.problem(), None);
+}
