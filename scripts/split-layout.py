@@ -6,7 +6,8 @@ run in a blocked NCHWc layout) and off (ORT_ENABLE_EXTENDED: plain NCHW througho
 With layouts on, every tensor that crosses the cut leaves the head in NCHWc, is reordered to
 NCHW to be a model output, and is reordered back at the tail's first convolution; the whole
 model keeps it blocked. With layouts off there is nothing to reorder, so what overhead remains
-is that of two runs instead of one.
+is that of two runs instead of one. Workers do not spin (a spinning head pool would take the
+cores from the tail), on both sides.
 
     scripts/split-layout.py WHOLE.onnx CUT_DIR... [--runs 30] [--threads 0]
 
@@ -30,6 +31,9 @@ def session(path, level, threads):
     so = ort.SessionOptions()
     so.graph_optimization_level = level
     so.intra_op_num_threads = threads
+    # Each session has its own pool: spinning workers of the head would take the cores from
+    # the tail that follows (as loadpart's device sessions, which share one sleeping pool).
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 

@@ -98,6 +98,11 @@ fn a_smoke_sweep_runs_resumes_and_reports() {
     let rep = loadpart(&dir, &["bench", "report", "--results", r, "--out", o]);
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("## zoo:chain"), "{md}");
+    assert!(md.contains("## Summary"), "{md}");
+    assert!(
+        md.contains("| zoo:chain | "),
+        "the summary has the model's row: {md}"
+    );
     assert!(md.contains("vs neurosurgeon"), "{md}");
     assert!(md.contains("best fixed cut"), "{md}");
     for f in ["zoo_chain-latency.svg", "zoo_chain-cuts.svg"] {

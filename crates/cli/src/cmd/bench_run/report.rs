@@ -255,8 +255,77 @@ fn versus(c: &CellData<'_>) -> Versus {
     }
 }
 
+/// One model's headline figures, for the summary across models.
+#[derive(Debug, Default)]
+struct ModelSummary {
+    /// Reduction against `neurosurgeon` per loaded cell, %.
+    vs_neurosurgeon: Vec<f64>,
+    /// Reduction against `loadpart-original` per loaded cell, %.
+    vs_original: Vec<f64>,
+    /// Cells within 5% of the best fixed cut, and cells with a best fixed cut.
+    within: (usize, usize),
+}
+
+/// `mean, max, min` of `xs` as a table's cells (empty ones when there is nothing).
+fn spread(xs: &[f64]) -> String {
+    if xs.is_empty() {
+        return " | | ".into();
+    }
+    let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    format!("{:.1} | {max:.1} | {min:.1}", mean(xs))
+}
+
+/// The summary across models: per model and over all, loadpart's reduction against the
+/// load-unaware baselines over the loaded cells, and how often it was within 5% of the best
+/// fixed cut.
+fn summary_section(md: &mut String, summaries: &[(String, ModelSummary)]) {
+    md.push_str(
+        "
+## Summary
+
+",
+    );
+    md.push_str("Reduction of loadpart's mean latency over the loaded cells (load > 0), per cell paired per repetition; then the mean, largest and smallest over cells.
+
+");
+    md.push_str("| model | loaded cells | vs neurosurgeon: mean % | max % | min % | vs loadpart-original: mean % | max % | min % | within 5% of best fixed cut |
+");
+    md.push_str(
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|
+",
+    );
+    let mut all = ModelSummary::default();
+    let row = |md: &mut String, name: &str, m: &ModelSummary| {
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {} | {} | {} of {} |",
+            m.vs_neurosurgeon.len(),
+            spread(&m.vs_neurosurgeon),
+            spread(&m.vs_original),
+            m.within.0,
+            m.within.1
+        );
+    };
+    for (name, m) in summaries {
+        row(md, name, m);
+        all.vs_neurosurgeon.extend(&m.vs_neurosurgeon);
+        all.vs_original.extend(&m.vs_original);
+        all.within.0 += m.within.0;
+        all.within.1 += m.within.1;
+    }
+    if summaries.len() > 1 {
+        row(md, "**all models**", &all);
+    }
+}
+
 /// The Markdown section of one model.
-fn model_section(md: &mut String, model: &str, cs: &[CellData<'_>], capacity: Option<f64>) {
+fn model_section(
+    md: &mut String,
+    model: &str,
+    cs: &[CellData<'_>],
+    capacity: Option<f64>,
+) -> ModelSummary {
     let _ = writeln!(md, "\n## {model}\n");
     if let Some(c) = capacity {
         let _ = writeln!(
@@ -269,6 +338,7 @@ fn model_section(md: &mut String, model: &str, cs: &[CellData<'_>], capacity: Op
     md.push_str("| device | Mbit/s | load | loadpart ms | vs neurosurgeon % | vs loadpart-original % | gap to best fixed % | gap to oracle % |\n");
     md.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let mut loaded = Vec::new();
+    let mut loaded_original = Vec::new();
     let mut within = (0usize, 0usize);
     for c in cs {
         let v = versus(c);
@@ -287,6 +357,9 @@ fn model_section(md: &mut String, model: &str, cs: &[CellData<'_>], capacity: Op
         );
         if c.at.load > 0.0 && v.vs_neurosurgeon.0.is_finite() {
             loaded.push(v.vs_neurosurgeon.0);
+        }
+        if c.at.load > 0.0 && v.vs_original.0.is_finite() {
+            loaded_original.push(v.vs_original.0);
         }
         if v.gap_best.0.is_finite() {
             within.1 += 1;
@@ -327,6 +400,11 @@ fn model_section(md: &mut String, model: &str, cs: &[CellData<'_>], capacity: Op
     md.push_str("\n### Latency per cell and policy (ms)\n");
     for c in cs {
         cell_table(md, c);
+    }
+    ModelSummary {
+        vs_neurosurgeon: loaded,
+        vs_original: loaded_original,
+        within,
     }
 }
 
@@ -377,20 +455,24 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         }
     }
     let mut figures = Vec::new();
+    let mut sections = String::new();
+    let mut summaries = Vec::new();
     for m in &models {
         let rs: Vec<&Record> = records.iter().filter(|r| r.cell.model == *m).collect();
         let cs = cells(&rs);
         let cap = capacities.iter().find(|(x, _)| x == m).map(|x| x.1);
-        model_section(&mut md, m, &cs, cap);
+        summaries.push((m.clone(), model_section(&mut sections, m, &cs, cap)));
         let stem: String = m
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
         for (kind, f) in super::plot::write(&args.out, &stem, m, &cs)? {
-            let _ = writeln!(md, "\n![{kind} of {m}]({f})");
+            let _ = writeln!(sections, "\n![{kind} of {m}]({f})");
             figures.push(f);
         }
     }
+    summary_section(&mut md, &summaries);
+    md.push_str(&sections);
     let path = args.out.join("report.md");
     std::fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
     println!("report: {}", path.display());
