@@ -152,6 +152,12 @@ pub struct Args {
     /// and metric labels when identities are self-declared. [default: 1024]
     #[arg(long)]
     fair_max_devices: Option<usize>,
+    /// Share of its rate limit a device keeps for --fair-active-ms after it was refused for
+    /// its rate: a flooder is held well below its share, so that what it still gets through
+    /// barely moves the others' latency; a device within its share is never cut. 1 turns the
+    /// penalty off. [default: 0.25]
+    #[arg(long)]
+    fair_overuse_factor: Option<f64>,
     /// Largest gRPC message either way, MiB; must exceed the largest cut batch. [default: 256]
     #[arg(long)]
     max_message_mib: Option<usize>,
@@ -265,6 +271,7 @@ fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
         rate_factor: args.fair_rate_factor,
         burst_ms: args.fair_burst_ms,
         max_devices: args.fair_max_devices,
+        overuse_factor: args.fair_overuse_factor,
     }
     .apply(&mut c.fair_share);
     config::check(&c)?;

@@ -13,6 +13,8 @@ fn config() -> FairShareConfig {
         rate_factor: 1.0,
         burst_s: 0.5,
         max_devices: 16,
+        // No penalty, unless a test asks for one.
+        overuse_factor: 1.0,
     }
 }
 
@@ -113,6 +115,45 @@ fn rate_limit_is_capacity_split_among_active_devices_with_a_burst() {
     let s = f.share("a", t1 + ms(1021));
     assert_eq!(s.rate_limit_per_s, Some(50.0));
     assert!(s.admitted_per_s > 30.0, "{}", s.admitted_per_s);
+}
+
+#[test]
+fn a_device_refused_for_its_rate_keeps_a_cut_share_for_an_active_window() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.queued_ceiling = 1000;
+    cfg.overuse_factor = 0.25;
+    let mut f = FairShare::new(cfg, 100_000);
+    f.set_capacity(Some(100.0));
+    f.admit("a", t0).unwrap();
+    // Within its share (50/s), a device is never refused nor cut: 40/s for 2 s.
+    for i in 0..80u64 {
+        let k = f.admit("b", t0 + ms(25 * i)).unwrap();
+        f.finish(&k);
+    }
+    assert_eq!(f.share("b", t0 + ms(2000)).rate_limit_per_s, Some(50.0));
+    // "a" floods at 10x its share: after its burst it is refused, and then held to a quarter
+    // of its share (12.5/s) for the active window (5 s).
+    let t1 = t0 + ms(2000);
+    while f.admit("a", t1).is_ok() {}
+    assert_eq!(f.share("a", t1).rate_limit_per_s, Some(12.5));
+    let admitted_in = |f: &mut FairShare, from: Instant| {
+        (1..=500u64)
+            .filter(|i| f.admit("a", from + ms(2 * i)).is_ok())
+            .count()
+    };
+    let ok = admitted_in(&mut f, t1);
+    assert!((11..=14).contains(&ok), "{ok} admitted in 1 s at 12.5/s");
+    // It keeps flooding, so it stays cut.
+    let ok = admitted_in(&mut f, t1 + ms(1000));
+    assert!((11..=14).contains(&ok), "{ok} admitted in the next second");
+    // Silent for an active window after its last refusal, it has its whole share again.
+    let later = t1 + ms(2000) + Duration::from_secs(5) + ms(1);
+    f.admit("b", later).unwrap();
+    f.admit("a", later).unwrap();
+    assert_eq!(f.share("a", later).rate_limit_per_s, Some(50.0));
+    // "b" was never cut.
+    assert_eq!(f.share("b", later).rate_limit_per_s, Some(50.0));
 }
 
 #[test]
@@ -244,6 +285,14 @@ fn bad_settings_are_named() {
         },
         FairShareConfig {
             active_window: Duration::ZERO,
+            ..config()
+        },
+        FairShareConfig {
+            overuse_factor: 0.0,
+            ..config()
+        },
+        FairShareConfig {
+            overuse_factor: 1.5,
             ..config()
         },
     ];

@@ -171,11 +171,11 @@ pub fn run(args: FloodArgs) -> Result<ExitCode> {
         counter(&after, name, labels) - counter(&before, name, labels)
     };
     let report = Report {
-        server_refusals_flood: refusals(&["device=\"flood\""]),
+        server_refusals_flood: refusals(&[&format!("device=\"{FLOODER}\"")]),
         server_refusals_good: refusals(&["device=\"good-"]),
         server_refusals_flood_by_limit: (
-            refusals(&["device=\"flood\"", "reason=\"queued\""]),
-            refusals(&["device=\"flood\"", "reason=\"rate\""]),
+            refusals(&[&format!("device=\"{FLOODER}\""), "reason=\"queued\""]),
+            refusals(&[&format!("device=\"{FLOODER}\""), "reason=\"rate\""]),
         ),
         server_refusals_good_by_limit: (
             refusals(&["device=\"good-", "reason=\"queued\""]),
@@ -233,6 +233,9 @@ pub fn run(args: FloodArgs) -> Result<ExitCode> {
     })
 }
 
+/// The flooding device's identity.
+const FLOODER: &str = "flood";
+
 /// Warm-up, then the phases; returns the summary, (share, good rate, flood rate) per second,
 /// and the server's metrics text from before the phases.
 async fn drive(
@@ -247,18 +250,23 @@ async fn drive(
     let connect = || Remote::new(url, loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES);
     let remote = connect()?;
     let good_names: Vec<String> = (0..args.devices).map(|i| format!("good-{i}")).collect();
+    // The warm-up's closed loop runs over its shares once the capacity is known, and a device
+    // refused for its rate has its share cut for a while (`--fair-overuse-factor`): so it runs
+    // as identities of its own, which leave the active set five seconds into the first phase.
+    let warm_names: Vec<String> = (0..args.devices).map(|i| format!("warm-{i}")).collect();
     warm_up(
         &remote,
         &request,
-        &good_names,
+        &warm_names,
         Duration::from_secs_f64(args.warmup_s),
     )
     .await?;
     // The share with the flooder active too: the rate limit the server reports for `devices`
-    // active devices, scaled to one more.
+    // active devices, scaled to one more; asked as the flooder, which has not sent yet (so its
+    // share is not cut, and asking is not activity).
     let mut ask = tonic::Request::new(LoadRequest::default());
     ask.metadata_mut()
-        .insert(loadpart_proto::names::DEVICE_HEADER, good_names[0].parse()?);
+        .insert(loadpart_proto::names::DEVICE_HEADER, FLOODER.parse()?);
     let report = remote
         .loadpart
         .clone()
@@ -303,7 +311,7 @@ async fn drive(
         ));
     }
     let flooder = Device {
-        name: "flood".into(),
+        name: FLOODER.into(),
         rate_per_s: flood_rate,
         flood_only: true,
         seed: 7,

@@ -88,6 +88,7 @@ pub struct FairShare {
     pub rate_factor: Option<f64>,
     pub burst_ms: Option<u64>,
     pub max_devices: Option<usize>,
+    pub overuse_factor: Option<f64>,
 }
 
 impl FairShare {
@@ -113,6 +114,9 @@ impl FairShare {
         }
         if let Some(n) = self.max_devices {
             c.max_devices = n;
+        }
+        if let Some(f) = self.overuse_factor {
+            c.overuse_factor = f;
         }
     }
 }
@@ -346,6 +350,7 @@ mod tests {
             rate_factor = 0.8
             burst_ms = 100
             max_devices = 64
+            overuse_factor = 0.5
             [[models]]
             source = "zoo:chain"
             profile = "p/chain.json"
@@ -374,6 +379,7 @@ mod tests {
             (fair.rate_factor, fair.burst_s, fair.max_devices),
             (0.8, 0.1, 64)
         );
+        assert_eq!(fair.overuse_factor, 0.5);
         assert_eq!(c.max_queue_delay, Duration::from_micros(500));
         assert_eq!(c.default_timeout, Duration::from_millis(250));
         assert_eq!(c.load_window, Duration::from_millis(1500));
