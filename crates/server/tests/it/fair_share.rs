@@ -17,15 +17,20 @@ fn as_device<T>(msg: T, device: &str) -> tonic::Request<T> {
     r
 }
 
+/// A share far below what one device sends: one request, then a refusal.
+fn tiny_share(enabled: bool) -> FairShareConfig {
+    FairShareConfig {
+        enabled,
+        rate_factor: 1e-6,
+        ..FairShareConfig::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_over_its_share_is_refused_and_the_others_are_served() {
     let server = start(&["chain"], |c| {
         c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
-        // A share far below what one device sends: one request, then a refusal.
-        c.fair_share = FairShareConfig {
-            rate_factor: 1e-6,
-            ..FairShareConfig::default()
-        };
+        c.fair_share = tiny_share(true);
     })
     .await;
     let m = server.models()[0].clone();
@@ -110,14 +115,7 @@ async fn a_device_over_its_share_is_refused_and_the_others_are_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fair_share_off_reports_no_share_and_refuses_nothing() {
-    let server = start(&["chain"], |c| {
-        c.fair_share = FairShareConfig {
-            enabled: false,
-            rate_factor: 1e-6,
-            ..FairShareConfig::default()
-        };
-    })
-    .await;
+    let server = start(&["chain"], |c| c.fair_share = tiny_share(false)).await;
     let m = server.models()[0].clone();
     let x = inputs(&m, 1, 1);
     let mut infer = infer_client(&server).await;
