@@ -673,10 +673,11 @@ impl Shared {
         let alone = self.link_use.end(ticket);
         let now = Instant::now();
         // Only an offload predicted to answer within its deadline says something about the
-        // risk the prediction misses (see `Misses`); one expected to be late is no news.
+        // risk the prediction misses (see `Misses`); one expected to be late is no news, and
+        // raw FP32 inputs are not what the prediction priced (it prices encoded tensors).
         let p = &decision.predicted;
         let predicted_call = p.upload + p.rtt + p.queue + p.server + p.decode + p.download;
-        let informative = predicted_call < us(deadline);
+        let informative = !raw_plain && predicted_call < us(deadline);
         let mut measured = Measured {
             device_us: us(device_time),
             encode_us: us(encode_time),
