@@ -529,8 +529,11 @@ impl Shared {
         };
         // Hysteresis applies to `loadpart`'s own picks only: a forced cut is the caller's,
         // and other policies are baselines measured as published.
+        if self.hysteresis.margin() <= 0.0 || opts.cut.is_some() {
+            return Ok(best);
+        }
         let name = policy.name();
-        if opts.cut.is_some() || name != "loadpart" {
+        if name != "loadpart" {
             return Ok(best);
         }
         Ok(self.hysteresis.choose(&name, best, |cut| {

@@ -134,19 +134,13 @@ impl Planner {
         let start = Instant::now();
         let ec = self.estimate_for_cut(cut, e, per_cut);
         let d = self.fixed(&cut.head, &self.rates(&ec), start);
-        self.with_risk(d, e, per_cut)
+        with_risk(d, self.risk_with_local(e, per_cut))
     }
 
-    /// The risk of a miss added to an offload's prediction (full local has none).
-    fn with_risk(&self, mut d: Decision, e: &Estimate, per_cut: &PerCut<'_>) -> Decision {
-        if let Some(risk) = per_cut.risk
-            && !d.cut.is_full_local()
-        {
-            let r = risk.price(&d.predicted, self.local_us(e));
-            d.predicted.risk = r;
-            d.objective_us += r;
-        }
-        d
+    /// The risk of a miss and the whole model's time on the device under `e` that prices it;
+    /// `None` (and no prediction of full local) when offloads do not miss.
+    fn risk_with_local(&self, e: &Estimate, per_cut: &PerCut<'_>) -> Option<(OffloadRisk, f64)> {
+        per_cut.risk.map(|r| (r, self.local_us(e)))
     }
 
     /// The whole model on the device under `e`, µs.
@@ -166,12 +160,12 @@ impl Planner {
     ) -> Decision {
         let start = Instant::now();
         let first = self.decide(e);
-        let local_us = self.local_us(e);
+        let risk = self.risk_with_local(e, per_cut);
         let priced = |cut: &Cut| -> (f64, Estimate) {
             let ec = self.estimate_for_cut(cut, e, per_cut);
             let b = self.predict(&cut.head, &ec);
-            let risk = match per_cut.risk {
-                Some(r) if !cut.is_full_local() => r.price(&b, local_us),
+            let risk = match risk {
+                Some((r, local_us)) if !cut.is_full_local() => r.price(&b, local_us),
                 _ => 0.0,
             };
             (b.total() + risk, ec)
@@ -187,12 +181,24 @@ impl Planner {
             }
         }
         let d = match best_head {
-            None if best_e == *e && per_cut.risk.is_none() => return first,
+            None if best_e == *e && risk.is_none() => return first,
             None => self.fixed(&first.cut.head, &self.rates(&best_e), start),
             Some(head) => self.fixed(&head, &self.rates(&best_e), start),
         };
-        self.with_risk(d, e, per_cut)
+        with_risk(d, risk)
     }
+}
+
+/// `d` with the risk of a miss added to its prediction (full local has none).
+fn with_risk(mut d: Decision, risk: Option<(OffloadRisk, f64)>) -> Decision {
+    if let Some((risk, local_us)) = risk
+        && !d.cut.is_full_local()
+    {
+        let r = risk.price(&d.predicted, local_us);
+        d.predicted.risk = r;
+        d.objective_us += r;
+    }
+    d
 }
 
 #[cfg(test)]

@@ -14,6 +14,27 @@ fn repo_root() -> PathBuf {
 }
 
 /// Tensors as the Python scripts read them: name -> {shape, data}.
+/// Runs the check script `tests/SCRIPT` with `python` and `args` off the async runtime,
+/// requires it to succeed, and returns the JSON it prints.
+pub async fn run_check(python: PathBuf, script: &str, args: Vec<std::ffi::OsString>) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python).arg(path).args(args).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{script}: {stdout}");
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
 pub fn tensors_json(t: &NamedTensors) -> Value {
     t.iter()
         .map(|(n, t)| {
@@ -66,26 +87,13 @@ async fn tritonclient_runs_full_model_inference() {
     std::fs::write(&path, spec.to_string()).unwrap();
 
     let addr = server.addr().to_string();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tritonclient_check.py");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .arg(addr)
-            .arg(&path)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let seen = run_check(
+        python,
+        "tritonclient_check.py",
+        vec![addr.into(), path.into()],
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "tritonclient check failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("tritonclient: {stdout}");
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert!(seen["max_rel_err"].as_f64().unwrap() <= 1e-5);
     server.shutdown().await.unwrap();
 }

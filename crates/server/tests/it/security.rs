@@ -6,14 +6,13 @@
 //! with a message.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use loadpart_client::{Access, Remote, Token};
 use loadpart_server::auth::UNAUTHENTICATED_MESSAGE;
 use loadpart_server::{ServerConfig, TlsFiles};
 use loadpart_testkit::{TestPki, test_pki};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::*;
 
@@ -432,28 +431,13 @@ async fn tritonclient_over_tls_with_tokens() {
     .unwrap();
     // The certificate names localhost (and 127.0.0.1); connect by name.
     let url = format!("localhost:{}", server.addr().port());
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tritonclient_auth_check.py");
-    let ca = pki.ca.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .arg(url)
-            .arg(ca)
-            .arg(TOKEN_1)
-            .arg(&case)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "tritonclient auth check failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("tritonclient: {stdout}");
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let args = vec![
+        url.into(),
+        pki.ca.clone().into_os_string(),
+        TOKEN_1.into(),
+        case.into_os_string(),
+    ];
+    let seen = crate::python::run_check(python, "tritonclient_auth_check.py", args).await;
     assert!(seen["max_rel_err"].as_f64().unwrap() <= 1e-5);
     for k in ["no_token_infer", "wrong_token_infer"] {
         let msg = seen[k][1].as_str().unwrap();
