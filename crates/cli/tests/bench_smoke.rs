@@ -110,11 +110,70 @@ fn a_smoke_sweep_runs_resumes_and_reports() {
         assert!(svg.contains("<svg"), "{f}");
     }
     assert!(rep.contains("report.md"), "{rep}");
+    secure_cell(&dir);
     std::fs::remove_dir_all(&dir).ok();
     let took = start.elapsed();
     eprintln!("smoke sweep: {took:.1?}");
     assert!(
-        took < Duration::from_secs(110),
+        took < Duration::from_secs(150),
         "the smoke sweep took {took:?}"
+    );
+}
+
+/// One cell repetition with TLS and device tokens on: the measured device, the harness's direct
+/// client and the load generator's identities all get through (the server computes the
+/// offloads), and the results say that security was on.
+fn secure_cell(dir: &Path) {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("no `openssl` command: the smoke sweep with security on is skipped");
+        return;
+    }
+    let results = dir.join("secure.jsonl");
+    let r = results.to_str().unwrap();
+    let out = loadpart(
+        dir,
+        &[
+            "bench",
+            "run",
+            "--config",
+            "configs/sweep-smoke.toml",
+            "--security",
+            "true",
+            "--out",
+            r,
+            "--max-cells",
+            "1",
+        ],
+    );
+    assert!(out.contains("3 left"), "{out}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&results)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let done: Vec<&serde_json::Value> = lines.iter().filter(|l| l["kind"] == "done").collect();
+    assert_eq!(done.len(), 1);
+    assert!(
+        done[0]["link"]
+            .as_str()
+            .unwrap()
+            .contains("TLS + device tokens"),
+        "{}",
+        done[0]
+    );
+    let offloaded = lines
+        .iter()
+        .filter(|l| l["kind"] == "request" && l["variant"] == "server")
+        .filter(|l| l["route"] == "offloaded")
+        .count();
+    assert!(
+        offloaded >= 2,
+        "{offloaded} of 3 encoded full offloads computed by the server: {lines:?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l["why"].as_str().is_some_and(|w| w.contains("uthenticat"))),
+        "a request was refused for its token: {lines:?}"
     );
 }

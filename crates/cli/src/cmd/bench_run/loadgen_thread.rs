@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use loadpart_client::Remote;
 use loadpart_client::loadgen::{self, Arrivals, LoadGenConfig, Payload};
+use loadpart_client::{Access, Remote};
 use tokio::sync::{oneshot, watch};
 
 use crate::pinning;
@@ -19,11 +19,13 @@ pub struct LoadThread {
 }
 
 impl LoadThread {
-    /// Starts the generator, paused, against `url` (the unshaped path). When `measure` is given
+    /// Starts the generator, paused, against `url` (the unshaped path) with `access`'s TLS trust
+    /// (its identities carry their own tokens). When `measure` is given
     /// it first measures the server's capacity with that many seconds of closed-loop requests of
     /// the mix's first payload and returns it.
     pub async fn start(
         url: String,
+        access: Access,
         payloads: Vec<Payload>,
         config: LoadGenConfig,
         core: Option<usize>,
@@ -49,14 +51,17 @@ impl LoadThread {
                     }
                 };
                 rt.block_on(async move {
-                    let remote =
-                        match Remote::new(&url, loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES) {
-                            Ok(r) => r,
-                            Err(e) => {
-                                let _ = cap_tx.send(Err(e.into()));
-                                return;
-                            }
-                        };
+                    let remote = match Remote::with_access(
+                        &url,
+                        loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES,
+                        &access,
+                    ) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let _ = cap_tx.send(Err(e.into()));
+                            return;
+                        }
+                    };
                     let cap = match measure {
                         Some(s) => loadgen::measure_capacity(
                             &remote,

@@ -1,8 +1,8 @@
 //! `loadpart bench run` (the evaluation's sweeps) and `loadpart bench report` (their tables and
 //! figures). One job per file: `sweep` (the TOML grid and the resumable results file), `link`
 //! (netns test bed or linkem), `loadgen_thread`, `policies` (what each round sends), `cell` (one
-//! cell), `run` (model by model), `record`, `stats`, `report` (Markdown), `plot` (SVG), and
-//! `users` (`loadpart bench users`, the multi-user run).
+//! cell), `run` (model by model), `security` (TLS and tokens when asked), `record`, `stats`,
+//! `report` (Markdown), `plot` (SVG), and `users` (`loadpart bench users`, the multi-user run).
 
 mod cell;
 mod link;
@@ -12,6 +12,7 @@ mod policies;
 mod record;
 pub mod report;
 mod run;
+mod security;
 mod stats;
 mod sweep;
 pub mod users;
@@ -71,6 +72,9 @@ pub struct RunArgs {
     /// auto, testbed or linkem.
     #[arg(long)]
     link: Option<String>,
+    /// TLS and device tokens on (true) or off (false), instead of the file's `security`.
+    #[arg(long)]
+    security: Option<bool>,
     /// Stop after this many cell repetitions (run a long sweep in parts).
     #[arg(long)]
     max_cells: Option<usize>,
@@ -102,6 +106,7 @@ impl RunArgs {
         s.requests = self.requests.unwrap_or(s.requests);
         s.top_cuts = self.top_cuts.unwrap_or(s.top_cuts);
         s.settle_s = self.settle_s.unwrap_or(s.settle_s);
+        s.security = self.security.unwrap_or(s.security);
         if let Some(l) = &self.link {
             s.link.clone_from(l);
         }

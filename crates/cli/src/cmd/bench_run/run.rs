@@ -17,6 +17,7 @@ use loadpart_server::{ModelSpec, ServerConfig};
 use super::cell::{CellEnv, run_cell, top1};
 use super::link::{Link, LinkKind};
 use super::loadgen_thread::LoadThread;
+use super::security::Security;
 use super::sweep::{Line, Results, Sweep};
 use crate::embedded::ServerThread;
 use crate::profiles::ProfileKey;
@@ -59,7 +60,7 @@ pub async fn run_model(ctx: &mut RunCtx<'_>, model: &str, results: &mut Results)
     // The server randomizes the weights with the same seed, so both hold the same model.
     let mut spec = ModelSpec::new(model.to_string());
     spec.randomize_seed = sweep.randomize_seed;
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         listen: Link::listen(ctx.link),
         // On the test bed it listens on every address of a namespace that has only loopback
         // (the devices' shaped 127.0.0.1 and the load generator's unshaped 127.0.0.2).
@@ -78,6 +79,13 @@ pub async fn run_model(ctx: &mut RunCtx<'_>, model: &str, results: &mut Results)
         },
         ..ServerConfig::default()
     };
+    let security = sweep
+        .security
+        .then(|| Security::new(sweep.load_devices))
+        .transpose()?;
+    if let Some(s) = &security {
+        s.apply(&mut config);
+    }
     let server_key = ProfileKey {
         role: ProfileRole::Server,
         batch_sizes: batch_sizes(sweep.max_batch),
@@ -92,7 +100,16 @@ pub async fn run_model(ctx: &mut RunCtx<'_>, model: &str, results: &mut Results)
         ctx.pinned.then_some(0),
     )
     .await?;
-    let result = run_on_server(ctx, model, &server, prepared, results, todo).await;
+    let result = run_on_server(
+        ctx,
+        model,
+        &server,
+        security.as_ref(),
+        prepared,
+        results,
+        todo,
+    )
+    .await;
     server.stop().await?;
     result
 }
@@ -110,6 +127,7 @@ async fn run_on_server(
     ctx: &mut RunCtx<'_>,
     model: &str,
     server: &ServerThread,
+    security: Option<&Security>,
     prepared: Arc<Prepared>,
     results: &mut Results,
     todo: Vec<super::sweep::Cell>,
@@ -128,7 +146,12 @@ async fn run_on_server(
         crate::profiles::device_profile(ctx.engine.clone(), prepared.clone()).await?;
     let link = Link::start(ctx.link, server.addr, todo[0].mbit).await?;
     let direct_url = link.direct_url(server.addr);
-    let direct = Remote::new(&direct_url, loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES)?;
+    let access = security.map(Security::measured).unwrap_or_default();
+    let direct = Remote::with_access(
+        &direct_url,
+        loadpart_proto::DEFAULT_MAX_MESSAGE_BYTES,
+        &access,
+    )?;
 
     // Inputs and their local top-1 classes.
     let inputs: Vec<NamedTensors> = (0..4)
@@ -164,6 +187,7 @@ async fn run_on_server(
     let known = results.capacity(model);
     let (load, measured) = LoadThread::start(
         direct_url,
+        security.map(Security::load_access).unwrap_or_default(),
         payloads,
         LoadGenConfig {
             duration: Duration::from_secs(7 * 24 * 3600),
@@ -171,9 +195,9 @@ async fn run_on_server(
             timeout: Duration::from_millis(sweep.load_timeout_ms),
             max_in_flight: 256,
             seed: 1,
-            // Distinct `loadpart-device` names (the test bed's server checks no tokens): with
-            // fair share on, it would divide among load_devices devices.
-            identities: Vec::new(),
+            // Distinct identities (`loadpart-device` names, or with security on a token each):
+            // with fair share on, it would divide among load_devices devices.
+            identities: security.map(Security::load_identities).unwrap_or_default(),
         },
         ctx.pinned.then_some(0),
         known.is_none().then_some(sweep.capacity_s),
@@ -213,6 +237,7 @@ async fn run_on_server(
                 let mut config = ClientConfig::new(link.device_url(), &server.model);
                 config.device_name = "measured".into();
                 config.device_slowdown = cell.device_slowdown;
+                config.access = access.clone();
                 config.emulate_from_profile = sweep.device_from_profile;
                 if !sweep.breaker {
                     config.breaker.failures_to_open = u32::MAX;
@@ -249,7 +274,11 @@ async fn run_on_server(
             lines.push(Line::Done {
                 key: cell.key(),
                 cell,
-                link: ctx.link.describe(),
+                link: match security {
+                    // The report lists every link described, so a mixed file shows.
+                    Some(_) => format!("{}, TLS + device tokens", ctx.link.describe()),
+                    None => ctx.link.describe(),
+                },
                 capacity_per_s: capacity,
                 load_offered_per_s: offered,
                 seconds: started.elapsed().as_secs_f64(),

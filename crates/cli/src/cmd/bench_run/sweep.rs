@@ -88,6 +88,10 @@ pub struct Sweep {
     /// that fails falls back on its own and is counted for its own policy.
     #[serde(default)]
     pub breaker: bool,
+    /// TLS and device tokens on the server, every client connecting with them (a throwaway CA
+    /// made with the `openssl` command): what security costs. Fair share stays off either way.
+    #[serde(default)]
+    pub security: bool,
 }
 
 fn default_seed() -> Option<u64> {
