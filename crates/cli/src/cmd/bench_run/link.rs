@@ -130,9 +130,10 @@ pub fn inside_testbed() -> bool {
 }
 
 /// Creates the namespace, runs this same command inside it, and removes the namespace (also
-/// when the command fails). A stopped run (Ctrl-C) may leave it: `scripts/testbed.sh down NS`
-/// removes it. `Ok(None)` when the namespace could not be made (a container without the
-/// capability, say): the caller may fall back to linkem.
+/// when the command fails or is stopped: Ctrl-C or SIGTERM stops the run inside, whose results
+/// file keeps every completed cell repetition, and the namespace goes with it). `Ok(None)` when
+/// the namespace could not be made (a container without the capability, say): the caller may
+/// fall back to linkem.
 pub fn run_inside(kind: &LinkKind, first_mbit: f64) -> Result<Option<ExitCode>> {
     let LinkKind::Testbed { ns, port, script } = kind else {
         bail!("not a test bed");
@@ -155,7 +156,8 @@ pub fn run_inside(kind: &LinkKind, first_mbit: f64) -> Result<Option<ExitCode>> 
         .env(NS_ENV, ns)
         .env(PORT_ENV, port.to_string())
         .env("LOADPART_TESTBED_SCRIPT", script)
-        .status();
+        .spawn()
+        .and_then(wait_passing_stops);
     let _ = Command::new(script).args(["down", ns]).status();
     let status = status.context("running the harness inside the namespace")?;
     Ok(Some(match status.code() {
@@ -163,6 +165,31 @@ pub fn run_inside(kind: &LinkKind, first_mbit: f64) -> Result<Option<ExitCode>> 
         Some(c) => ExitCode::from(c.clamp(1, 255) as u8),
         None => ExitCode::from(1),
     }))
+}
+
+/// Waits for the run inside the namespace. Ctrl-C and SIGTERM do not stop this process, which
+/// must remove the namespace afterwards; they are passed on as SIGTERM (a run started in the
+/// background ignores SIGINT, and a terminal's Ctrl-C reaches the run inside by itself).
+fn wait_passing_stops(mut child: std::process::Child) -> std::io::Result<std::process::ExitStatus> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let pid = child.id().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut wait = tokio::task::spawn_blocking(move || child.wait());
+        loop {
+            tokio::select! {
+                done = &mut wait => return done.map_err(std::io::Error::other)?,
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            eprintln!("stopping: the results file keeps every completed cell repetition");
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        }
+    })
 }
 
 /// A rate as `tc` takes it.
