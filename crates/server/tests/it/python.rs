@@ -13,7 +13,6 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Tensors as the Python scripts read them: name -> {shape, data}.
 /// Runs the check script `tests/SCRIPT` with `python` and `args` off the async runtime,
 /// requires it to succeed, and returns the JSON it prints.
 pub async fn run_check(python: PathBuf, script: &str, args: Vec<std::ffi::OsString>) -> Value {
@@ -35,6 +34,7 @@ pub async fn run_check(python: PathBuf, script: &str, args: Vec<std::ffi::OsStri
     serde_json::from_str(stdout.trim()).unwrap()
 }
 
+/// Tensors as the Python scripts read them: name -> {shape, data}.
 pub fn tensors_json(t: &NamedTensors) -> Value {
     t.iter()
         .map(|(n, t)| {
