@@ -45,7 +45,7 @@ serve() { # port, extra flags...
     local port=$1
     shift
     taskset -c 0 "$BIN" serve --model "$MODEL" --randomize-seed 7 --listen "127.0.0.1:$port" \
-        --metrics-listen off --threads 1 --spinning off "$@" \
+        --metrics-listen off --threads 1 --spinning off --auto-profile=false "$@" \
         >"$dir/serve-$port.log" 2>&1 &
     pids+=($!)
 }

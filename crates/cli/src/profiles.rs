@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use loadpart_engine::{Engine, EngineKind, LoadOptions, Spinning};
-use loadpart_exec::{ProfileOptions, profile_model};
+use loadpart_exec::{ProfileEffort, ProfileOptions, profile_model};
 use loadpart_graph::Prepared;
 use loadpart_plan::{ModelProfile, ProfileRole};
 
@@ -29,6 +29,8 @@ pub struct ProfileKey {
     pub threads: usize,
     /// Whether the engine's idle workers spin, as in the runs the profile is for.
     pub spinning: Spinning,
+    /// Quick (the default, for a first start) or fine.
+    pub effort: ProfileEffort,
 }
 
 /// The directory of cached profiles.
@@ -81,8 +83,12 @@ pub fn cache_path(
         Spinning::On => "-spin",
         Spinning::Off => "",
     };
+    let fine = match key.effort {
+        ProfileEffort::Quick => "",
+        ProfileEffort::Fine => "-fine",
+    };
     dir.join(format!(
-        "{}-{}-{engine}-{host}-t{}{spin}-b{}.json",
+        "{}-{}-{engine}-{host}-t{}{spin}-b{}{fine}.json",
         key.role.as_str(),
         &id[..id.len().min(16)],
         key.threads,
@@ -118,10 +124,6 @@ pub fn cached_profile_in(
     }
     let opts = ProfileOptions {
         batch_sizes: key.batch_sizes.clone(),
-        warmup: 2,
-        runs: 5,
-        anchors: 8,
-        validate_cuts: 0,
         role: key.role,
         load: LoadOptions {
             intra_threads: key.threads,
@@ -129,10 +131,31 @@ pub fn cached_profile_in(
             ..LoadOptions::default()
         },
         ..ProfileOptions::default()
-    };
-    let bar = Progress::new(std::io::stderr().is_terminal());
+    }
+    .with_effort(key.effort);
+    let terminal = std::io::stderr().is_terminal();
+    eprintln!(
+        "measuring a {} {} profile of the model ({} engine, batch sizes {:?}); only the first \
+         use pays, it is cached in {}",
+        key.effort,
+        key.role.as_str(),
+        engine.kind(),
+        key.batch_sizes,
+        path.display()
+    );
+    let bar = Progress::new(terminal);
+    // Off a terminal (a service's log), one line per step instead of a bar.
+    let mut step_logged = String::new();
+    let started = std::time::Instant::now();
     let profile = profile_model(engine, prepared, host, &opts, &mut |s, d, t| {
-        bar.update(&format!("{} {s}", key.role.as_str()), d, t)
+        bar.update(&format!("{} {s}", key.role.as_str()), d, t);
+        if !terminal && step_logged != s {
+            step_logged = s.to_string();
+            eprintln!(
+                "  profile: {s} ({t} parts) at {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
     })?;
     bar.finish();
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -155,6 +178,7 @@ pub async fn device_profile(
         batch_sizes: vec![1],
         threads: 1,
         spinning: Spinning::Off,
+        effort: ProfileEffort::Quick,
     };
     Ok(
         tokio::task::spawn_blocking(move || cached_profile(engine.as_ref(), &prepared, &key))

@@ -87,7 +87,14 @@ fn serve_with_tls_and_tokens_reloads_on_sighup() {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let stderr = dir.join("stderr.txt");
     let child = Command::new(env!("CARGO_BIN_EXE_loadpart"))
-        .args(["serve", "--model", "zoo:chain", "--threads", "1"])
+        .args([
+            "serve",
+            "--model",
+            "zoo:chain",
+            "--threads",
+            "1",
+            "--auto-profile=false",
+        ])
         .args(["--metrics-listen", "off", "--warm-cuts", "none"])
         .arg("--listen")
         .arg(addr.to_string())
@@ -181,7 +188,14 @@ fn serve_with_tls_and_tokens_reloads_on_sighup() {
 fn plaintext_off_loopback_is_refused_at_start() {
     // Refused while validating the configuration, before any model is loaded or port bound.
     let out = Command::new(env!("CARGO_BIN_EXE_loadpart"))
-        .args(["serve", "--model", "zoo:chain", "--listen", "0.0.0.0:0"])
+        .args([
+            "serve",
+            "--model",
+            "zoo:chain",
+            "--listen",
+            "0.0.0.0:0",
+            "--auto-profile=false",
+        ])
         .args(["--metrics-listen", "off"])
         .env("ORT_DISABLE_TELEMETRY", "1")
         .output()

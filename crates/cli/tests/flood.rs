@@ -2,8 +2,9 @@
 //! demo's model, real gRPC on loopback). Four well-behaved devices run throughout at a quarter
 //! of their fair share while a fifth alternates between silence and ten times its share in
 //! 3-second phases. Fair share must refuse the flooder (and the server must count it), never
-//! refuse the others, and keep their p95 latency in flood phases within 2x of quiet phases (the
-//! judged figure, 20%, is taken with 10-second phases on a quiet machine). What concerns the
+//! refuse the others (who stay below the share the server reports to them), and keep their p95
+//! latency in flood phases within 2x of quiet phases (the judged figure, 20%, is taken with
+//! 10-second phases on a quiet machine). Every bound is relative to what the run measured. What concerns the
 //! well-behaved devices is checked only when server and devices run on cores of their own (two
 //! or more cores free): on one shared core the devices' own sending (the flooder's bodies
 //! included) starves the server, its measured capacity and so every share drop, and that says
@@ -57,14 +58,31 @@ fn fair_share_protects_well_behaved_devices_from_a_flooder() {
         "the flooder still gets its share: {r}"
     );
     assert_eq!(num("server_refusals_flood"), refused, "{r}");
+    // A refusal costs no inference: it comes back faster than a well-behaved request is
+    // answered in a quiet phase (relative, so that it holds on any machine).
+    let quiet_p50 = phases
+        .iter()
+        .filter(|p| p["flood"] == false)
+        .map(|p| p["good_p50_ms"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
     for p in phases.iter().filter(|p| p["flood"] == true) {
         let ms = p["refusal_p50_ms"].as_f64().unwrap();
-        assert!(ms < 50.0, "refusals should be quick, p50 {ms} ms: {p}");
+        assert!(
+            ms < quiet_p50,
+            "refusals should be quicker than answers: p50 {ms} ms against {quiet_p50} ms: {p}"
+        );
     }
     // The others are never refused and keep their latency.
     let ratio = num("p95_ratio");
     assert!(ratio > 0.0, "{r}");
     if r["pinned"] == true {
+        // The premise: the well-behaved devices stayed below the least share the server
+        // reported to them (the share moves with the batch mix and the active devices).
+        let least = num("good_share_min_per_s");
+        assert!(
+            num("good_rate_per_s") < least,
+            "well-behaved devices sent above the share they were told: {r}"
+        );
         assert_eq!(num("good_refused"), 0.0, "{r}");
         assert_eq!(num("server_refusals_good"), 0.0, "{r}");
         assert!(ratio <= 2.0, "well-behaved p95 flood/quiet = {ratio}: {r}");

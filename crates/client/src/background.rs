@@ -126,6 +126,11 @@ async fn upkeep(shared: Weak<Shared>) {
                         tracing::warn!("server profile: {e}; running locally");
                         next_profile_fetch = now + Duration::from_secs(10);
                     }
+                    Err(FetchError::Missing(_)) => {
+                        s.profile_missing
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                        next_profile_fetch = now + Duration::from_secs(10);
+                    }
                     Err(FetchError::Unreachable(_)) => {
                         next_profile_fetch = now + Duration::from_millis(500);
                     }

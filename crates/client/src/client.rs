@@ -1,14 +1,15 @@
 //! [`Client`]: one device's connection to one server and model; decides, runs, offloads, and
 //! finishes locally whenever the server cannot.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use loadpart_codec::Encoder;
 use loadpart_cuts::CutId;
 use loadpart_plan::{
-    Breakdown, Conditions, Decision, Estimate, Hysteresis, ModelProfile, PerCut, Planner,
-    PlannerOptions, Policy, PolicyKind,
+    Breakdown, Conditions, CutPosition, Decision, Estimate, Hysteresis, ModelProfile, PerCut,
+    Planner, PlannerOptions, Policy, PolicyKind,
 };
 use loadpart_proto::loadpart::ServerProfileRequest;
 use loadpart_runtime::{ModelRuntime, NamedTensors, Tensor};
@@ -60,6 +61,9 @@ pub(crate) struct Shared {
     /// Calls moving data now: probes wait for an idle link, and only calls that had it alone
     /// become bandwidth samples.
     pub link_use: LinkUse,
+    /// The server answered that it has no profile of the model (nothing to plan with until
+    /// it has one).
+    pub profile_missing: std::sync::atomic::AtomicBool,
     /// This device's randomised hysteresis on `loadpart`'s picks (margin 0: off).
     hysteresis: Hysteresis,
     encoders: Mutex<Vec<Encoder>>,
@@ -142,6 +146,7 @@ impl Client {
             estimator: Mutex::new(Estimator::new(config.estimator)?),
             breaker: Mutex::new(Breaker::new(config.breaker)),
             link_use: LinkUse::default(),
+            profile_missing: Default::default(),
             hysteresis: Hysteresis::drawn(config.hysteresis, rand::random::<f64>()),
             config,
             device,
@@ -156,6 +161,14 @@ impl Client {
             None => match shared.fetch_server_profile().await {
                 Ok(p) => Some(p),
                 Err(FetchError::Fatal(e)) => return Err(e),
+                Err(FetchError::Missing(why)) => {
+                    shared.profile_missing.store(true, Ordering::Relaxed);
+                    tracing::warn!(
+                        server = %shared.config.server,
+                        "{why}: planned requests run locally, forced cuts still offload"
+                    );
+                    None
+                }
                 Err(FetchError::Unreachable(why)) => {
                     tracing::warn!(
                         server = %shared.config.server,
@@ -199,20 +212,28 @@ impl Client {
         st
     }
 
+    /// Whether the server said it has no profile of the model: planned requests run locally
+    /// (forced cuts still offload) until it has one.
+    pub fn server_has_no_profile(&self) -> bool {
+        self.shared.plan().is_none() && self.shared.profile_missing.load(Ordering::Relaxed)
+    }
+
     /// Whether the circuit breaker currently lets requests through to the server.
     pub fn offloading(&self) -> bool {
         lock(&self.shared.breaker).allows_offload()
     }
 
-    /// Waits until the server's profile is known and every estimate (bandwidth both ways, RTT,
-    /// load) is fresh, at most `timeout`: a device that has just started knows nothing and would
-    /// plan with the pessimistic fallbacks. Returns whether everything is fresh.
+    /// Waits until the server's profile is known (or the server said it has none) and every
+    /// estimate (bandwidth both ways, RTT, load) is fresh, at most `timeout`: a device that has
+    /// just started knows nothing and would plan with the pessimistic fallbacks. Returns
+    /// whether everything is fresh.
     pub async fn wait_for_estimates(&self, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
         loop {
             let now = Instant::now();
             let e = lock(&self.shared.estimator).estimate(now);
-            let fresh = self.shared.plan().is_some()
+            let planned = self.shared.plan().is_some() || self.server_has_no_profile();
+            let fresh = planned
                 && e.uplink_bytes_per_s.is_fresh()
                 && e.downlink_bytes_per_s.is_fresh()
                 && e.rtt_us.is_fresh()
@@ -305,9 +326,14 @@ impl Client {
             estimate.downlink_bytes_per_s = b;
         }
         let Some(plan) = s.plan() else {
-            return s
-                .run_local(inputs, start, LocalReason::NoServerProfile, estimate, None)
-                .await;
+            // Nothing to plan with; a cut the caller forced needs no plan.
+            return match &opts.cut {
+                Some(id) => s.offload_unplanned(id, inputs, opts, estimate, start).await,
+                None => {
+                    s.run_local(inputs, start, LocalReason::NoServerProfile, estimate, None)
+                        .await
+                }
+            };
         };
         let planner = &plan.planner;
         let decision = s.decide(&plan, opts, estimate)?;
@@ -368,6 +394,9 @@ impl Client {
 pub(crate) enum FetchError {
     /// The server is not there (yet): retry later.
     Unreachable(String),
+    /// The server serves the model but has no profile of it (it was started without one and
+    /// without measuring one): nothing to plan with, but forced cuts still offload.
+    Missing(String),
     /// The server answered, and the answer cannot be used.
     Fatal(ClientError),
 }
@@ -411,6 +440,9 @@ impl Shared {
                     s.code(),
                     s.message()
                 )));
+            }
+            Err(s) if s.code() == Code::FailedPrecondition => {
+                return Err(FetchError::Missing(s.message().to_string()));
             }
             Err(s) => {
                 return Err(FetchError::Fatal(ClientError::ServerProfile {
@@ -577,6 +609,76 @@ impl Shared {
         ))
     }
 
+    /// A cut the caller forced while there is no plan (the server has no profile, or has not
+    /// been reached): offloaded as asked, with nothing predicted. Its deadline comes from the
+    /// device profile's whole-model time, as a planned request's does from the planner's.
+    async fn offload_unplanned(
+        &self,
+        id: &CutId,
+        inputs: Arc<NamedTensors>,
+        opts: &InferOptions,
+        estimate: Estimate,
+        start: Instant,
+    ) -> Result<InferOutcome, ClientError> {
+        let dag = self.device.runtime().prepared().stages.dag();
+        let cut = dag.cut_by_id(id).map_err(|e| ClientError::BadCut {
+            cut: id.to_string(),
+            reason: e.to_string(),
+        })?;
+        let canonical = cut.id(dag);
+        let policy = format!("fixed:{id}");
+        let decision = Decision {
+            position: CutPosition {
+                candidate_index: None,
+                head_fraction: cut.head.len() as f64 / dag.node_count().max(1) as f64,
+            },
+            cut,
+            predicted: Breakdown::default(),
+            objective_us: 0.0,
+            decision_ns: 0,
+        };
+        if decision.cut.is_full_local() || !lock(&self.breaker).allows_offload() {
+            let why = if decision.cut.is_full_local() {
+                Route::Local
+            } else {
+                Route::LocalOnly {
+                    why: LocalReason::BackingOff,
+                }
+            };
+            let (outputs, dev) = self.run_full(inputs).await?;
+            self.count(|st| match why {
+                Route::Local => st.local += 1,
+                _ => st.local_only += 1,
+            });
+            return Ok(local_outcome(
+                outputs,
+                policy,
+                canonical,
+                why,
+                Breakdown::default(),
+                estimate,
+                dev,
+                start,
+            ));
+        }
+        let local_us: f64 = self
+            .device_profile
+            .nodes
+            .iter()
+            .filter_map(|n| n.time_us.first())
+            .sum::<f64>()
+            * self.device.slowdown();
+        let deadline = self.config.min_deadline.max(Duration::from_secs_f64(
+            (local_us * self.config.deadline_factor * 1e-6).clamp(0.0, 3600.0),
+        ));
+        let mut o = self
+            .offload(&decision, &canonical, inputs, opts, deadline, start)
+            .await?;
+        o.policy = policy;
+        o.estimate = estimate;
+        Ok(o)
+    }
+
     /// Head here, tail on the server; on any failure the tail (or the whole model) here.
     async fn offload(
         &self,
@@ -587,10 +689,9 @@ impl Shared {
         deadline: Duration,
         start: Instant,
     ) -> Result<InferOutcome, ClientError> {
-        let plan = self.plan().expect("offload is only planned with a plan");
         // No bandwidth probe may start while the head runs: the upload follows at once.
         let soon = self.link_use.soon();
-        let dag = plan.planner.dag();
+        let dag = self.device.runtime().prepared().stages.dag();
         let model = &self.device.runtime().prepared().model;
         let full_offload = decision.cut.is_full_offload();
         let sent_names: Vec<String> = decision

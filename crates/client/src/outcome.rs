@@ -41,7 +41,8 @@ impl Route {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LocalReason {
-    /// The server's profile has not been fetched yet (the server has not been reached).
+    /// There is no server profile to plan with: the server has not been reached yet, or it
+    /// has no profile of the model.
     NoServerProfile,
     /// The circuit breaker is open: the server failed recently.
     BackingOff,

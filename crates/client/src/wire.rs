@@ -262,6 +262,11 @@ pub fn parse_reply(r: ModelInferResponse) -> Result<Reply, ClientError> {
     })
 }
 
+/// The caller's fair share as the server reported it in `r`, without reading its outputs.
+pub fn reply_share(r: &ModelInferResponse) -> Option<DeviceShare> {
+    share_from_params(&r.parameters)
+}
+
 /// The caller's fair share from a reply's `loadpart_share_*` parameters, if present.
 fn share_from_params(p: &HashMap<String, InferParameter>) -> Option<DeviceShare> {
     use names::share::*;

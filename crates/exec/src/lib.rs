@@ -26,5 +26,5 @@ pub use error::ExecError;
 pub use inputs::{NamedTensors, random_inputs, reference_input};
 pub use loadpart_graph::{Prepared, randomize_for_checks};
 pub use loadpart_runtime::views;
-pub use profile::{ProfileOptions, profile_model};
+pub use profile::{ProfileEffort, ProfileOptions, profile_model};
 pub use split::Split;

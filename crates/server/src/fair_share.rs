@@ -8,8 +8,11 @@
 //! - at most `clamp(queue_budget / n, queued_floor, queued_ceiling)` requests queued (admitted,
 //!   not yet answered), and
 //! - an admitted rate of at most `capacity × rate_factor / n` requests per second, enforced by a
-//!   token bucket `burst_s` seconds deep (at least one request), once the server has measured
-//!   its capacity (requests per second at the batch mix it runs).
+//!   token bucket `burst_s` seconds deep and at least `burst_min` requests, once the server has
+//!   measured its capacity (requests per second at the batch mix it runs). The floor matters:
+//!   devices send in bursts (a Poisson stream at a quarter of its rate often brings four
+//!   requests within a tenth of a second), and a bucket only a few requests deep refused such
+//!   devices far below their share.
 //!
 //! A device alone gets the whole server: with one active device no per-device limit applies, and
 //! the server-wide limits (queue length, deadlines) are what refuse it. A request over either
@@ -17,10 +20,14 @@
 //! retry hint). Refused requests count as activity: a device that keeps pushing stays active,
 //! and its share stays divided out of the others'.
 //!
-//! A device refused for its rate is an *overuser* for the next `active_window`: its rate limit
-//! is cut to `overuse_factor` of its share meanwhile. A device that keeps within its share is
-//! never refused and never cut; a flooder is held well below its share, so that what it still
-//! gets through barely moves the others' latency. (At its full share, a flooder next to four
+//! A device refused for its rate while it *offers* more than its share (requests sent, admitted
+//! or refused, averaged over the active window) is an *overuser* for the next `active_window`:
+//! its rate limit is cut to `overuse_factor` of its share meanwhile. A device whose average is
+//! within its share is never cut, even when a rare burst empties its bucket: a penalty for a
+//! burst would cut its limit to about its own rate, and the refusals that follow would extend
+//! the penalty for as long as it keeps sending (that spiral refused well-behaved devices at a
+//! quarter of their share in `loadpart bench flood`). A flooder is held well below its share,
+//! so that what it still gets through barely moves the others' latency. (At its full share, a flooder next to four
 //! devices using a quarter of theirs doubles the server's load, and on one executor their p95
 //! rose 30% in `loadpart bench flood --flood-factor 1`: a request that arrives during a
 //! flooder's batch waits for it.)
@@ -64,9 +71,13 @@ pub struct FairShareConfig {
     /// quarter of theirs, and their p95 tripled in `loadpart bench flood` on one shared core
     /// (at 0.5: +10%).
     pub rate_factor: f64,
-    /// Depth of each device's token bucket, in seconds of its rate (at least one request): how
-    /// long a burst above its rate a device may send after a quiet spell.
+    /// Depth of each device's token bucket, in seconds of its rate: how long a burst above its
+    /// rate a device may send after a quiet spell.
     pub burst_s: f64,
+    /// Least depth of each bucket, in requests, however small the rate. Default 8: a Poisson
+    /// stream at a quarter of the bucket's rate overflows 8 requests about once in ten million
+    /// arrivals, 3 requests about once in four hundred.
+    pub burst_min: f64,
     /// Most identities tracked; later ones share [`OTHER_DEVICES`].
     pub max_devices: usize,
     /// Share of its rate limit a device keeps for an active window after a refusal for rate
@@ -83,6 +94,7 @@ impl Default for FairShareConfig {
             queued_ceiling: 8,
             rate_factor: 0.5,
             burst_s: 0.5,
+            burst_min: 8.0,
             max_devices: 1024,
             overuse_factor: 0.25,
         }
@@ -114,6 +126,12 @@ impl FairShareConfig {
             return Some(format!(
                 "fair share: the burst must be a positive number of seconds, got {}",
                 self.burst_s
+            ));
+        }
+        if !(self.burst_min.is_finite() && self.burst_min >= 1.0) {
+            return Some(format!(
+                "fair share: the least burst must be at least one request, got {}",
+                self.burst_min
             ));
         }
         if self.max_devices == 0 {
@@ -204,6 +222,10 @@ struct Device {
     /// Admitted-rate average (requests/s) at `rate_at`.
     rate: f64,
     rate_at: Instant,
+    /// Offered-rate average (admitted and refused, requests/s, over the active window) at
+    /// `offered_at`: what tells an overuser from a burst.
+    offered: f64,
+    offered_at: Instant,
     /// Refused for its rate lately: its limit is cut until then.
     overuse_until: Option<Instant>,
 }
@@ -268,9 +290,14 @@ impl FairShare {
             filled_at: now,
             rate: 0.0,
             rate_at: now,
+            offered: 0.0,
+            offered_at: now,
             overuse_until: None,
         });
         d.last_seen = d.last_seen.max(now);
+        let window = self.config.active_window;
+        d.offered = decayed_over(d.offered, d.offered_at, now, window) + 1.0 / window.as_secs_f64();
+        d.offered_at = d.offered_at.max(now);
         if !self.config.enabled {
             self.count_admitted(&key, now);
             return Ok(key);
@@ -298,12 +325,15 @@ impl FairShare {
             None => d.level = f64::INFINITY,
             Some(share) => {
                 let rate = share * overuse_cut(d, now, self.config.overuse_factor);
-                let burst = (rate * self.config.burst_s).max(1.0);
+                let burst = (rate * self.config.burst_s).max(self.config.burst_min);
                 let dt = now.saturating_duration_since(d.filled_at).as_secs_f64();
                 d.level = (d.level.min(burst) + dt * rate).min(burst);
                 d.filled_at = d.filled_at.max(now);
                 if d.level < 1.0 {
-                    d.overuse_until = Some(now + self.config.active_window);
+                    // A burst from a device within its share is refused, not penalised.
+                    if d.offered > share {
+                        d.overuse_until = Some(now + self.config.active_window);
+                    }
                     return Err(ShareRefusal::Rate {
                         device: key.to_string(),
                         limit_per_s: rate,
@@ -430,10 +460,15 @@ fn overuse_cut(d: &Device, now: Instant, overuse_factor: f64) -> f64 {
     }
 }
 
-/// `rate` measured at `at`, decayed to `now`.
+/// `rate` measured at `at`, decayed to `now` with [`RATE_TAU`].
 fn decayed(rate: f64, at: Instant, now: Instant) -> f64 {
+    decayed_over(rate, at, now, RATE_TAU)
+}
+
+/// `rate` measured at `at`, decayed to `now` with time constant `tau`.
+fn decayed_over(rate: f64, at: Instant, now: Instant, tau: Duration) -> f64 {
     let dt = now.saturating_duration_since(at).as_secs_f64();
-    rate * (-dt / RATE_TAU.as_secs_f64()).exp()
+    rate * (-dt / tau.as_secs_f64()).exp()
 }
 
 /// A retry hint in whole milliseconds, between 1 ms and 10 s.

@@ -153,6 +153,7 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
         threads: args.server_threads,
         // As the embedded server runs (ServerConfig's default).
         spinning: loadpart_engine::Spinning::Off,
+        effort: loadpart_exec::ProfileEffort::Quick,
     };
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse()?,
@@ -190,6 +191,7 @@ async fn demo(args: Args, pinned: bool) -> Result<ExitCode> {
         batch_sizes: vec![1],
         threads: 1,
         spinning: loadpart_engine::Spinning::Off,
+        effort: loadpart_exec::ProfileEffort::Quick,
     };
     let device_profile = {
         let (engine, prepared) = (engine.clone(), prepared.clone());

@@ -121,6 +121,7 @@ fn device_profile(
         batch_sizes: vec![1],
         threads,
         spinning: loadpart_engine::Spinning::Off,
+        effort: loadpart_exec::ProfileEffort::Quick,
     };
     let (profile, path, fresh) = cached_profile(engine, p, &key)?;
     if fresh {
@@ -155,7 +156,12 @@ async fn infer(args: Args) -> Result<ExitCode> {
     config.device_slowdown = args.device_slowdown;
     config.access = args.remote.access.access()?;
     let client = Client::connect(config, runtime, profile, None).await?;
-    if !client.wait_for_estimates(Duration::from_secs(3)).await {
+    if client.server_has_no_profile() && args.cut.is_none() {
+        eprintln!(
+            "warning: the server has no profile of this model, so there is nothing to plan \
+             with: requests run on this device (a cut forced with --cut still offloads)"
+        );
+    } else if !client.wait_for_estimates(Duration::from_secs(3)).await {
         eprintln!(
             "warning: estimates not fresh after 3 s (server unreachable or slow); planning conservatively"
         );

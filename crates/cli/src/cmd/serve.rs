@@ -36,14 +36,23 @@ pub struct Args {
     /// admission.
     #[arg(long = "profile")]
     profiles: Vec<PathBuf>,
-    /// Measure a server profile, before serving, for each model without one; cached under
-    /// --profile-cache by model identity, engine, host and threads, so only the first start
-    /// pays (minutes for ResNet-50 on two cores).
+    /// Measure a server profile, before serving, for each model without one (on by default:
+    /// devices plan their cuts with it). Cached under --profile-cache by model identity,
+    /// engine, host, threads and batch sizes, so only the first start pays (about a minute for
+    /// ResNet-50 on two cores, seconds for small models). `--auto-profile=false` serves
+    /// without: whole-model requests and forced cuts work, planning devices run locally.
+    /// [default: true]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", env = "LOADPART_AUTO_PROFILE")]
+    auto_profile: Option<bool>,
+    /// How long the profile measured at start may take: `quick` (about a minute for ResNet-50
+    /// on two cores) or `fine` (several times longer, with a self-check on random cuts). Each
+    /// is cached on its own.
+    #[arg(long, default_value = "quick")]
+    profile_effort: loadpart_exec::ProfileEffort,
+    /// Where measured profiles are cached. [default: .loadpart/profiles in the nearest
+    /// directory above that has a .loadpart, or $LOADPART_HOME/profiles]
     #[arg(long)]
-    auto_profile: bool,
-    /// Where --auto-profile keeps profiles.
-    #[arg(long, default_value = auto_profile::CACHE_DIR)]
-    profile_cache: PathBuf,
+    profile_cache: Option<PathBuf>,
     /// Address and port to listen on (port 0 picks a free one and prints it).
     /// [default: 127.0.0.1:8001]
     #[arg(long, env = "LOADPART_LISTEN")]
@@ -143,19 +152,26 @@ pub struct Args {
     /// device active no per-device limit applies. [default: 0.5]
     #[arg(long)]
     fair_rate_factor: Option<f64>,
-    /// Burst a device may send above its rate after a quiet spell, ms of its rate (at least one
-    /// request). Deep enough for a well-behaved device's random bunching; every ms of it is
-    /// also a burst a flooder may put ahead of the others when it starts. [default: 500]
+    /// Burst a device may send above its rate after a quiet spell, ms of its rate (at least
+    /// --fair-burst-min requests). Every ms of it is also a burst a flooder may put ahead of
+    /// the others when it starts. [default: 500]
     #[arg(long)]
     fair_burst_ms: Option<u64>,
+    /// Least burst, in requests, however small a device's rate: deep enough for a
+    /// well-behaved device's random bunching (Poisson arrivals at a quarter of the rate
+    /// overflow 8 about once in ten million requests, 3 about once in four hundred).
+    /// [default: 8]
+    #[arg(long)]
+    fair_burst_min: Option<f64>,
     /// Most device identities tracked at once; more share one entry, "(other)". Bounds memory
     /// and metric labels when identities are self-declared. [default: 1024]
     #[arg(long)]
     fair_max_devices: Option<usize>,
     /// Share of its rate limit a device keeps for --fair-active-ms after it was refused for
-    /// its rate: a flooder is held well below its share, so that what it still gets through
-    /// barely moves the others' latency; a device within its share is never cut. 1 turns the
-    /// penalty off. [default: 0.25]
+    /// its rate while sending more than its share on average (over --fair-active-ms): a
+    /// flooder is held well below its share, so that what it still gets through barely moves
+    /// the others' latency; a device within its share is never cut, even when a burst of its
+    /// empties its bucket. 1 turns the penalty off. [default: 0.25]
     #[arg(long)]
     fair_overuse_factor: Option<f64>,
     /// Largest gRPC message either way, MiB; must exceed the largest cut batch. [default: 256]
@@ -180,14 +196,14 @@ fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
         spinning: Spinning::On,
         ..ServerConfig::default()
     };
-    let mut auto = false;
+    let mut auto = true;
     if let Some(path) = &args.config {
         let file = config::read(path)?;
         let dir = path.parent().unwrap_or(std::path::Path::new("."));
         config::apply_file(&mut c, &file, dir)?;
-        auto = file.auto_profile.unwrap_or(false);
+        auto = file.auto_profile.unwrap_or(auto);
     }
-    auto |= args.auto_profile;
+    auto = args.auto_profile.unwrap_or(auto);
     if !args.models.is_empty() {
         if !args.profiles.is_empty() && args.profiles.len() != args.models.len() {
             bail!(
@@ -270,6 +286,7 @@ fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
         queued_ceiling: args.fair_queued_ceiling,
         rate_factor: args.fair_rate_factor,
         burst_ms: args.fair_burst_ms,
+        burst_min: args.fair_burst_min,
         max_devices: args.fair_max_devices,
         overuse_factor: args.fair_overuse_factor,
     }
@@ -290,9 +307,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
             threads: config.intra_threads,
             batch_sizes: &sizes,
             spinning: config.spinning,
+            effort: args.profile_effort,
         };
+        let cache = args
+            .profile_cache
+            .clone()
+            .unwrap_or_else(crate::profiles::cache_dir);
         for m in &mut config.models {
-            auto_profile::ensure(m, &key, &args.profile_cache)
+            auto_profile::ensure(m, &key, &cache)
                 .with_context(|| format!("profiling {}", m.source))?;
         }
     }
@@ -394,7 +416,11 @@ mod tests {
         let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/server.toml");
         let (c, auto) = server_config(&parse(&["--config", file])).unwrap();
         assert_eq!(c.max_batch_rows, 8);
-        assert!(!auto);
+        assert!(auto);
+        let (_, auto) = server_config(&parse(&["--config", file, "--auto-profile=false"])).unwrap();
+        assert!(!auto, "the flag wins over the file");
+        let (_, auto) = server_config(&parse(&["--model", "zoo:chain"])).unwrap();
+        assert!(auto, "profiled by default");
         let (c, auto) = server_config(&parse(&[
             "--config",
             file,

@@ -57,6 +57,64 @@ pub struct ProfileOptions {
     pub role: ProfileRole,
 }
 
+/// How much time a profile may take, against how precise it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProfileEffort {
+    /// For a first start that nobody wants to wait for: 6 calibration anchors, one warm-up and
+    /// four timed runs, no self-check (about a minute for ResNet-50 at batch sizes 1-8 on two
+    /// cores, a few seconds for small models).
+    #[default]
+    Quick,
+    /// 24 anchors, three warm-ups and ten timed runs, and a check on 10 random cuts: several
+    /// times longer.
+    Fine,
+}
+
+impl ProfileEffort {
+    /// As written in cache keys and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileEffort::Quick => "quick",
+            ProfileEffort::Fine => "fine",
+        }
+    }
+}
+
+impl std::fmt::Display for ProfileEffort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ProfileEffort {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "quick" => Ok(ProfileEffort::Quick),
+            "fine" => Ok(ProfileEffort::Fine),
+            _ => Err(format!("unknown profile effort {s:?} (quick or fine)")),
+        }
+    }
+}
+
+impl ProfileOptions {
+    /// These options with the runs, anchors and checks of `effort`.
+    pub fn with_effort(self, effort: ProfileEffort) -> Self {
+        let (warmup, runs, anchors, validate_cuts) = match effort {
+            ProfileEffort::Quick => (1, 4, 6, 0),
+            ProfileEffort::Fine => (3, 10, 24, 10),
+        };
+        Self {
+            warmup,
+            runs,
+            anchors,
+            validate_cuts,
+            ..self
+        }
+    }
+}
+
 impl Default for ProfileOptions {
     fn default() -> Self {
         Self {

@@ -97,8 +97,8 @@ impl Loadpart for LoadpartService {
         let name = &request.get_ref().model_name;
         let m = self.shared.registry.get(name).map_err(|e| to_status(&e))?;
         let profile = m.profile.as_ref().ok_or_else(|| {
-            Status::not_found(format!(
-                "model {name:?} has no server profile (give one with the model's profile file)"
+            Status::failed_precondition(format!(
+                "model {name:?} has no server profile (none was given or measured for it)"
             ))
         })?;
         let profile_json = serde_json::to_string(profile)

@@ -17,11 +17,12 @@ fn as_device<T>(msg: T, device: &str) -> tonic::Request<T> {
     r
 }
 
-/// A share far below what one device sends: one request, then a refusal.
+/// A share far below what one device sends, in a bucket of one: one request, then a refusal.
 fn tiny_share(enabled: bool) -> FairShareConfig {
     FairShareConfig {
         enabled,
         rate_factor: 1e-6,
+        burst_min: 1.0,
         ..FairShareConfig::default()
     }
 }

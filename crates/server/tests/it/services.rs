@@ -26,7 +26,8 @@ async fn loadpart_and_health_services_answer() {
         })
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    // FAILED_PRECONDITION: the model exists, but nothing was measured to plan with.
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
     assert!(e.message().contains("no server profile"), "{e:?}");
     let e = lp
         .get_load(LoadRequest {

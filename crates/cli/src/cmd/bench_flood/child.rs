@@ -46,6 +46,8 @@ impl ServeChild {
         };
         cmd.args(["serve", "--model", model, "--listen", "127.0.0.1:0"])
             .args(["--metrics-listen", "127.0.0.1:0", "--warm-cuts", "none"])
+            // Whole-model requests only: nothing to plan, so no profile to measure.
+            .arg("--auto-profile=false")
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

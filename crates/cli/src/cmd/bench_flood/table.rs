@@ -41,6 +41,9 @@ pub struct Summary {
     pub good_refused: usize,
     pub flood_ok: usize,
     pub flood_refused: usize,
+    /// The least rate limit (requests/s) the server reported to a well-behaved device in a
+    /// reply: the share its rate is to be compared with (`None`: no limit reported).
+    pub good_share_min_per_s: Option<f64>,
 }
 
 fn ms(v: &[f64], q: f64) -> f64 {
@@ -99,6 +102,10 @@ pub fn summarize(good: &[Sample], flood: &[Sample], phases: usize) -> Summary {
             flood_p95_ms / quiet_p95_ms
         },
         good_refused: rows.iter().map(|r| r.good_refused).sum(),
+        good_share_min_per_s: good
+            .iter()
+            .filter_map(|s| s.share_per_s)
+            .min_by(f64::total_cmp),
         flood_ok: rows.iter().map(|r| r.flood_ok).sum(),
         flood_refused: rows.iter().map(|r| r.flood_refused).sum(),
         phases: rows,
@@ -146,8 +153,16 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(
         out,
         "well-behaved p95: quiet {:.2} ms, flood {:.2} ms, ratio flood/quiet {:.3}; \
-         flooder {} admitted, {} refused; well-behaved refused {}",
-        s.quiet_p95_ms, s.flood_p95_ms, s.p95_ratio, s.flood_ok, s.flood_refused, s.good_refused
+         flooder {} admitted, {} refused; well-behaved refused {}; least share reported to them \
+         {}",
+        s.quiet_p95_ms,
+        s.flood_p95_ms,
+        s.p95_ratio,
+        s.flood_ok,
+        s.flood_refused,
+        s.good_refused,
+        s.good_share_min_per_s
+            .map_or("none".to_string(), |r| format!("{r:.1}/s"))
     );
     out
 }
@@ -161,6 +176,7 @@ mod tests {
             phase,
             latency_us: ms * 1e3,
             outcome,
+            share_per_s: (outcome == Outcome::Ok).then_some(40.0 + ms),
         }
     }
 
@@ -192,6 +208,11 @@ mod tests {
         );
         assert_eq!(f.refusal_p50_ms, 0.5);
         assert_eq!((sum.good_refused, sum.flood_refused), (1, 2));
+        assert_eq!(
+            sum.good_share_min_per_s,
+            Some(50.0),
+            "the least a reply reported"
+        );
         let table = render(&sum);
         assert_eq!(table.lines().count(), 5);
         assert!(table.contains("ratio flood/quiet 2.000"));

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loadpart_client::Remote;
+use loadpart_client::wire;
 use loadpart_proto::inference::ModelInferRequest;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tonic::Code;
@@ -56,12 +57,14 @@ pub enum Outcome {
     Shed,
 }
 
-/// One request: the phase it was sent in, and its latency (send to answer), µs.
+/// One request: the phase it was sent in, its latency (send to answer, µs), and the rate limit
+/// the server's reply reported for the device (requests/s; `None`: no limit, or no reply).
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
     pub phase: usize,
     pub latency_us: f64,
     pub outcome: Outcome,
+    pub share_per_s: Option<f64>,
 }
 
 /// One device's traffic.
@@ -118,7 +121,7 @@ pub async fn run(
         }
         tokio::time::sleep_until(next.into()).await;
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            push(&samples, k, 0.0, Outcome::Shed);
+            push(&samples, k, 0.0, Outcome::Shed, None);
             continue;
         };
         let mut r = tonic::Request::new((*request).clone());
@@ -133,13 +136,14 @@ pub async fn run(
             let t0 = Instant::now();
             let result = stub.model_infer(r).await;
             let latency_us = t0.elapsed().as_secs_f64() * 1e6;
-            let outcome = match result {
-                Ok(_) => Outcome::Ok,
-                Err(s) if s.code() == Code::ResourceExhausted => Outcome::Refused,
-                Err(s) if s.code() == Code::DeadlineExceeded => Outcome::Deadline,
-                Err(_) => Outcome::Error,
+            let (outcome, share) = match result {
+                Ok(reply) => (Outcome::Ok, wire::reply_share(reply.get_ref())),
+                Err(s) if s.code() == Code::ResourceExhausted => (Outcome::Refused, None),
+                Err(s) if s.code() == Code::DeadlineExceeded => (Outcome::Deadline, None),
+                Err(_) => (Outcome::Error, None),
             };
-            push(&samples, k, latency_us, outcome);
+            let share_per_s = share.and_then(|s| s.rate_limit_per_s);
+            push(&samples, k, latency_us, outcome, share_per_s);
             drop(permit);
         });
         while tasks.try_join_next().is_some() {}
@@ -153,7 +157,13 @@ pub async fn run(
     std::mem::take(&mut *all)
 }
 
-fn push(samples: &Mutex<Vec<Sample>>, phase: usize, latency_us: f64, outcome: Outcome) {
+fn push(
+    samples: &Mutex<Vec<Sample>>,
+    phase: usize,
+    latency_us: f64,
+    outcome: Outcome,
+    share_per_s: Option<f64>,
+) {
     samples
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -161,6 +171,7 @@ fn push(samples: &Mutex<Vec<Sample>>, phase: usize, latency_us: f64, outcome: Ou
             phase,
             latency_us,
             outcome,
+            share_per_s,
         });
 }
 

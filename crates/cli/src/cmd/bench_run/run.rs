@@ -91,6 +91,7 @@ pub async fn run_model(ctx: &mut RunCtx<'_>, model: &str, results: &mut Results)
         batch_sizes: batch_sizes(sweep.max_batch),
         threads: sweep.server_threads,
         spinning: loadpart_engine::Spinning::Off,
+        effort: loadpart_exec::ProfileEffort::Quick,
     };
     let server = ServerThread::start(
         config,

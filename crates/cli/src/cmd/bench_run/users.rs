@@ -142,6 +142,7 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
             batch_sizes: vec![1, 2, 4, 8],
             threads: 1,
             spinning: loadpart_engine::Spinning::Off,
+            effort: loadpart_exec::ProfileEffort::Quick,
         },
         pinned.then_some(0),
     )

@@ -8,14 +8,17 @@
 //! Profiles are cached under `.loadpart/profiles/`, one file per model identity, engine, host,
 //! intra-op thread count and batch sizes, so later starts reuse them at once.
 //!
-//! Off by default: a profile of ResNet-50 at batch sizes 1-8 takes minutes on two cores, too
-//! long for a start nobody asked to wait for, and without one the server still predicts
-//! admission from measured batch times.
+//! On by default: without a server profile a planning device has nothing to predict the
+//! server's side with and runs locally. The measurement is the quick one (a few calibration
+//! anchors, five timed runs; about a minute for ResNet-50 at batch sizes 1-8 on two cores);
+//! `loadpart profile` measures a finer one to give with `--profile`. `--auto-profile=false`
+//! serves without: admission then predicts from measured batch times.
 
 use std::path::Path;
 
 use anyhow::Result;
 use loadpart_engine::{EngineKind, Spinning};
+use loadpart_exec::ProfileEffort;
 use loadpart_graph::{Prepared, randomize_for_checks};
 use loadpart_plan::ProfileRole;
 use loadpart_server::ModelSpec;
@@ -24,9 +27,6 @@ use crate::engine_pick::pick;
 use crate::profiles;
 pub use crate::profiles::host;
 use crate::source::load_model;
-
-/// Default cache directory, relative to the working directory.
-pub const CACHE_DIR: &str = ".loadpart/profiles";
 
 /// What a cached profile must match to be reused.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct ProfileKey<'a> {
     pub batch_sizes: &'a [usize],
     /// Whether the executors' engine threads spin, as the profile's runs will.
     pub spinning: Spinning,
+    /// Quick (the default) or fine.
+    pub effort: ProfileEffort,
 }
 
 /// Batch sizes a server profile needs for batches of up to `max_batch` rows: powers of two
@@ -76,6 +78,7 @@ pub fn ensure(spec: &mut ModelSpec, key: &ProfileKey, dir: &Path) -> Result<()> 
             batch_sizes: key.batch_sizes.to_vec(),
             threads: key.threads,
             spinning: key.spinning,
+            effort: key.effort,
         },
     )?;
     if measured {
@@ -115,6 +118,7 @@ mod tests {
             threads: 1,
             batch_sizes: &sizes,
             spinning: Spinning::Off,
+            effort: ProfileEffort::Quick,
         };
         let mut spec = ModelSpec {
             randomize_seed: Some(3),

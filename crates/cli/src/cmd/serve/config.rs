@@ -87,6 +87,7 @@ pub struct FairShare {
     pub queued_ceiling: Option<usize>,
     pub rate_factor: Option<f64>,
     pub burst_ms: Option<u64>,
+    pub burst_min: Option<f64>,
     pub max_devices: Option<usize>,
     pub overuse_factor: Option<f64>,
 }
@@ -111,6 +112,9 @@ impl FairShare {
         }
         if let Some(ms) = self.burst_ms {
             c.burst_s = ms as f64 / 1e3;
+        }
+        if let Some(n) = self.burst_min {
+            c.burst_min = n;
         }
         if let Some(n) = self.max_devices {
             c.max_devices = n;
@@ -349,6 +353,7 @@ mod tests {
             queued_ceiling = 4
             rate_factor = 0.8
             burst_ms = 100
+            burst_min = 3
             max_devices = 64
             overuse_factor = 0.5
             [[models]]
@@ -379,7 +384,7 @@ mod tests {
             (fair.rate_factor, fair.burst_s, fair.max_devices),
             (0.8, 0.1, 64)
         );
-        assert_eq!(fair.overuse_factor, 0.5);
+        assert_eq!((fair.overuse_factor, fair.burst_min), (0.5, 3.0));
         assert_eq!(c.max_queue_delay, Duration::from_micros(500));
         assert_eq!(c.default_timeout, Duration::from_millis(250));
         assert_eq!(c.load_window, Duration::from_millis(1500));
