@@ -4,16 +4,8 @@
 
 mod bandwidth;
 mod cmd;
-mod demo;
-mod embedded;
-mod engine_pick;
-mod output;
-mod pinning;
+mod model_args;
 mod plot;
-mod profiles;
-mod progress;
-mod remote_model;
-mod round_order;
 mod source;
 mod tensor_io;
 
@@ -42,14 +34,14 @@ enum Command {
     GenModel(cmd::gen_model::Args),
     Plan(cmd::plan::Args),
     Serve(Box<cmd::serve::Args>),
-    Demo(cmd::demo::Args),
+    Demo(loadpart_bench::demo::Args),
     Infer(cmd::infer::Args),
     Bench(cmd::bench::Args),
 }
 
 fn main() -> std::process::ExitCode {
     // Before any thread is pinned: the list of cores is the calling thread's.
-    pinning::init();
+    loadpart_bench::pinning::init();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LOADPART_LOG")
@@ -67,7 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::GenModel(a) => cmd::gen_model::run(a),
         Command::Plan(a) => cmd::plan::run(a),
         Command::Serve(a) => cmd::serve::run(*a),
-        Command::Demo(a) => cmd::demo::run(a),
+        Command::Demo(a) => loadpart_bench::demo::run(a),
         Command::Infer(a) => cmd::infer::run(a),
         Command::Bench(a) => cmd::bench::run(a),
     };

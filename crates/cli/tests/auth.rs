@@ -40,6 +40,7 @@ async fn call(addr: SocketAddr, ca: &std::path::Path, token: &str) -> tonic::Cod
         tls_ca: Some(ca.to_path_buf()),
         tls_domain: Some("localhost".into()),
         token: Some(Token::new(token).unwrap()),
+        device: None,
     };
     let r = Remote::with_access(&format!("http://{addr}"), 1 << 20, &access).unwrap();
     match tokio::time::timeout(

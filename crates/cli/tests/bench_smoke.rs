@@ -76,15 +76,7 @@ fn a_smoke_sweep_runs_resumes_and_reports() {
     assert_eq!(unique.len(), 4, "a cell ran twice: {done:?}");
     let requests: Vec<&serde_json::Value> =
         lines.iter().filter(|l| l["kind"] == "request").collect();
-    for policy in [
-        "local",
-        "server-raw",
-        "server",
-        "neurosurgeon",
-        "loadpart-original",
-        "loadpart",
-        "oracle",
-    ] {
+    for policy in loadpart_bench::sweep::policies::POLICIES {
         let n = requests.iter().filter(|r| r["variant"] == policy).count();
         assert_eq!(n, 4 * 3, "{policy}: {n} requests");
     }

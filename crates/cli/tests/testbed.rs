@@ -15,26 +15,6 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/testbed.sh")
 }
 
-/// Why the test bed cannot run here, if it cannot.
-fn unavailable() -> Option<String> {
-    let out = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&out.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    for tool in ["ip", "tc"] {
-        let ok = Command::new(tool)
-            .arg("-V")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            return Some(format!("`{tool}` is missing"));
-        }
-    }
-    None
-}
-
 /// The namespace; removed on drop, also when the test fails.
 struct Netns {
     name: String,
@@ -89,7 +69,7 @@ fn mean(lines: &[serde_json::Value], f: impl Fn(&serde_json::Value) -> f64) -> f
 
 #[test]
 fn estimates_and_predictions_follow_a_real_shaped_link() {
-    if let Some(why) = unavailable() {
+    if let Some(why) = loadpart_bench::sweep::link::testbed_unavailable() {
         eprintln!("skipped: the netns + tc test bed needs root, ip and tc ({why})");
         return;
     }

@@ -20,7 +20,7 @@ use loadpart_proto::loadpart::{
 };
 use tokio::task::JoinHandle;
 
-use crate::client::{FetchError, Shared, lock};
+use crate::shared::{FetchError, Shared, lock};
 use crate::wire::load_sample;
 use crate::{Direction, Failure, Probe};
 
@@ -55,15 +55,9 @@ async fn watch_load(shared: Weak<Shared>) {
             min_interval_ms: s.config.watch_interval.as_millis().clamp(10, 60_000) as u32,
         };
         let mut client = s.remote.loadpart.clone();
-        let mut req = tonic::Request::new(req);
-        // The same identity as the device's inference calls, so that the reports' fair share
-        // is this device's.
-        if !s.config.device_name.is_empty()
-            && let Ok(v) = s.config.device_name.parse()
-        {
-            req.metadata_mut()
-                .insert(loadpart_proto::names::DEVICE_HEADER, v);
-        }
+        // The device's name comes with every call (the stubs' interceptor), so that the
+        // reports' fair share is this device's.
+        let req = tonic::Request::new(req);
         drop(s);
         let mut stream = match client.watch_load(req).await {
             Ok(r) => r.into_inner(),

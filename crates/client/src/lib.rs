@@ -28,13 +28,14 @@ mod device;
 mod error;
 pub mod estimate;
 mod link_use;
-pub mod loadgen;
+mod offload;
 mod outcome;
 mod remote;
+mod shared;
 pub mod wire;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerState, Failure};
-pub use client::{Client, ClientStats};
+pub use client::Client;
 pub use config::{ClientConfig, InferOptions};
 pub use device::Device;
 pub use error::{ClientError, EstimateError};
@@ -44,5 +45,6 @@ pub use estimate::{
     Reading, Staleness,
 };
 pub use outcome::{FallbackReason, InferOutcome, LocalReason, Measured, Route};
-pub use remote::{Access, Bearer, Remote, TOKEN_ENV, Token, Transport};
+pub use remote::{Access, Identify, Remote, TOKEN_ENV, Token, Transport};
+pub use shared::ClientStats;
 pub use wire::ServerTimings;

@@ -1,5 +1,5 @@
 //! [`Remote`]: the gRPC stubs of one server, over one lazily connected channel, with the
-//! device's [`Access`] (TLS trust and bearer token) applied to every call.
+//! device's [`Access`] (TLS trust, bearer token and name) applied to every call.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -57,39 +57,56 @@ pub struct Access {
     pub tls_domain: Option<String>,
     /// Sent as `authorization: Bearer TOKEN` on every call (inference, probes, load watch).
     pub token: Option<Token>,
+    /// The device's name, sent as `loadpart-device` on every call: a server without tokens
+    /// counts fair share and metrics by it (with tokens, by the token's name).
+    pub device: Option<String>,
 }
 
-/// Adds the bearer header to every call that does not carry one already (a load generator
-/// standing in for many devices sets each request's own). `Debug` never shows the token.
+/// Adds the bearer token and the device's name to every call that does not carry its own (a
+/// load generator standing in for many devices sets each request's). `Debug` never shows the
+/// token.
 #[derive(Clone, Default)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
+pub struct Identify {
+    bearer: Option<MetadataValue<Ascii>>,
+    device: Option<MetadataValue<Ascii>>,
+}
 
-impl fmt::Debug for Bearer {
+impl fmt::Debug for Identify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Bearer(<redacted>)"
+        let bearer = if self.bearer.is_some() {
+            "<redacted>"
         } else {
-            "Bearer(none)"
-        })
+            "none"
+        };
+        f.debug_struct("Identify")
+            .field("bearer", &bearer)
+            .field("device", &self.device)
+            .finish()
     }
 }
 
-impl Interceptor for Bearer {
+impl Interceptor for Identify {
     fn call(
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(v) = &self.0
-            && !request.metadata().contains_key("authorization")
-        {
-            request.metadata_mut().insert("authorization", v.clone());
+        let headers = [
+            ("authorization", &self.bearer),
+            (loadpart_proto::names::DEVICE_HEADER, &self.device),
+        ];
+        for (key, value) in headers {
+            if let Some(v) = value
+                && !request.metadata().contains_key(key)
+            {
+                request.metadata_mut().insert(key, v.clone());
+            }
         }
         Ok(request)
     }
 }
 
-/// The channel every stub runs over: the connection with the bearer header added.
-pub type Transport = InterceptedService<Channel, Bearer>;
+/// The channel every stub runs over: the connection with the token and the device's name added.
+pub type Transport = InterceptedService<Channel, Identify>;
 
 /// The inference and loadpart services of one server.
 ///
@@ -149,7 +166,7 @@ impl Remote {
                 .map_err(|e| ClientError::BadAccess(format!("TLS: {e}")))?;
         }
         let bearer = match &access.token {
-            None => Bearer(None),
+            None => None,
             Some(t) => {
                 let mut v: MetadataValue<Ascii> =
                     format!("Bearer {}", t.expose()).parse().map_err(|_| {
@@ -157,16 +174,25 @@ impl Remote {
                     })?;
                 // Never indexed by HPACK (kept out of header compression tables).
                 v.set_sensitive(true);
-                Bearer(Some(v))
+                Some(v)
             }
         };
+        let device = match access.device.as_deref().filter(|d| !d.is_empty()) {
+            None => None,
+            Some(d) => Some(d.parse().map_err(|_| {
+                ClientError::BadAccess(format!(
+                    "the device name {d:?} does not fit a header (printable ASCII)"
+                ))
+            })?),
+        };
+        let identify = Identify { bearer, device };
         let channel = endpoint.connect_lazy();
         Ok(Self {
             url: target,
-            infer: GrpcInferenceServiceClient::with_interceptor(channel.clone(), bearer.clone())
+            infer: GrpcInferenceServiceClient::with_interceptor(channel.clone(), identify.clone())
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
-            loadpart: LoadpartClient::with_interceptor(channel, bearer)
+            loadpart: LoadpartClient::with_interceptor(channel, identify)
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
         })

@@ -4,7 +4,8 @@
 //! `cargo run -p loadpart-codec --example fuzz_seeds -- crates/codec/fuzz/corpus/decode`
 
 use loadpart_codec::{
-    Compression, EncodeOptions, Granularity, ParamValue, Precision, encode, synthetic_activations,
+    Compression, EncodeOptions, Granularity, PARAM_KEYS, ParamValue, Precision, encode,
+    synthetic_activations,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,21 +39,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             if cn == "zstd" {
                 // Parameter form for the target's mode 2.
-                let keys = [
-                    "loadpart_version",
-                    "loadpart_dtype",
-                    "loadpart_shape",
-                    "loadpart_codec",
-                    "loadpart_raw_bytes",
-                    "loadpart_encoded_bytes",
-                    "loadpart_checksum",
-                    "loadpart_granularity",
-                    "loadpart_scales",
-                    "loadpart_zero_points",
-                ];
                 let mut b = vec![2u8];
                 for (k, v) in e.header.to_params() {
-                    let idx = keys.iter().position(|&n| n == k).ok_or("unknown key")? as u8 + 1;
+                    let idx = PARAM_KEYS
+                        .iter()
+                        .position(|&n| n == k)
+                        .ok_or("unknown key")? as u8
+                        + 1;
                     let (kind, s) = match v {
                         ParamValue::String(s) => (0u8, s),
                         ParamValue::Int64(i) => (1, i.to_string()),

@@ -50,7 +50,8 @@ const CHECKSUM: &str = "loadpart_checksum";
 const GRANULARITY: &str = "loadpart_granularity";
 const SCALES: &str = "loadpart_scales";
 const ZERO_POINTS: &str = "loadpart_zero_points";
-const KEYS: [&str; 10] = [
+/// Every key of the parameter form, in the order of the table above.
+pub const PARAM_KEYS: [&str; 10] = [
     VERSION,
     DTYPE,
     SHAPE,
@@ -108,12 +109,12 @@ impl TensorHeader {
     where
         I: IntoIterator<Item = (&'a str, &'a ParamValue)>,
     {
-        let mut slots: [Option<&ParamValue>; KEYS.len()] = [None; KEYS.len()];
+        let mut slots: [Option<&ParamValue>; PARAM_KEYS.len()] = [None; PARAM_KEYS.len()];
         for (k, v) in params {
             if !k.starts_with(PARAM_PREFIX) {
                 continue;
             }
-            let i = KEYS
+            let i = PARAM_KEYS
                 .iter()
                 .position(|&n| n == k)
                 .ok_or_else(|| CodecError::UnknownParam(k.to_owned()))?;
@@ -122,7 +123,10 @@ impl TensorHeader {
             }
         }
         let get = |name: &'static str| -> Option<&ParamValue> {
-            slots[KEYS.iter().position(|&n| n == name).expect("known key")]
+            slots[PARAM_KEYS
+                .iter()
+                .position(|&n| n == name)
+                .expect("known key")]
         };
         let req = |name| get(name).ok_or(CodecError::MissingParam(name));
 

@@ -184,6 +184,19 @@ pub fn engine(kind: EngineKind) -> Result<Box<dyn Engine>, EngineError> {
     }
 }
 
+/// The engine called `kind`, or tract when `kind` is ONNX Runtime and its library cannot be
+/// loaded (logged as a warning that says why): for commands that must run on any machine.
+pub fn engine_or_tract(kind: EngineKind) -> Result<Box<dyn Engine>, EngineError> {
+    match engine(kind) {
+        Ok(e) => Ok(e),
+        Err(err) if kind == EngineKind::Ort => {
+            tracing::warn!("ONNX Runtime unavailable ({err}); using tract");
+            engine(EngineKind::Tract)
+        }
+        Err(err) => Err(err),
+    }
+}
+
 /// Whether `kind` can be used on this machine; the error says why not (for `ort`, every path
 /// searched for the library). Callers fall back from ort to tract on `Err`.
 pub fn available(kind: EngineKind) -> Result<(), EngineError> {

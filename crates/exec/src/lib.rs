@@ -12,6 +12,7 @@ mod check;
 mod error;
 mod inputs;
 mod profile;
+mod profile_cache;
 mod split;
 
 pub use accuracy::{
@@ -27,4 +28,5 @@ pub use inputs::{NamedTensors, random_inputs, reference_input};
 pub use loadpart_graph::{Prepared, randomize_for_checks};
 pub use loadpart_runtime::views;
 pub use profile::{ProfileEffort, ProfileOptions, profile_model};
+pub use profile_cache::{Lookup, Measured, ProfileCache, ProfileKey, default_dir, host_name};
 pub use split::Split;

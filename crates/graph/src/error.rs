@@ -22,6 +22,12 @@ pub enum GraphError {
         dir: std::path::PathBuf,
         reason: String,
     },
+    #[error(
+        "no model '{spec}': not a file, not zoo:NAME ({}), and not an installed light model \
+         ({reason})",
+        crate::zoo::MODELS.join(", ")
+    )]
+    NoSuchModel { spec: String, reason: String },
     #[error("ONNX model has no graph")]
     NoGraph,
     #[error(
@@ -65,7 +71,8 @@ impl loadpart_errors::Classify for GraphError {
             GraphError::Cut(e) => e.kind(),
             GraphError::UnknownTensor(_)
             | GraphError::UnknownGenerated { .. }
-            | GraphError::LightModel { .. } => Caller,
+            | GraphError::LightModel { .. }
+            | GraphError::NoSuchModel { .. } => Caller,
             GraphError::Io { .. } => Internal,
             GraphError::Malformed(_)
             | GraphError::NoGraph
@@ -86,6 +93,7 @@ impl loadpart_errors::Classify for GraphError {
             GraphError::Io { .. } => "io",
             GraphError::UnknownGenerated { .. } => "unknown_generated_model",
             GraphError::LightModel { .. } => "light_model_missing",
+            GraphError::NoSuchModel { .. } => "no_such_model",
             GraphError::NoGraph => "no_graph",
             GraphError::ExternalData(_) => "external_data",
             GraphError::UndefinedTensor { .. } => "undefined_tensor",

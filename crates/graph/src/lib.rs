@@ -20,6 +20,7 @@ mod prepared;
 mod randomize;
 mod relay;
 mod shape;
+mod source;
 mod stages;
 pub mod zoo;
 
@@ -32,6 +33,7 @@ pub use prepared::{Prepared, randomize_for_checks};
 pub use randomize::{randomize_weights, strip_final_softmax};
 pub use relay::insert_layout_relays;
 pub use shape::Shapes;
+pub use source::{load_model, model_name};
 pub use stages::{StageGraph, StageInfo};
 
 /// Symbolic name given to the batch dimension of dynamic-batch models.

@@ -3,7 +3,7 @@
 //! Queueing a request that will miss its deadline wastes an executor on an answer nobody waits
 //! for and delays everyone behind it; refusing it at arrival lets the device re-plan (run more
 //! layers itself, or all of them) while there is still time. The prediction is: the batches
-//! that would run before and with the new request ([`crate::BatchState::batches_ahead`]), each
+//! that would run before and with the new request ([`crate::batcher::BatchState::batches_ahead`]), each
 //! timed by [`BatchTimes`], list-scheduled on the executors after the batches running now
 //! ([`predict_finish`]). Everything here is pure and takes time as a parameter.
 //!
@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::BatchKey;
+use crate::batcher::BatchKey;
 
 /// Weight of a new measurement in the moving averages.
 const ALPHA: f64 = 0.3;

@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::SchedError;
+use crate::error::SchedError;
 
 #[cfg(test)]
 mod tests;

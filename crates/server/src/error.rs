@@ -127,7 +127,7 @@ pub enum ServerError {
     /// The calling device is over its fair share (RESOURCE_EXHAUSTED), refused before its
     /// request was decoded.
     #[error(transparent)]
-    OverFairShare(#[from] crate::ShareRefusal),
+    OverFairShare(#[from] crate::fair_share::ShareRefusal),
     /// The request's deadline passed before it could run (DEADLINE_EXCEEDED).
     #[error("deadline exceeded after {waited_us} µs in the server")]
     DeadlineExceeded {

@@ -14,10 +14,10 @@ use loadpart_engine::TensorRef;
 use loadpart_runtime::{PartOutput, PartRunner, RuntimeError, split_rows};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::ServerError;
+use crate::error::ServerError;
+use crate::jobs::{Done, Job, Ran, Reply, Timings, Work, micros};
 use crate::monitor::Monitor;
 use crate::registry::ServedModel;
-use crate::scheduler::{Done, Job, Reply, Timings, Work, micros};
 use crate::stats::RequestCost;
 use crate::validate::{Entry, InputData, ValidRequest};
 
@@ -78,20 +78,6 @@ struct Admitted {
     job: Job,
     queue: Duration,
     decode: Duration,
-}
-
-/// What a batch that ran measured, for the scheduler's predictions.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Ran {
-    /// Rows it ran with.
-    pub rows: usize,
-    /// The whole batch on the executor (decode, run, split): what a request queued behind it
-    /// waits.
-    pub measured: Duration,
-    /// The engine run alone, which the profile times.
-    pub infer: Duration,
-    /// The profile's time for it, µs, when the model has a profile.
-    pub profiled_us: Option<f64>,
 }
 
 impl Executor {
@@ -262,7 +248,7 @@ impl Executor {
     /// Decodes `q` into the input buffers and adds it to `admitted`, or answers its error.
     fn admit(
         &mut self,
-        q: crate::Queued<Job>,
+        q: crate::batcher::Queued<Job>,
         dispatched: Instant,
         model: &str,
         admitted: &mut Vec<Admitted>,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use loadpart_cuts::CutId;
 
-use crate::SchedError;
+use crate::error::SchedError;
 
 mod by_cut;
 pub use by_cut::CutBatchStat;

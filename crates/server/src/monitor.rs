@@ -10,10 +10,11 @@ use loadpart_cuts::CutId;
 use loadpart_proto::inference::ModelStatistics;
 use loadpart_proto::loadpart::{BatchSizeCount, CutBatch, FormingBatch, LoadReport};
 
+use crate::error::ServerError;
 use crate::fair_share::capacity::CapacityWindow;
+use crate::load::{LoadSnapshot, LoadWindow};
 use crate::metrics::{Gauges, Metrics};
 use crate::stats::{ModelStats, RequestCost};
-use crate::{LoadSnapshot, LoadWindow, ServerError};
 
 struct PerModel {
     window: Mutex<LoadWindow>,

@@ -18,8 +18,8 @@ use loadpart_cuts::CutId;
 use loadpart_runtime::{PartKey, PartRunner, PartSpec};
 use tokio::sync::Semaphore;
 
-use crate::ServerError;
-use crate::registry::ServedModel;
+use crate::error::ServerError;
+use crate::registry::{ServedModel, WarmCuts};
 use crate::validate::ValidRequest;
 
 /// Builds of parts on blocking tasks, beside the executors: permits bound how many run at once
@@ -96,7 +96,7 @@ pub(crate) async fn ready(req: &mut ValidRequest, builds: &Builds) -> Result<(),
         return Ok(());
     }
     let expired = || ServerError::DeadlineExceeded {
-        waited_us: crate::scheduler::micros(req.arrival.elapsed()),
+        waited_us: crate::jobs::micros(req.arrival.elapsed()),
     };
     let build = builds.build(&req.model, spec);
     let part = match req.deadline {
@@ -108,19 +108,6 @@ pub(crate) async fn ready(req: &mut ValidRequest, builds: &Builds) -> Result<(),
     req.part = Some(part);
     req.part_wait = req.arrival.elapsed();
     Ok(())
-}
-
-/// Which cuts of a model to build and warm at start.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum WarmCuts {
-    /// None: each cut is built on its first request.
-    #[default]
-    None,
-    /// The model's articulation cuts (single-tensor cuts between blocks, where planners most
-    /// often cut), at most this many, spread evenly over the model.
-    Auto(usize),
-    /// These cut ids (`CutId` text: tensor names joined by `,`).
-    List(Vec<String>),
 }
 
 /// The canonical cuts `warm` names for `model`. Errors on an id that is not a cut of the model.

@@ -6,15 +6,37 @@ use std::sync::Arc;
 
 use loadpart_cuts::NodeSet;
 use loadpart_engine::{Engine, LoadOptions};
-use loadpart_graph::{OnnxModel, Prepared, Shapes, onnx::DataType, randomize_for_checks, zoo};
+use loadpart_graph::{Prepared, Shapes, onnx::DataType, randomize_for_checks};
 use loadpart_plan::{ModelProfile, ServerCosts};
 use loadpart_runtime::{ModelRuntime, PartCache};
 
-use crate::ServerError;
-use crate::parts::WarmCuts;
+use crate::error::ServerError;
+
+/// Which cuts of a model to build and warm at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WarmCuts {
+    /// None: each cut is built on its first request.
+    #[default]
+    None,
+    /// The model's articulation cuts (single-tensor cuts between blocks, where planners most
+    /// often cut), at most this many, spread evenly over the model.
+    Auto(usize),
+    /// These cut ids (`CutId` text: tensor names joined by `,`).
+    List(Vec<String>),
+}
+
+/// Where a model's server profile comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProfileSource {
+    /// A profile file (`loadpart profile --role server` JSON).
+    File(PathBuf),
+    /// A profile in memory: measured at start (`loadpart serve` does so when none is given),
+    /// whether or not it could be cached on disk.
+    Measured(Arc<ModelProfile>),
+}
 
 /// Where a model comes from and how it is named.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelSpec {
     /// The name clients use; `None` takes the source's file stem (or the zoo/light name).
     pub name: Option<String>,
@@ -23,9 +45,9 @@ pub struct ModelSpec {
     /// Replace the weights with seeded random ones (and drop a final Softmax), as checks do:
     /// the model-zoo light models have constant weights. The identity changes accordingly.
     pub randomize_seed: Option<u64>,
-    /// A server profile (`loadpart profile --role server` JSON) for this model: enables the
-    /// slowdown factor against profiled times and GetServerProfile.
-    pub profile: Option<PathBuf>,
+    /// A server profile for this model: enables the slowdown factor against profiled times,
+    /// profile-based admission and GetServerProfile (which planning devices need).
+    pub profile: Option<ProfileSource>,
     /// Cuts whose tails are built and warmed at start, before the server is ready.
     pub warm_cuts: WarmCuts,
 }
@@ -93,7 +115,7 @@ impl ServedModel {
             source_spec: spec.source.clone(),
             reason,
         };
-        let model = load_source(&spec.source).map_err(|e| fail(e.to_string()))?;
+        let model = loadpart_graph::load_model(&spec.source).map_err(|e| fail(e.to_string()))?;
         let model = match spec.randomize_seed {
             Some(seed) => randomize_for_checks(&model, seed).map_err(|e| fail(e.to_string()))?,
             None => model,
@@ -126,14 +148,21 @@ impl ServedModel {
         };
         let inputs = meta(prepared.model.inputs())?;
         let outputs = meta(prepared.model.outputs())?;
-        let (profile, costs) = match &spec.profile {
+        let profile = match &spec.profile {
+            None => None,
+            Some(ProfileSource::File(path)) => Some(read_profile(path).map_err(fail)?),
+            Some(ProfileSource::Measured(p)) => Some(ModelProfile::clone(p)),
+        };
+        let (profile, costs) = match profile {
             None => (None, None),
-            Some(path) => {
-                let profile = read_profile(path).map_err(fail)?;
+            Some(profile) => {
                 if profile.model_hash != prepared.identity() {
+                    let origin = match &spec.profile {
+                        Some(ProfileSource::File(path)) => format!("profile {}", path.display()),
+                        _ => "the profile".to_string(),
+                    };
                     return Err(fail(format!(
-                        "profile {} is for model {}, the served model is {}",
-                        path.display(),
+                        "{origin} is for model {}, the served model is {}",
                         profile.model_hash,
                         prepared.identity()
                     )));
@@ -146,7 +175,7 @@ impl ServedModel {
         let name = spec
             .name
             .clone()
-            .unwrap_or_else(|| default_name(&spec.source));
+            .unwrap_or_else(|| loadpart_graph::model_name(&spec.source));
         let runtime = ModelRuntime::new(engine, Arc::new(prepared), cache, load);
         Ok(Self {
             name,
@@ -183,26 +212,6 @@ impl ServedModel {
             .get(name)
             .map(|t| t.dims.get(1..).unwrap_or(&[]))
     }
-}
-
-/// The model named by `source`: a file, `zoo:NAME`, or an installed light model.
-fn load_source(source: &str) -> Result<OnnxModel, loadpart_graph::GraphError> {
-    if let Some(name) = source.strip_prefix("zoo:") {
-        return zoo::generate(name);
-    }
-    if Path::new(source).exists() {
-        return OnnxModel::load(source);
-    }
-    zoo::load_light(source)
-}
-
-/// `resnet50.onnx` -> `resnet50`; `zoo:inception` -> `inception`; a light name stays itself.
-pub fn default_name(source: &str) -> String {
-    let s = source.strip_prefix("zoo:").unwrap_or(source);
-    Path::new(s)
-        .file_stem()
-        .map(|x| x.to_string_lossy().into_owned())
-        .unwrap_or_else(|| s.to_string())
 }
 
 fn read_profile(path: &Path) -> Result<ModelProfile, String> {

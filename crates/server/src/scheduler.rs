@@ -22,79 +22,19 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use loadpart_engine::Tensor;
 use loadpart_proto::loadpart::FormingBatch;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::admission::{BatchTimes, misses_deadline, predict_finish, predict_start};
-use crate::executor::Ran;
+use crate::batcher::{BatchKey, BatchLimits, BatchState, Queued};
+use crate::error::{SchedError, ServerError};
+use crate::jobs::{Done, Job, Reply, Work, micros};
 use crate::monitor::Monitor;
 use crate::parts::Builds;
 use crate::registry::ServedModel;
 use crate::validate::ValidRequest;
-use crate::{
-    Batch, BatchKey, BatchLimits, BatchState, Cancellable, Queued, SchedError, ServerError,
-};
-
-/// This request's time in the server, per phase, and the batch it ran in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timings {
-    /// Waiting for its part to be built, before it was queued, µs.
-    pub part_us: u64,
-    /// Entering the queue to leaving it, µs.
-    pub queue_us: u64,
-    /// Decoding this request's inputs into the batch buffer, µs.
-    pub decode_us: u64,
-    /// The batch's engine run, µs.
-    pub compute_us: u64,
-    /// Rows in the batch it ran in.
-    pub batch_rows: usize,
-}
-
-/// A request's answer: its outputs in the order it asked for, and its timings.
-#[derive(Debug)]
-pub struct Reply {
-    /// (name, tensor) per requested output, in request order; dim 0 is the request's rows.
-    pub outputs: Vec<(String, Tensor)>,
-    /// Server-side timings.
-    pub timings: Timings,
-}
-
-/// A request on its way through the scheduler, with the channel its answer goes to.
-#[derive(Debug)]
-pub(crate) struct Job {
-    pub req: ValidRequest,
-    pub reply: oneshot::Sender<Result<Reply, ServerError>>,
-}
-
-impl Cancellable for Job {
-    fn is_cancelled(&self) -> bool {
-        self.reply.is_closed()
-    }
-}
 
 mod stairs;
-
-pub(crate) use stairs::Early;
-
-/// A batch handed to an executor, with when it left the queue.
-pub(crate) struct Work {
-    /// Numbers the batches handed out, so that [`Done`] says which one ended.
-    pub seq: u64,
-    /// Staircase stages run forward before `batch` joins them (empty for a plain batch).
-    pub earlier: Vec<Early>,
-    /// The (final) batch, whose cut's tail runs over every row.
-    pub batch: Batch<Job>,
-    pub dispatched: Instant,
-}
-
-/// An executor finished batch `seq` of `key`; `ran` is what it measured, `None` when the batch
-/// failed.
-pub(crate) struct Done {
-    pub seq: u64,
-    pub key: BatchKey,
-    pub ran: Option<Ran>,
-}
 
 /// Submits requests to the scheduler. Cheap to clone; the actor stops once all are dropped.
 #[derive(Debug, Clone)]
@@ -429,9 +369,4 @@ impl Actor {
             self.monitor.record_failure(&job.req.model.name, waited);
         }
     }
-}
-
-/// Whole microseconds in `d`, saturating.
-pub(crate) fn micros(d: Duration) -> u64 {
-    d.as_micros().min(u64::MAX as u128) as u64
 }

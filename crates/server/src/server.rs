@@ -18,13 +18,14 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, ServerTlsConfig};
 
 use crate::auth::{Authenticator, Tokens};
-
+use crate::batcher::BatchLimits;
+use crate::error::ServerError;
 use crate::monitor::Monitor;
 use crate::registry::{ModelSpec, Registry, ServedModel};
 use crate::service::Shared;
 use crate::service::inference::InferenceService;
 use crate::service::loadpart::LoadpartService;
-use crate::{BatchLimits, ServerError, executor, scheduler};
+use crate::{executor, scheduler};
 
 /// Everything the server needs to start; plain data, validated by [`Server::start`].
 #[derive(Debug, Clone)]
@@ -92,7 +93,7 @@ pub struct ServerConfig {
     /// RESOURCE_EXHAUSTED, so that small requests cannot make the server send without bound.
     pub probe_bytes_per_s: u64,
     /// Per-device limits on queued requests and admitted rate (see [`crate::fair_share`]).
-    pub fair_share: crate::FairShareConfig,
+    pub fair_share: crate::fair_share::FairShareConfig,
 }
 
 /// The server's certificate chain and private key, PEM files.
@@ -141,7 +142,7 @@ impl Default for ServerConfig {
             tokens: None,
             insecure_listen: false,
             probe_bytes_per_s: crate::service::loadpart::DEFAULT_PROBE_BYTES_PER_S,
-            fair_share: crate::FairShareConfig::default(),
+            fair_share: crate::fair_share::FairShareConfig::default(),
         }
     }
 }

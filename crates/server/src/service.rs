@@ -5,6 +5,7 @@
 pub mod early;
 pub mod inference;
 pub mod loadpart;
+mod refusal;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 use loadpart_errors::{Classify, ErrorKind};
 use tonic::{Code, Status};
 
-use crate::{SchedError, ServerError};
+use crate::error::{SchedError, ServerError};
 
 /// The gRPC code for `e`.
 pub fn code(e: &ServerError) -> Code {
@@ -80,7 +80,7 @@ mod tests {
         let full = ServerError::Sched(SchedError::QueueFull { max_queue_len: 3 });
         assert_eq!(code(&full), Code::ResourceExhausted);
         assert_eq!(label(&full), "queue_full");
-        let over = ServerError::OverFairShare(crate::ShareRefusal::Queued {
+        let over = ServerError::OverFairShare(crate::fair_share::ShareRefusal::Queued {
             device: "d".into(),
             queued: 2,
             active: 3,

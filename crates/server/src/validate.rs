@@ -28,9 +28,10 @@ use loadpart_proto::inference::infer_parameter::ParameterChoice;
 use loadpart_proto::inference::{InferParameter, ModelInferRequest};
 use loadpart_runtime::{PartRunner, PartSpec};
 
+use crate::batcher::BatchKey;
+use crate::error::ServerError;
 use crate::error::invalid;
 use crate::registry::{Registry, ServedModel};
-use crate::{BatchKey, ServerError};
 
 /// Request parameter: the identity of the model the device ran its head of.
 pub const PARAM_MODEL_IDENTITY: &str = loadpart_proto::names::MODEL_IDENTITY;

@@ -1,20 +1,20 @@
 //! `loadpart check-codec`: top-1 agreement between the whole model and split execution whose
 //! cut tensors went through the codec.
 
-use crate::output::outln;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use loadpart_engine::{EngineKind, LoadOptions};
+use loadpart_bench::outln;
+use loadpart_bench::progress::Progress;
+use loadpart_engine::LoadOptions;
 use loadpart_exec::{
     AgreementOptions, Compression, EncodeOptions, FullOffload, Granularity, InputKind, Precision,
     codec_agreement_with, sample_cuts,
 };
 
-use crate::engine_pick::pick;
-use crate::progress::Progress;
-use crate::source::{load_model, prepare_for_checks};
+use crate::model_args::ModelArgs;
+use crate::source::prepare_for_checks;
 
 /// Element precision on the wire.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -66,11 +66,8 @@ enum CompressionArg {
 /// reference top-1 depends on the input at all. Exits 1 when agreement is below --min-agreement.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The model (path, zoo:NAME, or light model name).
-    model: String,
-    /// ort (ONNX Runtime; falls back to tract if its library is missing) or tract.
-    #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
-    engine: EngineKind,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Random inputs per cut (run 8 at a time). 200 gives agreement to about +-0.5%.
     #[arg(long, default_value_t = 200)]
     inputs: usize,
@@ -113,8 +110,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.inputs == 0 || args.cuts == 0 {
         bail!("--inputs and --cuts must be at least 1");
     }
-    let model = load_model(&args.model)?;
-    let engine = pick(args.engine)?;
+    let model = args.model.load()?;
+    let engine = args.model.engine()?;
     let prepared = prepare_for_checks(&model, args.keep_weights, args.seed)?;
     let codec = EncodeOptions {
         precision: match args.precision {
@@ -144,7 +141,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         },
     );
     if cuts.is_empty() {
-        bail!("{} has no cut that sends a tensor", args.model);
+        bail!("{} has no cut that sends a tensor", args.model.model);
     }
     let load = LoadOptions {
         intra_threads: args.threads,
@@ -170,7 +167,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         outln!(
             "{}: engine {}, {:?} + {:?}, {:?} inputs, {} inputs x {} cuts: top-1 agreement {:.2}% ({} of {})",
-            args.model,
+            args.model.model,
             report.engine,
             report.codec.precision,
             report.codec.compression,

@@ -1,16 +1,16 @@
 //! `loadpart check-split`: whole model vs head + tail for every candidate cut.
 
-use crate::output::outln;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use loadpart_engine::{EngineKind, LoadOptions};
+use loadpart_bench::outln;
+use loadpart_bench::progress::Progress;
+use loadpart_engine::LoadOptions;
 use loadpart_exec::{CheckOptions, CheckReport, check_split_batches};
 
-use crate::engine_pick::pick;
-use crate::progress::Progress;
-use crate::source::{load_model, prepare_for_checks};
+use crate::model_args::ModelArgs;
+use crate::source::prepare_for_checks;
 
 /// Check split execution: run the whole model and, for every candidate cut (or a sample), the
 /// head then the tail on the same seeded random input, and compare the outputs.
@@ -20,11 +20,8 @@ use crate::source::{load_model, prepare_for_checks};
 /// would prove nothing. Exits 1 when any cut fails.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The model (path, zoo:NAME, or light model name).
-    model: String,
-    /// ort (ONNX Runtime; falls back to tract if its library is missing) or tract.
-    #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
-    engine: EngineKind,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Batch size of the check; a list (1,4) checks each size with every cut loaded once, and
     /// --json then prints an array with one report per size.
     #[arg(long, value_delimiter = ',', default_value = "1")]
@@ -50,8 +47,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let model = load_model(&args.model)?;
-    let engine = pick(args.engine)?;
+    let model = args.model.load()?;
+    let engine = args.model.engine()?;
     let prepared = prepare_for_checks(&model, args.keep_weights, args.seed)?;
     let opts = CheckOptions {
         sample: args.sample,
@@ -79,7 +76,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     } else {
         for report in &reports {
-            print_report(&args.model, report);
+            print_report(&args.model.model, report);
         }
     }
     Ok(if reports.iter().all(|r| r.passed()) {

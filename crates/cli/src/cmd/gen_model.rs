@@ -1,9 +1,9 @@
 //! `loadpart gen-model`: write one of the generated test models to a file.
 
-use crate::output::outln;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use loadpart_bench::outln;
 use loadpart_graph::zoo;
 
 /// Write a generated model (random weights, dynamic batch) as an .onnx file.

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use loadpart_bench::outln;
+use loadpart_bench::profiles::{ProfileKey, cached_profile};
+use loadpart_bench::remote_model::RemoteModelArgs;
 use loadpart_client::{Client, ClientConfig, InferOptions, InferOutcome};
 use loadpart_cuts::CutId;
 use loadpart_engine::LoadOptions;
@@ -15,9 +18,6 @@ use loadpart_plan::{ModelProfile, PolicyKind, ProfileRole};
 use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache};
 
 use crate::bandwidth::parse_bandwidth;
-use crate::output::outln;
-use crate::profiles::{ProfileKey, cached_profile};
-use crate::remote_model::RemoteModelArgs;
 use crate::tensor_io::{read_input, write_npz};
 
 /// Run one inference as a device: decide the cut for the current bandwidth and server load, run
@@ -174,7 +174,7 @@ async fn infer(args: Args) -> Result<ExitCode> {
         bandwidth_bytes_per_s: args.bandwidth,
         ..InferOptions::default()
     };
-    let bar = crate::progress::Progress::new(
+    let bar = loadpart_bench::progress::Progress::new(
         args.repeat > 1 && !args.json && std::io::stderr().is_terminal(),
     );
     let mut outcomes = Vec::with_capacity(args.repeat);
@@ -295,7 +295,7 @@ fn print_outcome(o: &InferOutcome) {
 
 fn print_summary(all: &[InferOutcome]) {
     let lat: Vec<f64> = all.iter().map(|o| o.measured.total_us * 1e-3).collect();
-    let q = |x| loadpart_client::loadgen::quantile(&lat, x);
+    let q = |x| loadpart_bench::loadgen::quantile(&lat, x);
     let mean = lat.iter().sum::<f64>() / lat.len() as f64;
     let offloaded = all.iter().filter(|o| o.route.offloaded()).count();
     let mut cuts: Vec<(String, usize)> = Vec::new();

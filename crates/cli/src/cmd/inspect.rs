@@ -1,14 +1,13 @@
 //! `loadpart inspect`: the model's stages, tensors, blocks and candidate cuts.
 
-use crate::output::outln;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use loadpart_bench::outln;
 use loadpart_cuts::{BlockCuts, CutCount, CutId};
+use loadpart_graph::load_model;
 use loadpart_graph::{Shapes, StageGraph};
 use serde::Serialize;
-
-use crate::source::load_model;
 
 /// Show a model's structure: stages (fused operators), blocks between articulation tensors, and
 /// how many candidate cuts each block holds.

@@ -1,13 +1,14 @@
 //! `loadpart plan`: where to cut a model under given network and server conditions.
 
-use crate::output::outln;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail, ensure};
+use loadpart_bench::outln;
 use loadpart_cuts::Dag;
 use loadpart_graph::Prepared;
+use loadpart_graph::load_model;
 use loadpart_plan::{
     BlockSearchKind, Breakdown, Conditions, DecisionReport, Estimate, ModelProfile, Planner,
     PlannerOptions, Policy, PolicyKind, geometric_bandwidths, sweep_bandwidth,
@@ -16,7 +17,6 @@ use serde::Serialize;
 
 use crate::bandwidth::{format_bandwidth, parse_bandwidth};
 use crate::plot::{PlanFigure, SweepLine, render};
-use crate::source::load_model;
 
 /// Decide where to split a model between this device and an edge server for the given link and
 /// server load, and show why: the chosen cut, its predicted latency by component, and the next

@@ -1,18 +1,17 @@
 //! `loadpart profile`: measure stage times per batch size and tensor sizes.
 
-use crate::output::outln;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use loadpart_engine::{EngineKind, LoadOptions, Spinning};
+use loadpart_bench::outln;
+use loadpart_bench::progress::Progress;
+use loadpart_engine::{LoadOptions, Spinning};
 use loadpart_exec::{ProfileOptions, profile_model};
 use loadpart_graph::Prepared;
 use loadpart_plan::ProfileRole;
 
-use crate::engine_pick::pick;
-use crate::progress::Progress;
-use crate::source::load_model;
+use crate::model_args::ModelArgs;
 
 /// Profile a model on this machine: the time of every stage at each batch size (measured per
 /// block between articulation tensors, so fused kernels are timed as they run, and calibrated
@@ -21,11 +20,8 @@ use crate::source::load_model;
 /// profiles batch 1; a server profiles the batch sizes its batcher forms.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The model (path, zoo:NAME, or light model name).
-    model: String,
-    /// ort (ONNX Runtime; falls back to tract if its library is missing) or tract.
-    #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
-    engine: EngineKind,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Batch sizes to time, comma separated, increasing.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     batch_sizes: Vec<usize>,
@@ -75,12 +71,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         None if args.batch_sizes == [1] => ProfileRole::Device,
         None => ProfileRole::Server,
     };
-    let model = load_model(&args.model)?;
+    let model = args.model.load()?;
     let model = match args.randomize_seed {
         Some(seed) => loadpart_graph::randomize_for_checks(&model, seed)?,
         None => model,
     };
-    let engine = pick(args.engine)?;
+    let engine = args.model.engine()?;
     let prepared = Prepared::new(&model)?;
     let opts = ProfileOptions {
         batch_sizes: args.batch_sizes.clone(),

@@ -8,11 +8,10 @@ mod config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use loadpart_engine::{EngineKind, Spinning};
-use loadpart_server::{ModelSpec, Server, ServerConfig};
+use loadpart_server::{Server, ServerConfig};
 
 /// Serve models over gRPC: the Open Inference Protocol (KServe v2, so tritonclient and other
 /// standard clients run whole-model inference), partitioned requests from loadpart devices (the
@@ -188,131 +187,124 @@ pub struct Args {
     randomize_seed: Option<u64>,
 }
 
-/// Built-in defaults, then the file, then the flags.
+/// Built-in defaults, then the file with the flags laid over it. Returns the server's settings
+/// and whether to measure missing profiles.
 fn server_config(args: &Args) -> Result<(ServerConfig, bool)> {
+    let file = match &args.config {
+        Some(path) => {
+            config::read(path)?.beside(path.parent().unwrap_or(std::path::Path::new(".")))
+        }
+        None => config::FileConfig::default(),
+    };
+    let mut merged = file.overlay(args.overlay()?)?;
+    for m in &mut merged.models {
+        if let Some(seed) = args.randomize_seed {
+            m.randomize_seed = Some(seed);
+        }
+        if let Some(w) = &args.warm_cuts {
+            m.warm_cuts = Some(config::WarmSpec::Word(w.clone()));
+        }
+    }
     let mut c = ServerConfig {
         metrics_listen: config::parse_metrics(config::DEFAULT_METRICS)?,
         // A standalone server owns its cores: spin, as ONNX Runtime does by default.
         spinning: Spinning::On,
         ..ServerConfig::default()
     };
-    let mut auto = true;
-    if let Some(path) = &args.config {
-        let file = config::read(path)?;
-        let dir = path.parent().unwrap_or(std::path::Path::new("."));
-        config::apply_file(&mut c, &file, dir)?;
-        auto = file.auto_profile.unwrap_or(auto);
-    }
-    auto = args.auto_profile.unwrap_or(auto);
-    if !args.models.is_empty() {
-        if !args.profiles.is_empty() && args.profiles.len() != args.models.len() {
+    config::apply(&mut c, &merged)?;
+    config::check(&c)?;
+    Ok((c, merged.auto_profile.unwrap_or(true)))
+}
+
+impl Args {
+    /// The flags as a file's settings, to lay over the file's (a flag not given sets nothing;
+    /// `--model` replaces the file's models).
+    fn overlay(&self) -> Result<config::FileConfig> {
+        if self.models.is_empty() && !self.profiles.is_empty() {
+            bail!("--profile goes with --model (profiles of file models go in the file)");
+        }
+        if !self.profiles.is_empty() && self.profiles.len() != self.models.len() {
             bail!(
                 "{} --profile for {} --model: give one per model, in the same order",
-                args.profiles.len(),
-                args.models.len()
+                self.profiles.len(),
+                self.models.len()
             );
         }
-        c.models = args
-            .models
-            .iter()
-            .enumerate()
-            .map(|(i, source)| ModelSpec {
-                profile: args.profiles.get(i).cloned(),
-                ..ModelSpec::new(source.clone())
-            })
-            .collect();
-    } else if !args.profiles.is_empty() {
-        bail!("--profile goes with --model (profiles of file models go in the file)");
+        Ok(config::FileConfig {
+            listen: self.listen,
+            metrics_listen: self.metrics_listen.clone(),
+            engine: self.engine.map(|e| e.to_string()),
+            auto_profile: self.auto_profile,
+            tokens: self.tokens.clone(),
+            insecure_listen: self.insecure_listen.then_some(true),
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(config::Tls {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
+            batching: config::Batching {
+                max_batch: self.max_batch,
+                max_delay_us: self.max_delay_us,
+                staircase: self.staircase.then_some(true),
+            },
+            limits: config::Limits {
+                max_queue: self.max_queue,
+                default_timeout_ms: self.default_timeout_ms,
+                load_window_ms: self.load_window_ms,
+                max_message_mib: self.max_message_mib,
+                part_cache_mib: None,
+                part_builds: None,
+                probe_mib_per_s: self.probe_mib_per_s,
+            },
+            threads: config::Threads {
+                executors: self.executors,
+                intra: self.threads,
+                spinning: self.spinning.map(|s| s.to_string()),
+            },
+            fair_share: config::FairShare {
+                enabled: self.fair_share,
+                active_window_ms: self.fair_active_ms,
+                queued_floor: self.fair_queued_floor,
+                queued_ceiling: self.fair_queued_ceiling,
+                rate_factor: self.fair_rate_factor,
+                burst_ms: self.fair_burst_ms,
+                burst_min: self.fair_burst_min,
+                max_devices: self.fair_max_devices,
+                overuse_factor: self.fair_overuse_factor,
+            },
+            models: self
+                .models
+                .iter()
+                .enumerate()
+                .map(|(i, source)| config::FileModel {
+                    source: source.clone(),
+                    name: None,
+                    randomize_seed: None,
+                    profile: self.profiles.get(i).cloned(),
+                    warm_cuts: None,
+                })
+                .collect(),
+        })
     }
-    for m in &mut c.models {
-        if let Some(seed) = args.randomize_seed {
-            m.randomize_seed = Some(seed);
-        }
-        if let Some(w) = &args.warm_cuts {
-            m.warm_cuts = config::parse_warm(w)?;
-        }
-    }
-    if let Some(a) = args.listen {
-        c.listen = a;
-    }
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        c.tls = Some(loadpart_server::TlsFiles {
-            cert: cert.clone(),
-            key: key.clone(),
-        });
-    }
-    if let Some(t) = &args.tokens {
-        c.tokens = Some(t.clone());
-    }
-    c.insecure_listen |= args.insecure_listen;
-    if let Some(m) = &args.metrics_listen {
-        c.metrics_listen = config::parse_metrics(m)?;
-    }
-    if let Some(e) = args.engine {
-        c.engine = e;
-    }
-    c.staircase |= args.staircase;
-    let set = |dst: &mut usize, v: Option<usize>| {
-        if let Some(v) = v {
-            *dst = v;
-        }
-    };
-    set(&mut c.max_batch_rows, args.max_batch);
-    set(&mut c.max_queue_len, args.max_queue);
-    set(&mut c.executors, args.executors);
-    set(&mut c.intra_threads, args.threads);
-    if let Some(sp) = args.spinning {
-        c.spinning = sp;
-    }
-    if let Some(us) = args.max_delay_us {
-        c.max_queue_delay = Duration::from_micros(us);
-    }
-    if let Some(ms) = args.default_timeout_ms {
-        c.default_timeout = Duration::from_millis(ms);
-    }
-    if let Some(mib) = args.max_message_mib {
-        c.max_message_bytes = mib << 20;
-    }
-    if let Some(mib) = args.probe_mib_per_s {
-        c.probe_bytes_per_s = mib << 20;
-    }
-    if let Some(ms) = args.load_window_ms {
-        c.load_window = Duration::from_millis(ms);
-    }
-    config::FairShare {
-        enabled: args.fair_share,
-        active_window_ms: args.fair_active_ms,
-        queued_floor: args.fair_queued_floor,
-        queued_ceiling: args.fair_queued_ceiling,
-        rate_factor: args.fair_rate_factor,
-        burst_ms: args.fair_burst_ms,
-        burst_min: args.fair_burst_min,
-        max_devices: args.fair_max_devices,
-        overuse_factor: args.fair_overuse_factor,
-    }
-    .apply(&mut c.fair_share);
-    config::check(&c)?;
-    Ok((c, auto))
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let (mut config, auto) = server_config(&args)?;
     config.validate()?;
     if auto {
-        let host = auto_profile::host();
-        let sizes = auto_profile::batch_sizes(config.max_batch_rows);
-        let key = auto_profile::ProfileKey {
+        let key = auto_profile::ServerKey {
             engine: config.engine,
-            host: &host,
             threads: config.intra_threads,
-            batch_sizes: &sizes,
+            batch_sizes: auto_profile::batch_sizes(config.max_batch_rows),
             spinning: config.spinning,
             effort: args.profile_effort,
         };
-        let cache = args
-            .profile_cache
-            .clone()
-            .unwrap_or_else(crate::profiles::cache_dir);
+        let cache = match &args.profile_cache {
+            Some(dir) => loadpart_exec::ProfileCache::new(dir, loadpart_exec::host_name()),
+            None => loadpart_exec::ProfileCache::default_location(),
+        };
         for m in &mut config.models {
             auto_profile::ensure(m, &key, &cache)
                 .with_context(|| format!("profiling {}", m.source))?;

@@ -1,13 +1,12 @@
 //! `loadpart split`: write the head and tail of a cut as standard ONNX files.
 
-use crate::output::outln;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use loadpart_bench::outln;
+use loadpart_graph::load_model;
 use loadpart_graph::{BatchDim, StageGraph, make_batch_dynamic};
 use serde::Serialize;
-
-use crate::source::load_model;
 
 /// Split a model at a cut into DIR/head.onnx (inputs -> cut tensors) and DIR/tail.onnx (cut
 /// tensors -> outputs), standalone models any ONNX runtime loads. Only parts that compute

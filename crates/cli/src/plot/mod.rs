@@ -2,17 +2,9 @@
 //! component, and where the chosen cut sits as the uplink bandwidth sweeps at three load levels.
 
 use anyhow::Result;
+use loadpart_chart::{Anchor, Chart, Figure, Line, Marker, Series, StackedBars, nice_range};
 use loadpart_plan::Breakdown;
 use plotters::style::RGBColor;
-
-#[allow(
-    dead_code,
-    unused_imports,
-    reason = "a plotting API for the evaluation's figures; the plan figure uses part of it"
-)]
-pub mod chart;
-
-use chart::{Anchor, Chart, Figure, Line, Marker, Series, StackedBars, nice_range};
 
 /// One load level of the bandwidth sweep.
 #[derive(Debug, Clone)]
@@ -70,11 +62,11 @@ const LINE_STYLES: [(RGBColor, Line, Marker); 3] = [
 
 /// The figure as an SVG document.
 pub fn render(fig: &PlanFigure) -> Result<String> {
-    Figure::new(&fig.title)
+    Ok(Figure::new(&fig.title)
         .subtitle(&fig.subtitle)
         .panel(latency_panel(fig))
         .panel(sweep_panel(fig))
-        .to_svg(SIZE)
+        .to_svg(SIZE)?)
 }
 
 /// Panel 1: one stacked bar per candidate cut, the chosen one marked.
@@ -184,8 +176,8 @@ fn ms(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::chart::tests::svg_texts;
     use super::*;
+    use loadpart_chart::testing::svg_texts;
 
     fn bd(device: f64, upload: f64, server: f64) -> Breakdown {
         Breakdown {

@@ -39,36 +39,36 @@ impl Default for EstimatorConfig {
 }
 
 /// What to plan with when an estimate is unknown; the end point of a stale estimate's slide (see
-/// [`super::Staleness::conservative`]). Each default is pessimistic for offloading, so that a
-/// device that has not heard from the server keeps its work local rather than bet on a link or a
-/// server it knows nothing about.
+/// [`super::Staleness::conservative`]): the planner's own [`Estimate`], of values pessimistic for
+/// offloading, so that a device that has not heard from the server keeps its work local rather
+/// than bet on a link or a server it knows nothing about. Its `device_slowdown` is not used: the
+/// device's own always applies.
+///
+/// Defaults: 1 Mbit/s each way, 100 ms of RTT and of queueing, a server at half its profiled
+/// speed, and batches of 1 (the pessimism is carried by the queue wait and the slowdown, since
+/// the largest batch the server forms is not known here).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Fallbacks {
-    /// Bytes/s (default 125 000: 1 Mbit/s).
-    pub uplink_bytes_per_s: f64,
-    /// Bytes/s (default 125 000: 1 Mbit/s).
-    pub downlink_bytes_per_s: f64,
-    /// µs (default 100 000: 100 ms).
-    pub rtt_us: f64,
-    /// µs (default 100 000: 100 ms of queueing).
-    pub queue_us: f64,
-    /// Factor (default 2: the server runs at half its profiled speed).
-    pub server_slowdown: f64,
-    /// Requests per batch, at least 1 (default 1: the pessimism is carried by the queue wait and
-    /// the slowdown, since the largest batch the server forms is not known here).
-    pub server_batch: f64,
-}
+pub struct Fallbacks(pub Estimate);
 
 impl Default for Fallbacks {
     fn default() -> Self {
-        Self {
+        Self(Estimate {
             uplink_bytes_per_s: 125_000.0,
             downlink_bytes_per_s: 125_000.0,
             rtt_us: 100_000.0,
             queue_us: 100_000.0,
             server_slowdown: 2.0,
             server_batch: 1.0,
-        }
+            device_slowdown: 1.0,
+        })
+    }
+}
+
+impl std::ops::Deref for Fallbacks {
+    type Target = Estimate;
+
+    fn deref(&self) -> &Estimate {
+        &self.0
     }
 }
 
@@ -80,7 +80,7 @@ impl Fallbacks {
         let pick = |v: f64, domain: Domain, default: f64| {
             if domain.admits(v) { v } else { default }
         };
-        Self {
+        Self(Estimate {
             uplink_bytes_per_s: pick(
                 self.uplink_bytes_per_s,
                 Domain::Positive,
@@ -99,7 +99,8 @@ impl Fallbacks {
             } else {
                 d.server_batch
             },
-        }
+            device_slowdown: d.device_slowdown,
+        })
     }
 }
 

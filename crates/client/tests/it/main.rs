@@ -59,7 +59,7 @@ pub async fn server(name: &str, port: u16, profile: &std::path::Path) -> Running
     let config = ServerConfig {
         listen: format!("127.0.0.1:{port}").parse().unwrap(),
         models: vec![ModelSpec {
-            profile: Some(profile.to_path_buf()),
+            profile: Some(loadpart_server::ProfileSource::File(profile.to_path_buf())),
             ..ModelSpec::new(format!("zoo:{name}"))
         }],
         intra_threads: 1,

@@ -32,7 +32,7 @@ async fn offloads_over_tls_with_a_token() {
     let srv = Server::start(ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         models: vec![ModelSpec {
-            profile: Some(server_profile),
+            profile: Some(loadpart_server::ProfileSource::File(server_profile)),
             ..ModelSpec::new("zoo:inception")
         }],
         intra_threads: 1,
@@ -52,6 +52,7 @@ async fn offloads_over_tls_with_a_token() {
         tls_ca: Some(pki.ca.clone()),
         tls_domain: Some("localhost".into()),
         token: Some(Token::new(token).unwrap()),
+        device: None,
     };
 
     let c = client(srv.addr(), "inception", rt.clone(), &device, |c| {

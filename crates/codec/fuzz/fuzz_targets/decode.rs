@@ -12,7 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use loadpart_codec::{
-    BatchAssembler, DecodeLimits, Decoder, ParamValue, TensorHeader, decode_blob, split_blob,
+    BatchAssembler, DecodeLimits, Decoder, PARAM_KEYS, ParamValue, TensorHeader, decode_blob, split_blob,
     validate,
 };
 
@@ -21,21 +21,18 @@ const LIMITS: DecodeLimits = DecodeLimits {
     max_bytes: 1 << 18,
 };
 
-const KEYS: [&str; 12] = [
-    "loadpart_version",
-    "loadpart_dtype",
-    "loadpart_shape",
-    "loadpart_codec",
-    "loadpart_raw_bytes",
-    "loadpart_encoded_bytes",
-    "loadpart_checksum",
-    "loadpart_granularity",
-    "loadpart_scales",
-    "loadpart_zero_points",
-    "loadpart_other",
-    "binary_data_size",
-];
-
+/// The codec's keys, then one unknown prefixed key and one of the protocol's own.
+const KEYS: [&str; PARAM_KEYS.len() + 2] = {
+    let mut k = [""; PARAM_KEYS.len() + 2];
+    let mut i = 0;
+    while i < PARAM_KEYS.len() {
+        k[i] = PARAM_KEYS[i];
+        i += 1;
+    }
+    k[PARAM_KEYS.len()] = "loadpart_other";
+    k[PARAM_KEYS.len() + 1] = "binary_data_size";
+    k
+};
 /// Entries of `[key index + 1, kind, len, bytes..]` until a zero key byte; the rest after it
 /// is the payload.
 fn params(mut b: &[u8]) -> (Vec<(String, ParamValue)>, &[u8]) {

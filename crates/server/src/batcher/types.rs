@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use loadpart_cuts::CutId;
 
-use crate::SchedError;
+use crate::error::SchedError;
 
 /// What must be equal for requests to be concatenated along dim 0 into one batch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use loadpart_runtime::NamedTensors;
 
 use super::{Admitted, Executor};
-use crate::ServerError;
+use crate::error::ServerError;
+use crate::jobs::Early;
 use crate::registry::ServedModel;
-use crate::scheduler::Early;
 
 /// What the earlier stages leave for the final batch.
 pub(super) struct Carried {

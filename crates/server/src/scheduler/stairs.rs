@@ -14,18 +14,11 @@ use std::time::Instant;
 use loadpart_cuts::{CutId, Dag, NodeSet};
 use loadpart_runtime::{PartKey, PartRunner, PartSpec};
 
-use super::{Actor, Job};
+use super::Actor;
+use crate::batcher::{Batch, BatchKey};
+use crate::jobs::{Early, Job};
 use crate::registry::ServedModel;
-use crate::{Batch, BatchKey, Queued, StairGroup, Staircase, plan_staircases};
-
-/// Requests that entered at `from` and run forward through `segment` (to the next group's cut)
-/// before the next group joins.
-pub(crate) struct Early {
-    pub requests: Vec<Queued<Job>>,
-    pub from: CutId,
-    /// The segment from `from` to the next stage's cut, built.
-    pub segment: Arc<PartRunner>,
-}
+use crate::staircase::{StairGroup, Staircase, plan_staircases};
 
 fn segment(from: &CutId, to: &CutId) -> PartSpec {
     PartSpec::Segment {

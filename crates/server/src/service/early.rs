@@ -68,7 +68,7 @@ where
                     req.extensions_mut().insert(Admitted(Arc::new(slot)));
                 }
                 Err(refusal) => {
-                    let status = refusal_status(&self.shared, refusal);
+                    let status = super::refusal::refusal_status(&self.shared, refusal);
                     return Box::pin(async move { Ok(status.into_http()) });
                 }
             }
@@ -76,24 +76,3 @@ where
         Box::pin(self.inner.call(req))
     }
 }
-
-/// RESOURCE_EXHAUSTED saying the device is over its fair share, with gRPC's retry pushback
-/// (`grpc-retry-pushback-ms`, which retrying gRPC clients honour) and the server-wide load
-/// report with the device's own share; counted by device.
-pub(crate) fn refusal_status(shared: &Shared, refusal: crate::ShareRefusal) -> tonic::Status {
-    let device = refusal.device().to_string();
-    let (reason, retry) = (refusal.reason(), refusal.retry_after());
-    shared.monitor.metrics.share_refused(&device, reason);
-    tracing::debug!(%device, reason, "over fair share");
-    let mut status = crate::status::to_status(&crate::ServerError::from(refusal));
-    if let Ok(v) = retry.as_millis().to_string().parse() {
-        status.metadata_mut().insert(RETRY_PUSHBACK_METADATA, v);
-    }
-    let mut load = shared.monitor.report(None).unwrap_or_default();
-    load.device_share = super::share_proto(shared, &device);
-    super::inference::attach_load(&mut status, &load);
-    status
-}
-
-/// gRPC's server pushback (gRFC A6): milliseconds a retrying client should wait.
-pub const RETRY_PUSHBACK_METADATA: &str = "grpc-retry-pushback-ms";

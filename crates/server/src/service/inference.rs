@@ -17,9 +17,9 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::{Shared, grpc_timeout};
+use crate::jobs::Reply;
 use crate::monitor::InFlight;
 use crate::registry::{ServedModel, TensorMeta};
-use crate::scheduler::Reply;
 use crate::status::to_status;
 use crate::validate::validate_request;
 
@@ -145,7 +145,7 @@ impl InferenceService {
             Some(a) => a.0.clone(),
             None => match shared.fair.admit(&device) {
                 Ok(slot) => Arc::new(slot),
-                Err(refusal) => return Err(super::early::refusal_status(shared, refusal)),
+                Err(refusal) => return Err(super::refusal::refusal_status(shared, refusal)),
             },
         };
         let _in_flight = InFlight::new(&shared.monitor);
@@ -156,7 +156,7 @@ impl InferenceService {
         );
         let req = request.into_inner();
         let name = req.model_name.clone();
-        let count = |e: &crate::ServerError| {
+        let count = |e: &crate::error::ServerError| {
             let code = crate::status::code(e);
             shared
                 .monitor
@@ -164,7 +164,7 @@ impl InferenceService {
                 .request_failed(&name, code, e.label());
             tracing::debug!(error = %e, ?code, "request failed");
         };
-        let fail = |e: crate::ServerError| {
+        let fail = |e: crate::error::ServerError| {
             shared.monitor.record_failure(&name, now.elapsed());
             count(&e);
             to_status(&e)
@@ -184,7 +184,7 @@ impl InferenceService {
                 let mut status = to_status(&e);
                 if status.code() == tonic::Code::ResourceExhausted {
                     let load = self.load(&model.name, &device);
-                    attach_load(&mut status, &load);
+                    super::refusal::attach_load(&mut status, &load);
                 }
                 return Err(status);
             }
@@ -205,19 +205,6 @@ impl InferenceService {
         load.device_share = super::share_proto(&self.shared, device);
         load
     }
-}
-
-/// Binary metadata key of the load report a RESOURCE_EXHAUSTED refusal carries (a prost-encoded
-/// `loadpart.v1.LoadReport`), so that a refused client can re-plan without another call.
-pub const LOAD_REPORT_METADATA: &str = loadpart_proto::names::LOAD_REPORT_METADATA;
-
-pub(crate) fn attach_load(status: &mut Status, load: &LoadReport) {
-    use prost::Message;
-    let bytes = load.encode_to_vec();
-    status.metadata_mut().insert_bin(
-        LOAD_REPORT_METADATA,
-        tonic::metadata::MetadataValue::from_bytes(&bytes),
-    );
 }
 
 /// Outputs as raw little-endian FP32, one entry per output in request order, and the timing
@@ -268,7 +255,7 @@ fn le_bytes(values: &[f32]) -> Vec<u8> {
 /// `loadpart_decode_us`, `loadpart_compute_us`, `loadpart_batch_size`, int64), the model's
 /// load report (`loadpart_load_*`: doubles for means and rates, int64 for counts) and the
 /// caller's fair share (`loadpart_share_*`, when reported).
-pub fn reply_params(t: &crate::Timings, load: &LoadReport) -> Vec<(String, ParamValue)> {
+pub fn reply_params(t: &crate::jobs::Timings, load: &LoadReport) -> Vec<(String, ParamValue)> {
     let int = |k: &str, v: u64| {
         (
             k.to_string(),

@@ -19,7 +19,7 @@ use crate::status::to_status;
 pub const MAX_PROBE_DOWNLOAD_BYTES: u64 = 16 << 20;
 
 /// Default server-wide budget of ProbeDownload payload, bytes per second (see
-/// [`crate::ServerConfig::probe_bytes_per_s`]).
+/// [`crate::server::ServerConfig::probe_bytes_per_s`]).
 pub const DEFAULT_PROBE_BYTES_PER_S: u64 = 256 << 20;
 
 /// A token bucket of bytes: `rate` per second, holding at most `burst`. Pure: time is a

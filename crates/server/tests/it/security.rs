@@ -65,6 +65,7 @@ fn access(pki: &TestPki, token: Option<&str>) -> Access {
         tls_ca: Some(pki.ca.clone()),
         tls_domain: Some("localhost".into()),
         token: token.map(|t| Token::new(t).unwrap()),
+        device: None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! `loadpart serve --config FILE`: the TOML file format, and how it and the flags become one
-//! [`ServerConfig`] (built-in defaults, then the file, then flags: a flag always wins).
+//! [`ServerConfig`]: the flags are written as a file's settings and laid over the file's
+//! ([`FileConfig::overlay`]: a flag always wins), and the result is applied once over the
+//! built-in defaults ([`apply`]).
 //!
 //! Relative paths in the file (model files, profiles) are taken from the file's directory, so
 //! a config and its models can move together.
@@ -9,15 +11,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use loadpart_server::{ModelSpec, ServerConfig, WarmCuts};
-use serde::Deserialize;
+use loadpart_server::{ModelSpec, ProfileSource, ServerConfig, WarmCuts};
+use serde::{Deserialize, Serialize};
 
 /// Where metrics go when neither the file nor a flag says: loopback only.
 pub const DEFAULT_METRICS: &str = "127.0.0.1:9464";
 
 /// The file, as written. Every field is optional; unknown keys are refused (a typo must not be
 /// silently ignored).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// gRPC address.
@@ -43,20 +45,20 @@ pub struct FileConfig {
     #[serde(default)]
     pub fair_share: FairShare,
     /// The served models.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub models: Vec<FileModel>,
 }
 
 /// `[tls]`: the server's certificate chain and key, PEM files (relative to the file's
 /// directory).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
     pub cert: PathBuf,
     pub key: PathBuf,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Batching {
     pub max_batch: Option<usize>,
@@ -64,7 +66,7 @@ pub struct Batching {
     pub staircase: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     pub max_queue: Option<usize>,
@@ -78,7 +80,7 @@ pub struct Limits {
 }
 
 /// `[fair_share]`: per-device limits (see `loadpart serve --help`, the --fair-* flags).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FairShare {
     pub enabled: Option<bool>,
@@ -125,14 +127,16 @@ impl FairShare {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Threads {
     pub executors: Option<usize>,
     pub intra: Option<usize>,
+    /// "on" or "off": whether ONNX Runtime's idle workers spin.
+    pub spinning: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileModel {
     /// Path, zoo:NAME, or light model name.
@@ -145,7 +149,7 @@ pub struct FileModel {
 }
 
 /// `warm_cuts` in the file: a word or a list of cut ids.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WarmSpec {
     Word(String),
@@ -203,8 +207,64 @@ pub fn parse_metrics(s: &str) -> Result<Option<SocketAddr>> {
     }
 }
 
-/// Applies the file over the built-in defaults. `dir` is the file's directory.
-pub fn apply_file(c: &mut ServerConfig, f: &FileConfig, dir: &Path) -> Result<()> {
+impl FileConfig {
+    /// The file's relative paths taken from its directory `dir`: the TLS files, the tokens,
+    /// model profiles, and a model source that names a file there (a `zoo:NAME` or a light
+    /// model name is kept as written). So a config and its models can move together.
+    pub fn beside(mut self, dir: &Path) -> Self {
+        let local = |p: &Path| {
+            if p.is_relative() {
+                dir.join(p)
+            } else {
+                p.to_path_buf()
+            }
+        };
+        if let Some(t) = &mut self.tls {
+            t.cert = local(&t.cert);
+            t.key = local(&t.key);
+        }
+        self.tokens = self.tokens.as_deref().map(local);
+        for m in &mut self.models {
+            let next_to = dir.join(&m.source);
+            if !m.source.starts_with("zoo:") && next_to.is_file() {
+                m.source = next_to.to_string_lossy().into_owned();
+            }
+            m.profile = m.profile.as_deref().map(local);
+        }
+        self
+    }
+
+    /// These settings with every one that `top` sets taken from `top`: tables merge key by
+    /// key, a list (the models) is replaced whole.
+    pub fn overlay(self, top: FileConfig) -> Result<FileConfig> {
+        let mut merged = toml::Value::try_from(&self).context("the file's settings")?;
+        merge(
+            &mut merged,
+            toml::Value::try_from(&top).context("the flags")?,
+        );
+        merged.try_into().context("the merged settings")
+    }
+}
+
+/// `top` laid over `base`.
+fn merge(base: &mut toml::Value, top: toml::Value) {
+    match (base, top) {
+        (toml::Value::Table(b), toml::Value::Table(t)) => {
+            for (k, v) in t {
+                match b.get_mut(&k) {
+                    Some(old) if old.is_table() && v.is_table() => merge(old, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, t) => *b = t,
+    }
+}
+
+/// Applies the (merged) settings over the built-in defaults in `c`.
+pub fn apply(c: &mut ServerConfig, f: &FileConfig) -> Result<()> {
     let set = |dst: &mut usize, v: Option<usize>| {
         if let Some(v) = v {
             *dst = v;
@@ -213,21 +273,14 @@ pub fn apply_file(c: &mut ServerConfig, f: &FileConfig, dir: &Path) -> Result<()
     if let Some(a) = f.listen {
         c.listen = a;
     }
-    let beside = |p: &Path| {
-        if p.is_relative() {
-            dir.join(p)
-        } else {
-            p.to_path_buf()
-        }
-    };
     if let Some(t) = &f.tls {
         c.tls = Some(loadpart_server::TlsFiles {
-            cert: beside(&t.cert),
-            key: beside(&t.key),
+            cert: t.cert.clone(),
+            key: t.key.clone(),
         });
     }
     if let Some(t) = &f.tokens {
-        c.tokens = Some(beside(t));
+        c.tokens = Some(t.clone());
     }
     if let Some(on) = f.insecure_listen {
         c.insecure_listen = on;
@@ -265,30 +318,18 @@ pub fn apply_file(c: &mut ServerConfig, f: &FileConfig, dir: &Path) -> Result<()
     f.fair_share.apply(&mut c.fair_share);
     set(&mut c.executors, f.threads.executors);
     set(&mut c.intra_threads, f.threads.intra);
+    if let Some(s) = &f.threads.spinning {
+        c.spinning = s.parse().map_err(|e| anyhow::anyhow!("spinning: {e}"))?;
+    }
     c.models = f
         .models
         .iter()
         .map(|m| {
-            let local = |p: &Path| {
-                if p.is_relative() {
-                    dir.join(p)
-                } else {
-                    p.to_path_buf()
-                }
-            };
-            // A relative source that names a file next to the config is that file; anything
-            // else (zoo:NAME, a light model name) is kept as written.
-            let beside = dir.join(&m.source);
-            let source = if !m.source.starts_with("zoo:") && beside.is_file() {
-                beside.to_string_lossy().into_owned()
-            } else {
-                m.source.clone()
-            };
             Ok(ModelSpec {
                 name: m.name.clone(),
-                source,
+                source: m.source.clone(),
                 randomize_seed: m.randomize_seed,
-                profile: m.profile.as_deref().map(local),
+                profile: m.profile.clone().map(ProfileSource::File),
                 warm_cuts: match &m.warm_cuts {
                     Some(w) => w.resolve()?,
                     None => WarmCuts::None,
@@ -316,7 +357,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/server.toml");
         let f = read(&path).unwrap();
         let mut c = ServerConfig::default();
-        apply_file(&mut c, &f, path.parent().unwrap()).unwrap();
+        apply(&mut c, &f.beside(path.parent().unwrap())).unwrap();
         assert!(!c.models.is_empty());
         assert_eq!(c.max_batch_rows, 8);
         assert!(c.metrics_listen.is_some());
@@ -367,7 +408,7 @@ mod tests {
         )
         .unwrap();
         let mut c = ServerConfig::default();
-        apply_file(&mut c, &f, Path::new("/etc/lp")).unwrap();
+        apply(&mut c, &f.beside(Path::new("/etc/lp"))).unwrap();
         assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
         let tls = c.tls.as_ref().unwrap();
         assert_eq!(tls.cert, Path::new("/etc/lp/tls/server.pem"));
@@ -391,8 +432,8 @@ mod tests {
         assert_eq!(c.executors, 2);
         assert_eq!(c.models[0].source, "zoo:chain");
         assert_eq!(
-            c.models[0].profile.as_deref(),
-            Some(Path::new("/etc/lp/p/chain.json"))
+            c.models[0].profile,
+            Some(ProfileSource::File("/etc/lp/p/chain.json".into()))
         );
         assert_eq!(c.models[0].warm_cuts, WarmCuts::Auto(3));
         assert_eq!(

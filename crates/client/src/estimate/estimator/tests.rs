@@ -92,14 +92,15 @@ fn fresh_estimates_are_used_and_stale_ones_slide_to_the_fallbacks() {
 #[test]
 fn bad_fallbacks_and_settings_are_not_trusted() {
     let t0 = Instant::now();
-    let garbage = Fallbacks {
+    let garbage = Fallbacks(Estimate {
         uplink_bytes_per_s: f64::NAN,
         downlink_bytes_per_s: 0.0,
         rtt_us: -1.0,
         queue_us: f64::INFINITY,
         server_slowdown: -2.0,
         server_batch: 0.5,
-    };
+        device_slowdown: f64::NAN,
+    });
     assert_eq!(garbage.sanitized(), Fallbacks::default());
     let plan = estimator().to_plan_estimate(t0, &garbage);
     assert_eq!(
@@ -149,13 +150,16 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn fallbacks() -> impl Strategy<Value = Fallbacks> {
-    (wild(), wild(), wild(), wild(), wild(), wild()).prop_map(|(u, d, r, q, f, k)| Fallbacks {
-        uplink_bytes_per_s: u,
-        downlink_bytes_per_s: d,
-        rtt_us: r,
-        queue_us: q,
-        server_slowdown: f,
-        server_batch: k,
+    (wild(), wild(), wild(), wild(), wild(), wild()).prop_map(|(u, d, r, q, f, k)| {
+        Fallbacks(Estimate {
+            uplink_bytes_per_s: u,
+            downlink_bytes_per_s: d,
+            rtt_us: r,
+            queue_us: q,
+            server_slowdown: f,
+            server_batch: k,
+            device_slowdown: 1.0,
+        })
     })
 }
 

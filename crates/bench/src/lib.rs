@@ -1,0 +1,35 @@
+//! The evaluation harness and the demo: everything `loadpart bench` and `loadpart demo` run,
+//! as a library, so that tests, scripts and bindings use the same code as the command line.
+//!
+//! - [`sweep`]: `bench run` and `bench report`, every policy measured under the same conditions
+//!   over a grid of models, links, loads and device speeds, into a resumable results file, then
+//!   tables and figures.
+//! - [`users`]: `bench users`, many devices with one policy at once (herding and churn).
+//! - [`flood`]: `bench flood`, fair share against a flooding device.
+//! - [`compare`]: `bench compare`, loadpart's pick against the planner's top cuts forced.
+//! - [`load`] over [`loadgen`]: `bench load`, open-loop synthetic devices; [`mix`], the cut mixes
+//!   they send.
+//! - [`demo`]: the live demo of a server and several phones under changing load and links.
+//! - Shared by them: [`embedded`] (a server on a thread of its own), [`pinning`] (server and
+//!   devices on separate cores), [`remote_model`] (a device's server, model and credentials),
+//!   [`profiles`] (cached profiles with progress), [`round_order`], [`progress`] and [`output`].
+//!
+//! Like a command line, the harness reports errors with `anyhow`: its errors end a run and are
+//! read by a person. The pieces with typed errors live in the libraries it composes.
+#![forbid(unsafe_code)]
+
+pub mod compare;
+pub mod demo;
+pub mod embedded;
+pub mod flood;
+pub mod load;
+pub mod loadgen;
+pub mod mix;
+pub mod output;
+pub mod pinning;
+pub mod profiles;
+pub mod progress;
+pub mod remote_model;
+pub mod round_order;
+pub mod sweep;
+pub mod users;
