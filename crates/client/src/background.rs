@@ -20,7 +20,7 @@ use loadpart_proto::loadpart::{
 };
 use tokio::task::JoinHandle;
 
-use crate::shared::{FetchError, Shared, lock};
+use crate::shared::{FetchError, Shared};
 use crate::wire::load_sample;
 use crate::{Direction, Failure, Probe};
 
@@ -44,7 +44,7 @@ fn timed<T>(msg: T, timeout: Duration) -> tonic::Request<T> {
 async fn watch_load(shared: Weak<Shared>) {
     loop {
         let Some(s) = shared.upgrade() else { return };
-        let ok_to_watch = s.plan().is_some() && lock(&s.breaker).allows_offload();
+        let ok_to_watch = s.plan().is_some() && s.breaker.lock().allows_offload();
         if !ok_to_watch {
             drop(s);
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -74,7 +74,9 @@ async fn watch_load(shared: Weak<Shared>) {
             match msg {
                 Ok(Ok(Some(report))) => {
                     let sample = load_sample(&report);
-                    if let Err(e) = lock(&s.estimator)
+                    if let Err(e) = s
+                        .estimator
+                        .lock()
                         .load
                         .observe_report(&sample, Instant::now())
                     {
@@ -132,7 +134,7 @@ async fn upkeep(shared: Weak<Shared>) {
             }
             continue;
         }
-        let health_check = lock(&s.breaker).wants_health_check(now);
+        let health_check = s.breaker.lock().wants_health_check(now);
         if health_check {
             let ok = s
                 .remote
@@ -141,7 +143,7 @@ async fn upkeep(shared: Weak<Shared>) {
                 .server_ready(timed(ServerReadyRequest {}, Duration::from_millis(500)))
                 .await
                 .is_ok_and(|r| r.get_ref().ready);
-            let mut b = lock(&s.breaker);
+            let mut b = s.breaker.lock();
             if ok {
                 b.success();
                 tracing::info!(server = %s.config.server, "server answers again; offloading");
@@ -150,11 +152,11 @@ async fn upkeep(shared: Weak<Shared>) {
             }
             continue;
         }
-        if !lock(&s.breaker).allows_offload() {
+        if !s.breaker.lock().allows_offload() {
             continue;
         }
         let (probe, up_bytes, down_bytes, poll) = {
-            let e = lock(&s.estimator);
+            let e = s.estimator.lock();
             (
                 e.needs_probe(now),
                 e.link.next_probe_bytes(Direction::Up, now),
@@ -173,7 +175,9 @@ async fn upkeep(shared: Weak<Shared>) {
         if let Some(p) = probe.filter(may_probe)
             && let Err(()) = run_probe(&s, p, up_bytes, down_bytes).await
         {
-            lock(&s.breaker).failure(Failure::Unreachable, Instant::now());
+            s.breaker
+                .lock()
+                .failure(Failure::Unreachable, Instant::now());
             continue;
         }
         if poll {
@@ -184,7 +188,9 @@ async fn upkeep(shared: Weak<Shared>) {
                 Duration::from_millis(500),
             );
             if let Ok(r) = s.remote.loadpart.clone().get_load(req).await {
-                let _ = lock(&s.estimator)
+                let _ = s
+                    .estimator
+                    .lock()
                     .load
                     .observe_report(&load_sample(r.get_ref()), Instant::now());
             }
@@ -204,7 +210,7 @@ async fn run_probe(s: &Shared, probe: Probe, up_bytes: u64, down_bytes: u64) -> 
         return Ok(());
     }
     let now = Instant::now();
-    let mut e = lock(&s.estimator);
+    let mut e = s.estimator.lock();
     let _ = match (probe, moved) {
         (Probe::Rtt, _) => e.link.observe_rtt(elapsed, now),
         (Probe::Upload, bytes) => e.link.observe_probe(Direction::Up, bytes, elapsed, now),

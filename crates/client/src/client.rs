@@ -2,8 +2,9 @@
 //! finishes locally whenever the server cannot. The shared state is [`crate::shared`]; the
 //! offload and its fallback are [`crate::offload`].
 
+use parking_lot::{Mutex, RwLock};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use loadpart_codec::Encoder;
@@ -14,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::background;
 use crate::link_use::LinkUse;
-use crate::shared::{ClientStats, FetchError, Shared, local_outcome, lock};
+use crate::shared::{ClientStats, FetchError, Shared, local_outcome};
 use crate::{
     Breaker, ClientConfig, ClientError, Device, Estimator, InferOptions, InferOutcome, LocalReason,
     Remote, Route,
@@ -151,13 +152,15 @@ impl Client {
     /// What the planner would be told now.
     pub fn estimate(&self) -> Estimate {
         let s = &self.shared;
-        lock(&s.estimator).to_plan_estimate(Instant::now(), &s.config.fallbacks)
+        s.estimator
+            .lock()
+            .to_plan_estimate(Instant::now(), &s.config.fallbacks)
     }
 
     /// Counts so far.
     pub fn stats(&self) -> ClientStats {
-        let mut st = *lock(&self.shared.stats);
-        st.breaker_opened = lock(&self.shared.breaker).times_opened();
+        let mut st = *self.shared.stats.lock();
+        st.breaker_opened = self.shared.breaker.lock().times_opened();
         st
     }
 
@@ -169,7 +172,7 @@ impl Client {
 
     /// Whether the circuit breaker currently lets requests through to the server.
     pub fn offloading(&self) -> bool {
-        lock(&self.shared.breaker).allows_offload()
+        self.shared.breaker.lock().allows_offload()
     }
 
     /// Waits until the server's profile is known (or the server said it has none) and every
@@ -180,7 +183,7 @@ impl Client {
         let end = Instant::now() + timeout;
         loop {
             let now = Instant::now();
-            let e = lock(&self.shared.estimator).estimate(now);
+            let e = self.shared.estimator.lock().estimate(now);
             let planned = self.shared.plan().is_some() || self.server_has_no_profile();
             let fresh = planned
                 && e.uplink_bytes_per_s.is_fresh()
@@ -250,7 +253,10 @@ impl Client {
 
     /// Feeds the estimators a load report the caller got elsewhere (tests, a shared watcher).
     pub fn observe_load(&self, sample: &crate::LoadSample) {
-        let _ = lock(&self.shared.estimator)
+        let _ = self
+            .shared
+            .estimator
+            .lock()
             .load
             .observe_report(sample, Instant::now());
     }
@@ -267,7 +273,7 @@ impl Client {
         let s = &self.shared;
         let inputs = Arc::new(s.order_inputs(inputs)?);
         let mut estimate = {
-            let e = lock(&s.estimator);
+            let e = s.estimator.lock();
             e.to_plan_estimate(start, &s.config.fallbacks)
         };
         if let Some(b) = opts.bandwidth_bytes_per_s {
@@ -308,7 +314,7 @@ impl Client {
                 start,
             ));
         }
-        if !lock(&s.breaker).allows_offload() {
+        if !s.breaker.lock().allows_offload() {
             let local = planner.predict(&planner.full_local().head, &estimate);
             return s
                 .run_local(

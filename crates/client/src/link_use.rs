@@ -8,7 +8,7 @@
 //! has been quiet for a while: a device that offloads back to back gets fresh samples from its
 //! offloads and needs no probe, and a probe started between two of them would spoil both.
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,6 @@ impl LinkUse {
             && self
                 .last_end
                 .lock()
-                .unwrap_or_else(|p| p.into_inner())
                 .is_none_or(|t| now.saturating_duration_since(t) >= quiet)
     }
 
@@ -74,7 +73,7 @@ impl LinkUse {
     pub fn end(&self, ticket: Ticket) -> bool {
         let alone =
             ticket.busy_before == 0 && self.started.load(Ordering::SeqCst) == ticket.number + 1;
-        *self.last_end.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        *self.last_end.lock() = Some(Instant::now());
         self.busy.fetch_sub(1, Ordering::SeqCst);
         alone
     }

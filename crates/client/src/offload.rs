@@ -11,7 +11,7 @@ use loadpart_runtime::{NamedTensors, Tensor};
 use tonic::Code;
 
 use crate::link_use::Soon;
-use crate::shared::{Shared, local_outcome, lock, us};
+use crate::shared::{Shared, local_outcome, us};
 use crate::wire::{self, RequestMeta};
 use crate::{
     ClientError, Failure, FallbackReason, InferOptions, InferOutcome, LocalReason, Measured,
@@ -47,7 +47,7 @@ impl Shared {
             objective_us: 0.0,
             decision_ns: 0,
         };
-        if decision.cut.is_full_local() || !lock(&self.breaker).allows_offload() {
+        if decision.cut.is_full_local() || !self.breaker.lock().allows_offload() {
             let why = if decision.cut.is_full_local() {
                 Route::Local
             } else {
@@ -300,7 +300,7 @@ impl Shared {
                 Ok(reply) => {
                     let server_us = reply.timings.map_or(0.0, |t| t.total_us());
                     {
-                        let mut e = lock(&self.estimator);
+                        let mut e = self.estimator.lock();
                         if informative {
                             e.misses.observe(false, us(call.took), now);
                         }
@@ -320,7 +320,7 @@ impl Shared {
                             });
                         }
                     }
-                    lock(&self.breaker).success();
+                    self.breaker.lock().success();
                     let model = &self.device.runtime().prepared().model;
                     match merge(model.outputs(), kept.clone(), reply.outputs) {
                         Ok(outputs) => {
@@ -345,11 +345,12 @@ impl Shared {
         };
         let (kind, why) = failure;
         if informative && matches!(kind, Failure::Slow | Failure::Overloaded) {
-            lock(&self.estimator)
+            self.estimator
+                .lock()
                 .misses
                 .observe(true, us(call.took), now);
         }
-        lock(&self.breaker).failure(kind, now);
+        self.breaker.lock().failure(kind, now);
         self.count(|st| {
             st.fallbacks += 1;
             if kind == Failure::Overloaded {
@@ -428,7 +429,7 @@ fn classify(
     if status.code() == Code::ResourceExhausted
         && let Some(load) = wire::load_from_status(status)
     {
-        let _ = lock(&s.estimator).load.observe_report(&load, now);
+        let _ = s.estimator.lock().load.observe_report(&load, now);
     }
     failure_of(status, timed_out)
 }

@@ -2,7 +2,8 @@
 //! server stubs, the plan once the server profile is known, estimators, breaker, counts), and
 //! the steps every request takes before it offloads: decide, or run on the device.
 
-use std::sync::{Arc, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loadpart_codec::Encoder;
@@ -69,12 +70,6 @@ pub(crate) struct Shared {
     pub stats: Mutex<ClientStats>,
 }
 
-/// Locks a mutex, taking the data even if another thread panicked holding it (every update
-/// here leaves the data consistent).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Why the server profile could not be fetched.
 pub(crate) enum FetchError {
     /// The server is not there (yet): retry later.
@@ -88,7 +83,7 @@ pub(crate) enum FetchError {
 
 impl Shared {
     pub(crate) fn plan(&self) -> Option<Arc<Plan>> {
-        self.plan.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.plan.read().clone()
     }
 
     /// Runs `f` with an encoder of the pool (a new one when every one is in use) and puts it
@@ -97,17 +92,17 @@ impl Shared {
         &self,
         f: impl FnOnce(&mut Encoder) -> Result<R, ClientError>,
     ) -> Result<R, ClientError> {
-        let mut enc = match lock(&self.encoders).pop() {
+        let mut enc = match self.encoders.lock().pop() {
             Some(e) => e,
             None => Encoder::new(self.config.codec)?,
         };
         let r = f(&mut enc);
-        lock(&self.encoders).push(enc);
+        self.encoders.lock().push(enc);
         r
     }
 
     pub(crate) fn count(&self, f: impl FnOnce(&mut ClientStats)) {
-        f(&mut lock(&self.stats));
+        f(&mut self.stats.lock());
     }
 
     /// With `emulate_from_profile`, the emulated duration of a device run: `us(plan)` in µs
@@ -184,7 +179,7 @@ impl Shared {
         let local_device_us = planner
             .predict(&planner.full_local().head, &device_only)
             .device;
-        *self.plan.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(Plan {
+        *self.plan.write() = Some(Arc::new(Plan {
             planner,
             policy,
             local_device_us,
@@ -242,7 +237,7 @@ impl Shared {
         // arrival; and how often offloads missed lately. Copied out, so the estimator is not
         // locked while the planner works.
         let (batches, queue, risk) = {
-            let e = lock(&self.estimator);
+            let e = self.estimator.lock();
             let now = Instant::now();
             (
                 e.load.cut_batches(now),

@@ -15,8 +15,9 @@
 //! tract can panic on malformed graphs (an output name no node produces, for one); every call
 //! into it goes through [`catch_panic`].
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tract_linalg::multithread::Executor;
@@ -168,10 +169,10 @@ impl TractModel {
     /// The optimised plan for `binding`, built on first use.
     fn plan(&self, binding: Binding) -> Result<Plan, EngineError> {
         let slot = {
-            let mut plans = self.plans.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut plans = self.plans.lock();
             plans.entry(binding.clone()).or_default().clone()
         };
-        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = slot.lock();
         if let Some(plan) = slot.as_ref() {
             return Ok(plan.clone());
         }

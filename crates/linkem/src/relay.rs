@@ -1,9 +1,10 @@
 //! [`Relay`]: accepts on a loopback port and forwards every connection to an upstream address
 //! through the paced link.
 
+use parking_lot::Mutex;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -156,11 +157,7 @@ async fn pump(
                 Direction::Up => (&link.up, s.up_bytes_per_s),
                 Direction::Down => (&link.down, s.down_bytes_per_s),
             };
-            let departs =
-                pacer
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .depart(n, rate, Instant::now());
+            let departs = pacer.lock().depart(n, rate, Instant::now());
             if tx.send((departs + s.one_way_delay, buf)).await.is_err() {
                 break;
             }

@@ -8,8 +8,8 @@
 //! of conditions no longer flips every device at once. The price is at most the margin: a kept
 //! cut is predicted within `margin` of the best one.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
 
 use loadpart_cuts::Cut;
 
@@ -63,7 +63,7 @@ impl Hysteresis {
         if self.margin <= 0.0 {
             return best;
         }
-        let mut history = self.previous.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut history = self.previous.lock();
         let chosen = match history.get(policy) {
             Some(p) if *p != best.cut => {
                 let kept = price(p);

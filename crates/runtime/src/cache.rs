@@ -1,8 +1,9 @@
 //! A cache of loaded parts, bounded in bytes, that loads each part once even when many threads
 //! ask for it at the same moment.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
 use crate::{PartKey, PartRunner, RuntimeError};
 
@@ -63,10 +64,6 @@ impl PartCache {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The part under `key`, loading it with `load` if it is not cached. Concurrent callers for
     /// one key share one load; a failed load is not cached (the next call tries again).
     pub fn get_or_load(
@@ -75,7 +72,7 @@ impl PartCache {
         load: impl FnOnce() -> Result<PartRunner, RuntimeError>,
     ) -> Result<Arc<PartRunner>, RuntimeError> {
         let slot = {
-            let mut inner = self.lock();
+            let mut inner = self.inner.lock();
             inner.tick += 1;
             let tick = inner.tick;
             let hit = inner.entries.contains_key(key);
@@ -110,7 +107,7 @@ impl PartCache {
                 Ok(part.clone())
             }
             Err(reason) => {
-                let mut inner = self.lock();
+                let mut inner = self.inner.lock();
                 if inner
                     .entries
                     .get(key)
@@ -128,7 +125,7 @@ impl PartCache {
 
     /// Counts a finished load and evicts least recently used parts over the budget.
     fn account(&self, key: &PartKey, slot: &Arc<Slot>, bytes: usize) {
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         match inner.entries.get_mut(key) {
             Some(e) if Arc::ptr_eq(&e.slot, slot) => e.bytes = bytes,
             _ => return,
@@ -164,7 +161,7 @@ impl PartCache {
     /// The part under `key` if it is loaded and held (counted as a hit); never loads, so it is
     /// cheap enough for an async task to call.
     pub fn get(&self, key: &PartKey) -> Option<Arc<PartRunner>> {
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         inner.tick += 1;
         let tick = inner.tick;
         let entry = inner.entries.get_mut(key)?;
@@ -176,14 +173,15 @@ impl PartCache {
 
     /// Whether `key` is loaded and held.
     pub fn contains(&self, key: &PartKey) -> bool {
-        self.lock()
+        self.inner
+            .lock()
             .entries
             .get(key)
             .is_some_and(|e| e.slot.get().is_some_and(Result::is_ok))
     }
 
     pub fn stats(&self) -> CacheStats {
-        let inner = self.lock();
+        let inner = self.inner.lock();
         CacheStats {
             entries: inner.entries.len(),
             bytes: inner.used,

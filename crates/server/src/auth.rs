@@ -13,9 +13,10 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use parking_lot::RwLock;
+use prometheus_client::metrics::counter::Counter;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
@@ -184,10 +185,7 @@ impl Tokens {
 
     /// The table now.
     pub fn current(&self) -> Arc<TokenTable> {
-        self.table
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.table.read().clone()
     }
 
     /// Re-reads the file; on success the new table replaces the old one at once (requests in
@@ -196,10 +194,7 @@ impl Tokens {
     pub fn reload(&self) -> Result<usize, TokenFileError> {
         let table = TokenTable::read(&self.path)?;
         let n = table.len();
-        *self
-            .table
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(table);
+        *self.table.write() = Arc::new(table);
         Ok(n)
     }
 
@@ -222,7 +217,7 @@ pub const UNAUTHENTICATED_MESSAGE: &str = "missing or invalid bearer token";
 pub struct Authenticator {
     tokens: Option<Arc<Tokens>>,
     /// Refusals so far (the `loadpart_unauthenticated_total` metric).
-    refused: Arc<AtomicU64>,
+    refused: Counter,
 }
 
 impl Authenticator {
@@ -230,12 +225,12 @@ impl Authenticator {
     pub fn new(tokens: Option<Arc<Tokens>>) -> Self {
         Self {
             tokens,
-            refused: Arc::default(),
+            refused: Counter::default(),
         }
     }
 
     /// Counts each refusal in `refused` (shared with the metrics).
-    pub fn counting(mut self, refused: Arc<AtomicU64>) -> Self {
+    pub fn counting(mut self, refused: Counter) -> Self {
         self.refused = refused;
         self
     }
@@ -254,7 +249,7 @@ impl Authenticator {
         match table.device(presented.unwrap_or("").as_bytes()) {
             Some(name) if presented.is_some() => Ok(Some(name)),
             _ => {
-                self.refused.fetch_add(1, Ordering::Relaxed);
+                self.refused.inc();
                 Err(Status::unauthenticated(UNAUTHENTICATED_MESSAGE))
             }
         }
@@ -356,7 +351,7 @@ mod tests {
         let path = dir.join("tokens");
         std::fs::write(&path, format!("phone-1 {A}\n")).unwrap();
         let tokens = Arc::new(Tokens::load(&path).unwrap());
-        let refused = Arc::new(AtomicU64::new(0));
+        let refused = Counter::default();
         let mut auth = Authenticator::new(Some(tokens.clone())).counting(refused.clone());
         let with = |v: &str| {
             let mut r = Request::new(());
@@ -370,7 +365,7 @@ mod tests {
         assert_eq!(e.message(), UNAUTHENTICATED_MESSAGE);
         let e = auth.call(with(&format!("Bearer {B}"))).unwrap_err();
         assert_eq!(e.message(), UNAUTHENTICATED_MESSAGE);
-        assert_eq!(refused.load(Ordering::Relaxed), 2, "both refusals counted");
+        assert_eq!(refused.get(), 2, "both refusals counted");
 
         std::fs::write(&path, format!("phone-2 {B}\n")).unwrap();
         assert_eq!(tokens.reload().unwrap(), 1);

@@ -5,8 +5,9 @@
 //! They are plain OS threads, not tokio tasks: a model run blocks a core for milliseconds to
 //! seconds. Buffers and the codec's decoder are kept per thread and reused across batches.
 
+use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use loadpart_codec::{DecodeLimits, Decoder, validate};
@@ -47,10 +48,7 @@ pub(crate) fn spawn(
                     };
                     loop {
                         // The lock is held only while waiting for the next batch.
-                        let next = work
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .recv();
+                        let next = work.lock().recv();
                         let Ok(w) = next else { break };
                         let (seq, key) = (w.seq, w.batch.key.clone());
                         let ran = ex.run(w);

@@ -1,69 +1,37 @@
-//! Every Prometheus metric the server exports, set up in this one module, and their text
-//! exposition format (version 0.0.4).
+//! Every Prometheus metric the server exports, registered in this one module in a registry of
+//! the server instance's own (several servers can run in one process), and exposed in the
+//! Prometheus text format (version 0.0.4) by `prometheus-client`.
 //!
 //! Names start with `loadpart_`; durations are in seconds and end in `_seconds`. Buckets are
 //! explicit: geometric for times (100 µs to about 100 s), powers of two for batch sizes.
 //! Failures are counted by gRPC code and by the error's stable label. Models are labelled by
 //! their served name; a request for an unknown model counts under `model="unknown"`, so that
-//! clients cannot grow the label set. Everything is atomics except the error counters (keyed by
-//! code and label, behind a mutex taken once per failure).
+//! clients cannot grow the label set; so are fair-share refusals beyond [`MAX_DEVICE_LABELS`]
+//! devices. Gauges are read from the monitor at scrape time.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The `Content-Type` of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Label for requests naming a model the server does not serve.
 const UNKNOWN_MODEL: &str = "unknown";
 
-/// A histogram with fixed upper bounds; the sum is kept in nanoseconds or units as u64.
-#[derive(Debug)]
-struct Histogram {
-    bounds: Vec<f64>,
-    /// One count per bound, plus +Inf; not cumulative.
-    counts: Vec<AtomicU64>,
-    /// Sum of observations, in millionths of the unit (µs for seconds).
-    sum_micro: AtomicU64,
-}
-
-impl Histogram {
-    fn new(bounds: Vec<f64>) -> Self {
-        let counts = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
-        Self {
-            bounds,
-            counts,
-            sum_micro: AtomicU64::new(0),
-        }
-    }
-
-    fn observe(&self, v: f64) {
-        let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
-        let i = self.bounds.partition_point(|&b| b < v);
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
-        self.sum_micro
-            .fetch_add((v * 1e6).round() as u64, Ordering::Relaxed);
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let mut cumulative = 0;
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (i, c) in self.counts.iter().enumerate() {
-            cumulative += c.load(Ordering::Relaxed);
-            let le = match self.bounds.get(i) {
-                Some(b) => format!("{b}"),
-                None => "+Inf".into(),
-            };
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
-            );
-        }
-        let sum = self.sum_micro.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{labels}}} {cumulative}");
-    }
-}
+/// Most device labels the fair-share refusal counter keeps; later devices count under
+/// [`crate::fair_share::OTHER_DEVICES`] (self-declared names must not grow the label set
+/// without bound).
+pub const MAX_DEVICE_LABELS: usize = 1024;
 
 /// Geometric time buckets, seconds: 100 µs x 2^i up to about 105 s.
 fn time_buckets() -> Vec<f64> {
@@ -80,41 +48,57 @@ fn batch_buckets(max: usize) -> Vec<f64> {
     v
 }
 
-#[derive(Debug)]
-struct PerModel {
-    /// Arrival to reply, successful requests.
-    latency: Histogram,
-    /// Arrival to leaving the queue, requests that ran.
-    queue_wait: Histogram,
-    /// Rows per batch.
-    batch_rows: Histogram,
-    /// Engine time per batch.
-    batch_seconds: Histogram,
-    ok: AtomicU64,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabel {
+    model: String,
 }
 
-/// Picks one histogram of a model.
-type HistogramOf = fn(&PerModel) -> &Histogram;
-
-/// The server's metrics; see the module documentation.
-#[derive(Debug)]
-pub struct Metrics {
-    models: HashMap<String, PerModel>,
-    /// (model, gRPC code name, error label) -> count.
-    errors: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
-    /// Authenticated device name -> inference requests received (only with device tokens, so
-    /// the label set is the token file's names).
-    devices: Mutex<BTreeMap<String, u64>>,
-    /// (device, limit) -> requests refused for being over the device's fair share.
-    share_refusals: Mutex<BTreeMap<(String, &'static str), u64>>,
-    /// Calls refused with UNAUTHENTICATED (shared with the interceptor).
-    unauthenticated: Arc<AtomicU64>,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    model: String,
+    code: &'static str,
 }
 
-/// Most device labels the fair-share refusal counter keeps; later devices count under
-/// [`crate::fair_share::OTHER_DEVICES`] (self-declared names must not grow the label set
-/// without bound).
-const MAX_DEVICE_LABELS: usize = 1024;
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    model: String,
+    code: &'static str,
+    error: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    model: String,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShareLabels {
+    device: String,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeviceLabel {
+    device: String,
+}
+
+/// Makes a family's histograms, all with the same buckets.
+#[derive(Debug, Clone)]
+struct Buckets(Arc<[f64]>);
+
+impl MetricConstructor<Histogram> for Buckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(self.0.iter().copied())
+    }
+}
+
+/// A family of histograms with one set of buckets.
+type Histograms = Family<ModelLabel, Histogram, Buckets>;
+
+fn histograms(buckets: Vec<f64>) -> Histograms {
+    Family::new_with_constructor(Buckets(buckets.into()))
+}
 
 /// Gauges read at scrape time.
 #[derive(Debug, Clone, Copy, Default)]
@@ -129,239 +113,265 @@ pub struct Gauges {
     pub executors: usize,
 }
 
+/// The server's metrics; see the module documentation.
+pub struct Metrics {
+    registry: Registry,
+    /// The served models' names.
+    models: HashSet<String>,
+    queue_length: Gauge,
+    in_flight: Gauge,
+    executors: Gauge,
+    executors_busy: Gauge,
+    /// Arrival to reply, successful requests.
+    latency: Histograms,
+    /// Arrival to leaving the queue, requests that ran.
+    queue_wait: Histograms,
+    /// Rows per batch.
+    batch_rows: Histograms,
+    /// Engine time per batch.
+    batch_seconds: Histograms,
+    requests: Family<CodeLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    rejections: Family<ReasonLabels, Counter>,
+    share_refusals: Family<ShareLabels, Counter>,
+    /// Devices with a fair-share refusal label (at most [`MAX_DEVICE_LABELS`]).
+    share_devices: Mutex<HashSet<String>>,
+    /// Inference requests by authenticated device (only with device tokens, so the label set
+    /// is the token file's names).
+    device_requests: Family<DeviceLabel, Counter>,
+    /// Calls refused with UNAUTHENTICATED (shared with the interceptor).
+    unauthenticated: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("models", &self.models)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Metrics {
-    /// Metrics for `models`, batch-size buckets up to `max_batch_rows`.
+    /// Metrics for `models`, batch-size buckets up to `max_batch_rows`. Every model's series
+    /// exist from the start (at zero), so that a scrape before the first request shows them.
     pub fn new(models: &[&str], max_batch_rows: usize) -> Self {
-        let models = models
-            .iter()
-            .map(|&m| {
-                (
-                    m.to_string(),
-                    PerModel {
-                        latency: Histogram::new(time_buckets()),
-                        queue_wait: Histogram::new(time_buckets()),
-                        batch_rows: Histogram::new(batch_buckets(max_batch_rows)),
-                        batch_seconds: Histogram::new(time_buckets()),
-                        ok: AtomicU64::new(0),
-                    },
-                )
-            })
-            .collect();
-        Self {
-            models,
-            errors: Mutex::new(BTreeMap::new()),
-            devices: Mutex::new(BTreeMap::new()),
-            share_refusals: Mutex::new(BTreeMap::new()),
-            unauthenticated: Arc::default(),
+        let mut m = Self {
+            registry: Registry::default(),
+            models: models.iter().map(|s| s.to_string()).collect(),
+            queue_length: Gauge::default(),
+            in_flight: Gauge::default(),
+            executors: Gauge::default(),
+            executors_busy: Gauge::default(),
+            latency: histograms(time_buckets()),
+            queue_wait: histograms(time_buckets()),
+            batch_rows: histograms(batch_buckets(max_batch_rows)),
+            batch_seconds: histograms(time_buckets()),
+            requests: Family::default(),
+            errors: Family::default(),
+            rejections: Family::default(),
+            share_refusals: Family::default(),
+            share_devices: Mutex::default(),
+            device_requests: Family::default(),
+            unauthenticated: Counter::default(),
+        };
+        for model in models {
+            let label = ModelLabel {
+                model: model.to_string(),
+            };
+            for h in [&m.latency, &m.queue_wait, &m.batch_rows, &m.batch_seconds] {
+                drop(h.get_or_create(&label));
+            }
+            drop(m.requests.get_or_create(&CodeLabels {
+                model: model.to_string(),
+                code: "OK",
+            }));
         }
+        let r = &mut m.registry;
+        r.register(
+            "loadpart_queue_length",
+            "Requests waiting in the queue",
+            m.queue_length.clone(),
+        );
+        r.register(
+            "loadpart_in_flight",
+            "Requests accepted and not yet answered",
+            m.in_flight.clone(),
+        );
+        r.register(
+            "loadpart_executors",
+            "Executor threads",
+            m.executors.clone(),
+        );
+        r.register(
+            "loadpart_executors_busy",
+            "Executor threads running a batch",
+            m.executors_busy.clone(),
+        );
+        r.register(
+            "loadpart_request_duration_seconds",
+            "Arrival to reply of successful requests",
+            m.latency.clone(),
+        );
+        r.register(
+            "loadpart_queue_wait_seconds",
+            "Arrival to leaving the queue, requests that ran",
+            m.queue_wait.clone(),
+        );
+        r.register(
+            "loadpart_batch_size",
+            "Rows per batch run",
+            m.batch_rows.clone(),
+        );
+        r.register(
+            "loadpart_batch_duration_seconds",
+            "Engine time per batch",
+            m.batch_seconds.clone(),
+        );
+        r.register(
+            "loadpart_requests",
+            "Requests answered, by gRPC code",
+            m.requests.clone(),
+        );
+        r.register(
+            "loadpart_request_errors",
+            "Failed requests, by gRPC code and error label",
+            m.errors.clone(),
+        );
+        r.register(
+            "loadpart_rejections",
+            "Requests refused at admission (RESOURCE_EXHAUSTED), by reason",
+            m.rejections.clone(),
+        );
+        r.register(
+            "loadpart_fair_share_refusals",
+            "Requests refused (RESOURCE_EXHAUSTED, before decoding) because their device was \
+             over its fair share, by device and limit (queued or rate)",
+            m.share_refusals.clone(),
+        );
+        r.register(
+            "loadpart_unauthenticated",
+            "Calls refused with UNAUTHENTICATED (missing or unknown bearer token)",
+            m.unauthenticated.clone(),
+        );
+        r.register(
+            "loadpart_device_requests",
+            "Inference requests received, by authenticated device",
+            m.device_requests.clone(),
+        );
+        m
     }
 
     /// A request of `model` answered with outputs after `total`, having queued `queue`.
     pub fn request_ok(&self, model: &str, total: Duration, queue: Duration) {
-        if let Some(m) = self.models.get(model) {
-            m.ok.fetch_add(1, Ordering::Relaxed);
-            m.latency.observe(total.as_secs_f64());
-            m.queue_wait.observe(queue.as_secs_f64());
+        if self.models.contains(model) {
+            let label = ModelLabel {
+                model: model.to_string(),
+            };
+            self.requests
+                .get_or_create(&CodeLabels {
+                    model: model.to_string(),
+                    code: "OK",
+                })
+                .inc();
+            self.latency
+                .get_or_create(&label)
+                .observe(total.as_secs_f64());
+            self.queue_wait
+                .get_or_create(&label)
+                .observe(queue.as_secs_f64());
         }
     }
 
     /// A batch of `model` with `rows` rows ran in `infer`.
     pub fn batch(&self, model: &str, rows: usize, infer: Duration) {
-        if let Some(m) = self.models.get(model) {
-            m.batch_rows.observe(rows as f64);
-            m.batch_seconds.observe(infer.as_secs_f64());
+        if self.models.contains(model) {
+            let label = ModelLabel {
+                model: model.to_string(),
+            };
+            self.batch_rows.get_or_create(&label).observe(rows as f64);
+            self.batch_seconds
+                .get_or_create(&label)
+                .observe(infer.as_secs_f64());
         }
     }
 
     /// A request of `model` answered with gRPC `code` for an error labelled `label`.
     pub fn request_failed(&self, model: &str, code: tonic::Code, label: &'static str) {
-        let model = match self.models.get_key_value(model) {
-            Some((k, _)) => k.clone(),
-            None => UNKNOWN_MODEL.to_string(),
+        let model = if self.models.contains(model) {
+            model
+        } else {
+            UNKNOWN_MODEL
         };
-        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
-        *errors.entry((model, code_name(code), label)).or_default() += 1;
+        let code = code_name(code);
+        self.requests
+            .get_or_create(&CodeLabels {
+                model: model.to_string(),
+                code,
+            })
+            .inc();
+        self.errors
+            .get_or_create(&ErrorLabels {
+                model: model.to_string(),
+                code,
+                error: label,
+            })
+            .inc();
+        if code == "RESOURCE_EXHAUSTED" {
+            self.rejections
+                .get_or_create(&ReasonLabels {
+                    model: model.to_string(),
+                    reason: label,
+                })
+                .inc();
+        }
     }
 
     /// An inference request from the authenticated device `device` arrived.
     pub fn device_request(&self, device: &str) {
-        let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
-        match devices.get_mut(device) {
-            Some(n) => *n += 1,
-            None => {
-                devices.insert(device.to_string(), 1);
-            }
-        }
+        self.device_requests
+            .get_or_create(&DeviceLabel {
+                device: device.to_string(),
+            })
+            .inc();
     }
 
     /// A request of `device` refused for being over its fair share, by the limit `reason`
     /// (`queued` or `rate`).
     pub fn share_refused(&self, device: &str, reason: &'static str) {
-        let mut m = self
-            .share_refusals
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let known = m.contains_key(&(device.to_string(), reason));
-        let device = if known || m.len() < MAX_DEVICE_LABELS {
-            device
-        } else {
-            crate::fair_share::OTHER_DEVICES
+        let device = {
+            let mut seen = self.share_devices.lock();
+            if seen.contains(device) || seen.len() < MAX_DEVICE_LABELS {
+                seen.insert(device.to_string());
+                device
+            } else {
+                crate::fair_share::OTHER_DEVICES
+            }
         };
-        *m.entry((device.to_string(), reason)).or_default() += 1;
+        self.share_refusals
+            .get_or_create(&ShareLabels {
+                device: device.to_string(),
+                reason,
+            })
+            .inc();
     }
 
     /// The counter of UNAUTHENTICATED refusals, for [`crate::auth::Authenticator::counting`].
-    pub fn unauthenticated_counter(&self) -> Arc<AtomicU64> {
+    pub fn unauthenticated_counter(&self) -> Counter {
         self.unauthenticated.clone()
     }
 
     /// The text exposition of every metric, with `gauges` read now.
     pub fn render(&self, gauges: Gauges) -> String {
+        let set = |g: &Gauge, v: usize| g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        set(&self.queue_length, gauges.queue_length);
+        set(&self.in_flight, gauges.in_flight);
+        set(&self.executors, gauges.executors);
+        set(&self.executors_busy, gauges.executors_busy);
         let mut out = String::with_capacity(16 << 10);
-        let gauge = |out: &mut String, name: &str, help: &str, v: usize| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        };
-        gauge(
-            &mut out,
-            "loadpart_queue_length",
-            "Requests waiting in the queue.",
-            gauges.queue_length,
-        );
-        gauge(
-            &mut out,
-            "loadpart_in_flight",
-            "Requests accepted and not yet answered.",
-            gauges.in_flight,
-        );
-        gauge(
-            &mut out,
-            "loadpart_executors",
-            "Executor threads.",
-            gauges.executors,
-        );
-        gauge(
-            &mut out,
-            "loadpart_executors_busy",
-            "Executor threads running a batch.",
-            gauges.executors_busy,
-        );
-
-        let mut names: Vec<&String> = self.models.keys().collect();
-        names.sort();
-        let histograms: [(&str, &str, HistogramOf); 4] = [
-            (
-                "loadpart_request_duration_seconds",
-                "Arrival to reply of successful requests.",
-                |m| &m.latency,
-            ),
-            (
-                "loadpart_queue_wait_seconds",
-                "Arrival to leaving the queue, requests that ran.",
-                |m| &m.queue_wait,
-            ),
-            ("loadpart_batch_size", "Rows per batch run.", |m| {
-                &m.batch_rows
-            }),
-            (
-                "loadpart_batch_duration_seconds",
-                "Engine time per batch.",
-                |m| &m.batch_seconds,
-            ),
-        ];
-        for (name, help, get) in histograms {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-            for n in &names {
-                get(&self.models[*n]).render(&mut out, name, &format!("model=\"{}\"", escape(n)));
-            }
-        }
-
-        let name = "loadpart_requests_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Requests answered, by gRPC code.\n# TYPE {name} counter"
-        );
-        for n in &names {
-            let ok = self.models[*n].ok.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}{{model=\"{}\",code=\"OK\"}} {ok}", escape(n));
-        }
-        let errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
-        let mut by_code: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-        for ((m, code, _), v) in errors.iter() {
-            *by_code.entry((m.as_str(), code)).or_default() += v;
-        }
-        for ((m, code), v) in &by_code {
-            let _ = writeln!(out, "{name}{{model=\"{}\",code=\"{code}\"}} {v}", escape(m));
-        }
-        let name = "loadpart_request_errors_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Failed requests, by gRPC code and error label.\n# TYPE {name} counter"
-        );
-        for ((m, code, label), v) in errors.iter() {
-            let _ = writeln!(
-                out,
-                "{name}{{model=\"{}\",code=\"{code}\",error=\"{label}\"}} {v}",
-                escape(m)
-            );
-        }
-        let name = "loadpart_rejections_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Requests refused at admission (RESOURCE_EXHAUSTED), by reason.\n# TYPE {name} counter"
-        );
-        for ((m, code, label), v) in errors.iter() {
-            if *code == "RESOURCE_EXHAUSTED" {
-                let _ = writeln!(
-                    out,
-                    "{name}{{model=\"{}\",reason=\"{label}\"}} {v}",
-                    escape(m)
-                );
-            }
-        }
-        drop(errors);
-        let name = "loadpart_fair_share_refusals_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Requests refused (RESOURCE_EXHAUSTED, before decoding) because their device was over its fair share, by device and limit (queued or rate).\n# TYPE {name} counter"
-        );
-        let refusals = self
-            .share_refusals
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        for ((d, reason), v) in refusals.iter() {
-            let _ = writeln!(
-                out,
-                "{name}{{device=\"{}\",reason=\"{reason}\"}} {v}",
-                escape(d)
-            );
-        }
-        drop(refusals);
-        let name = "loadpart_unauthenticated_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Calls refused with UNAUTHENTICATED (missing or unknown bearer token).\n# TYPE {name} counter\n{name} {}",
-            self.unauthenticated.load(Ordering::Relaxed)
-        );
-        let devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
-        if !devices.is_empty() {
-            let name = "loadpart_device_requests_total";
-            let _ = writeln!(
-                out,
-                "# HELP {name} Inference requests received, by authenticated device.\n# TYPE {name} counter"
-            );
-            for (d, v) in devices.iter() {
-                let _ = writeln!(out, "{name}{{device=\"{}\"}} {v}", escape(d));
-            }
-        }
+        // Writing to a String cannot fail.
+        let _ = prometheus_text::encode(&mut out, &self.registry);
         out
     }
-}
-
-/// A label value with `\`, `"` and newlines escaped.
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// The canonical upper-case name of a gRPC code.

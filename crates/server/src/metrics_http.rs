@@ -49,8 +49,9 @@ async fn answer(mut conn: TcpStream, monitor: &Monitor) -> std::io::Result<()> {
     };
     let (status, body) = respond(&head, monitor);
     let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+        "HTTP/1.1 {status}\r\nContent-Type: {}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
+        crate::metrics::CONTENT_TYPE,
         body.len()
     );
     conn.write_all(response.as_bytes()).await?;

@@ -1,8 +1,8 @@
 //! [`Monitor`]: what the server knows about its own load, shared by the scheduler, the executors
 //! and the RPC handlers. Windows and statistics sit behind short-held mutexes; gauges are atomics.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -49,11 +49,6 @@ impl std::fmt::Debug for Monitor {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panicking executor must not take the load report down with it.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Monitor {
     /// Windows of `span` for each of `models`; `executors` is reported as configured;
     /// batch-size histograms go up to `max_batch_rows`.
@@ -93,13 +88,13 @@ impl Monitor {
 
     /// Replaces the list of batches now forming (the scheduler calls this after each change).
     pub fn set_forming(&self, forming: Vec<FormingBatch>) {
-        *lock(&self.forming) = forming;
+        *self.forming.lock() = forming;
     }
 
     /// The scheduler's backlog at `now` (how long a new request would wait for an executor;
     /// `None` when unknown). Reports age it: an executor frees up as time passes.
     pub fn set_backlog(&self, now: Instant, backlog: Option<Duration>) {
-        *lock(&self.backlog) = backlog.map(|b| (now, b));
+        *self.backlog.lock() = backlog.map(|b| (now, b));
     }
 
     /// A request of `model` at `cut` that ran in a batch of `batch_rows` rows: its queue wait
@@ -113,10 +108,12 @@ impl Monitor {
         cost: &RequestCost,
     ) {
         self.metrics.request_ok(model, cost.total, cost.queue);
-        lock(&self.all).record_request(now, cost.queue);
+        self.all.lock().record_request(now, cost.queue);
         if let Some(m) = self.models.get(model) {
-            lock(&m.window).record_request_at(now, cost.queue, cut, batch_rows);
-            lock(&m.stats).success(cost);
+            m.window
+                .lock()
+                .record_request_at(now, cost.queue, cut, batch_rows);
+            m.stats.lock().success(cost);
         }
     }
 
@@ -132,24 +129,28 @@ impl Monitor {
         phases: [Duration; 3],
     ) {
         self.metrics.batch(model, rows, measured);
-        lock(&self.capacity).record(now, rows, phases.iter().sum());
-        lock(&self.all).record_batch(now, rows, measured, profiled_us);
+        self.capacity.lock().record(now, rows, phases.iter().sum());
+        self.all
+            .lock()
+            .record_batch(now, rows, measured, profiled_us);
         if let Some(m) = self.models.get(model) {
-            lock(&m.window).record_batch(now, rows, measured, profiled_us);
-            lock(&m.stats).batch(rows, phases[0], phases[1], phases[2]);
+            m.window
+                .lock()
+                .record_batch(now, rows, measured, profiled_us);
+            m.stats.lock().batch(rows, phases[0], phases[1], phases[2]);
         }
     }
 
     /// Requests per second the executors could complete at the recent batch mix (see
     /// [`CapacityWindow::per_s`]); `None` when no batch ran in the window.
     pub fn capacity_per_s(&self, now: Instant) -> Option<f64> {
-        lock(&self.capacity).per_s(now, self.executors)
+        self.capacity.lock().per_s(now, self.executors)
     }
 
     /// A request of `model` answered with an error after `d`.
     pub fn record_failure(&self, model: &str, d: Duration) {
         if let Some(m) = self.models.get(model) {
-            lock(&m.stats).fail(d);
+            m.stats.lock().fail(d);
         }
     }
 
@@ -170,7 +171,7 @@ impl Monitor {
         names
             .into_iter()
             .filter(|n| model.is_none_or(|m| m == n.as_str()))
-            .map(|n| lock(&self.models[n].stats).proto(n))
+            .map(|n| self.models[n].stats.lock().proto(n))
             .collect()
     }
 
@@ -179,10 +180,12 @@ impl Monitor {
     pub fn report(&self, model: Option<&str>) -> Option<LoadReport> {
         let now = Instant::now();
         let mut snap: LoadSnapshot = match model {
-            None => lock(&self.all).snapshot(now),
-            Some(m) => lock(&self.models.get(m)?.window).snapshot(now),
+            None => self.all.lock().snapshot(now),
+            Some(m) => self.models.get(m)?.window.lock().snapshot(now),
         };
-        let forming = lock(&self.forming)
+        let forming = self
+            .forming
+            .lock()
             .iter()
             .filter(|f| model.is_none_or(|m| m == f.model_name))
             .cloned()
@@ -195,7 +198,7 @@ impl Monitor {
             }
             let stats = match model {
                 Some(_) => std::mem::take(&mut snap.cut_batches),
-                None => lock(&m.window).snapshot(now).cut_batches,
+                None => m.window.lock().snapshot(now).cut_batches,
             };
             cut_batches.extend(stats.into_iter().map(|c| CutBatch {
                 model_name: name.clone(),
@@ -228,7 +231,7 @@ impl Monitor {
             executors: self.executors as u32,
             executors_busy: self.busy.load(Ordering::Relaxed) as u32,
             cut_batches,
-            backlog_us: lock(&self.backlog).map(|(at, b)| {
+            backlog_us: self.backlog.lock().map(|(at, b)| {
                 b.saturating_sub(now.saturating_duration_since(at))
                     .as_secs_f64()
                     * 1e6

@@ -10,8 +10,9 @@
 //! [`warm`] builds and warms chosen cuts at start, before the server binds, so that the cuts
 //! devices are likely to use never pay this on a request.
 
+use parking_lot::Mutex;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Instant;
 
 use loadpart_cuts::CutId;
@@ -69,7 +70,7 @@ impl Builds {
             model: model.runtime.identity().to_string(),
             spec: spec.clone(),
         };
-        if !lock(&self.background).insert(key.clone()) {
+        if !self.background.lock().insert(key.clone()) {
             return;
         }
         let (builds, model) = (self.clone(), model.clone());
@@ -77,13 +78,9 @@ impl Builds {
             if let Err(e) = builds.build(&model, spec).await {
                 tracing::warn!(model = %model.name, part = %key.spec, error = %e, "background build failed");
             }
-            lock(&builds.background).remove(&key);
+            builds.background.lock().remove(&key);
         });
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Loads `req`'s part unless it is cached, on a blocking task ([`Builds`]), waiting at most until

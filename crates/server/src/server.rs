@@ -297,7 +297,7 @@ impl Server {
             default_timeout: config.default_timeout,
             builds,
             stopping: stopping_rx,
-            probe_budget: std::sync::Mutex::new(crate::service::loadpart::ByteBudget::new(
+            probe_budget: parking_lot::Mutex::new(crate::service::loadpart::ByteBudget::new(
                 config.probe_bytes_per_s,
                 config
                     .probe_bytes_per_s

@@ -41,7 +41,7 @@ pub(crate) struct Shared {
     /// Server-wide budget of ProbeDownload payload bytes. Server-wide on purpose: it bounds
     /// what the server sends in all, which per-device budgets would multiply by the number of
     /// identities a client can claim.
-    pub probe_budget: std::sync::Mutex<loadpart::ByteBudget>,
+    pub probe_budget: parking_lot::Mutex<loadpart::ByteBudget>,
     /// Per-device fair share, checked before a request is decoded.
     pub fair: Arc<crate::fair_share::gate::Gate>,
 }

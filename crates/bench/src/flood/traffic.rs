@@ -2,7 +2,8 @@
 //! (`loadpart-device`), open loop (Poisson arrivals), and records when each request went out and
 //! what came back. Every loop ends at the run's end and sends a bounded number of requests.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loadpart_client::Remote;
@@ -153,7 +154,7 @@ pub async fn run(
     }
     // Each request is bounded by its deadline.
     while tasks.join_next().await.is_some() {}
-    let mut all = samples.lock().unwrap_or_else(|e| e.into_inner());
+    let mut all = samples.lock();
     std::mem::take(&mut *all)
 }
 
@@ -164,15 +165,12 @@ fn push(
     outcome: Outcome,
     share_per_s: Option<f64>,
 ) {
-    samples
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(Sample {
-            phase,
-            latency_us,
-            outcome,
-            share_per_s,
-        });
+    samples.lock().push(Sample {
+        phase,
+        latency_us,
+        outcome,
+        share_per_s,
+    });
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! the run. It therefore grows to the peak number of concurrent callers (the number of executor
 //! threads), bounded by `max` when set, and after warm-up every run reuses a session.
 
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use parking_lot::{Condvar, Mutex};
 
 struct State<S> {
     idle: Vec<S>,
@@ -36,10 +36,6 @@ impl<S> Pool<S> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<S>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Runs `f` on a session of its own: an idle one, else a new one from `make`, else (at
     /// `max`) the next one returned. The session goes back to the pool even if `f` panics.
     pub(crate) fn with<T, E>(
@@ -57,7 +53,7 @@ impl<S> Pool<S> {
     /// Takes a session out of the pool. The lock is released before returning (and while
     /// `make` builds a session, which can take a while).
     fn take<E>(&self, make: impl FnOnce() -> Result<S, E>) -> Result<S, E> {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         loop {
             if let Some(s) = state.idle.pop() {
                 return Ok(s);
@@ -65,19 +61,16 @@ impl<S> Pool<S> {
             if self.max == 0 || state.total < self.max {
                 state.total += 1;
                 drop(state);
-                return make().inspect_err(|_| self.lock().total -= 1);
+                return make().inspect_err(|_| self.state.lock().total -= 1);
             }
-            state = self
-                .returned
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            self.returned.wait(&mut state);
         }
     }
 
     /// Sessions built so far.
     #[cfg(test)]
     pub(crate) fn total(&self) -> usize {
-        self.lock().total
+        self.state.lock().total
     }
 }
 
@@ -90,7 +83,7 @@ struct Lent<'p, S> {
 impl<S> Drop for Lent<'_, S> {
     fn drop(&mut self) {
         if let Some(s) = self.session.take() {
-            self.pool.lock().idle.push(s);
+            self.pool.state.lock().idle.push(s);
             self.pool.returned.notify_one();
         }
     }

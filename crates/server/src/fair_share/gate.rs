@@ -2,7 +2,8 @@
 //! server's capacity refreshed from the [`Monitor`]'s load window; a [`Slot`] holds a device's
 //! queued place until its request is answered or its caller leaves.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{DeviceShare, FairShare, FairShareConfig, ShareRefusal};
@@ -33,7 +34,7 @@ pub struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.gate.lock().share.finish(&self.key);
+        self.gate.inner.lock().share.finish(&self.key);
     }
 }
 
@@ -49,15 +50,10 @@ impl Gate {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic elsewhere must not stop admission.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Admits a request of `device` now, or says why not.
     pub fn admit(self: &Arc<Self>, device: &str) -> Result<Slot, ShareRefusal> {
         let now = Instant::now();
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         if inner
             .refreshed
             .is_none_or(|at| now.saturating_duration_since(at) >= CAPACITY_REFRESH)
@@ -74,11 +70,11 @@ impl Gate {
 
     /// `device`'s standing now (for its load reports).
     pub fn share(&self, device: &str) -> DeviceShare {
-        self.lock().share.share(device, Instant::now())
+        self.inner.lock().share.share(device, Instant::now())
     }
 
     /// Whether fair share limits devices at all.
     pub fn enabled(&self) -> bool {
-        self.lock().share.config().enabled
+        self.inner.lock().share.config().enabled
     }
 }

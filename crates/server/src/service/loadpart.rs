@@ -187,7 +187,6 @@ impl Loadpart for LoadpartService {
             .shared
             .probe_budget
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take(n, std::time::Instant::now());
         if !granted {
             return Err(Status::resource_exhausted(
