@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::background;
 use crate::link_use::LinkUse;
+use crate::offload::Asked;
 use crate::shared::{ClientStats, FetchError, Shared, local_outcome};
 use crate::{
     Breaker, ClientConfig, ClientError, Device, Estimator, InferOptions, InferOutcome, LocalReason,
@@ -291,15 +292,10 @@ impl Client {
             };
         };
         let planner = &plan.planner;
-        let decision = s.decide(&plan, opts, estimate)?;
+        let policy_name = s.policy_key(opts);
+        let decision = s.decide(&plan, opts, estimate, &policy_name)?;
         let dag = planner.dag();
         let cut = decision.cut.id(dag);
-        let policy_name = opts
-            .cut
-            .as_ref()
-            .map(|c| format!("fixed:{c}"))
-            .or_else(|| opts.policy.as_ref().map(|p| p.to_string()))
-            .unwrap_or_else(|| plan.policy.name());
         if decision.cut.is_full_local() {
             let (outputs, dev) = s.run_full(inputs).await?;
             s.count(|st| st.local += 1);
@@ -336,10 +332,13 @@ impl Client {
         let deadline = s.config.min_deadline.max(Duration::from_secs_f64(
             (local_us * s.config.deadline_factor * 1e-6).min(3600.0),
         ));
-        let mut o = s
-            .offload(&decision, &cut, inputs, opts, deadline, start)
-            .await?;
-        o.policy = policy_name;
+        let asked = Asked {
+            opts,
+            policy: &policy_name,
+            deadline,
+            start,
+        };
+        let mut o = s.offload(&decision, &cut, inputs, &asked).await?;
         o.estimate = estimate;
         Ok(o)
     }

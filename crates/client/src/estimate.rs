@@ -17,5 +17,5 @@ pub use link::{
     MIN_PROBE_BYTES, Observed, Offload, Probe,
 };
 pub use load::{DeviceShare, FormingBatch, LoadConfig, LoadEstimates, LoadEstimator, LoadSample};
-pub use misses::Misses;
+pub use misses::{Misses, PolicyMisses};
 pub use staleness::{Reading, Safe, Staleness};

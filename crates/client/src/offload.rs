@@ -81,10 +81,13 @@ impl Shared {
         let deadline = self.config.min_deadline.max(Duration::from_secs_f64(
             (local_us * self.config.deadline_factor * 1e-6).clamp(0.0, 3600.0),
         ));
-        let mut o = self
-            .offload(&decision, &canonical, inputs, opts, deadline, start)
-            .await?;
-        o.policy = policy;
+        let asked = Asked {
+            opts,
+            policy: &policy,
+            deadline,
+            start,
+        };
+        let mut o = self.offload(&decision, &canonical, inputs, &asked).await?;
         o.estimate = estimate;
         Ok(o)
     }
@@ -97,15 +100,14 @@ impl Shared {
         decision: &Decision,
         cut: &CutId,
         inputs: Arc<NamedTensors>,
-        opts: &InferOptions,
-        deadline: Duration,
-        start: Instant,
+        asked: &Asked<'_>,
     ) -> Result<InferOutcome, ClientError> {
+        let (deadline, start) = (asked.deadline, asked.start);
         // No bandwidth probe may start while the head runs: the upload follows at once.
         let soon = self.link_use.soon();
         let head = self.run_head(decision, cut, &inputs).await?;
         let sent: &[(String, Tensor)] = head.sent.as_deref().unwrap_or(&inputs);
-        let raw_plain = decision.cut.is_full_offload() && opts.raw_inputs;
+        let raw_plain = decision.cut.is_full_offload() && asked.opts.raw_inputs;
         let encoded = if raw_plain {
             wire::raw_tensors(sent)?
         } else {
@@ -126,15 +128,9 @@ impl Shared {
         let p = &decision.predicted;
         let predicted_call = p.upload + p.rtt + p.queue + p.server + p.decode + p.download;
         let informative = !raw_plain && predicted_call < us(deadline);
-        let observed = self.observe(
-            cut,
-            result,
-            call,
-            deadline,
-            informative,
-            sent_bytes,
-            &head.kept,
-        );
+        // The miss rate learnt from this offload is its policy's own.
+        let learn = informative.then_some(asked.policy);
+        let observed = self.observe(cut, result, call, deadline, learn, sent_bytes, &head.kept);
         let why = match observed {
             Ok((outputs, reply)) => {
                 self.count(|st| st.offloaded += 1);
@@ -143,7 +139,7 @@ impl Shared {
                 measured.total_us = us(start.elapsed());
                 return Ok(InferOutcome {
                     outputs,
-                    policy: String::new(),
+                    policy: asked.policy.to_string(),
                     cut: cut.clone(),
                     head_fraction: decision.position.head_fraction,
                     route: Route::Offloaded,
@@ -166,7 +162,7 @@ impl Shared {
         measured.total_us = us(start.elapsed());
         Ok(InferOutcome {
             outputs,
-            policy: String::new(),
+            policy: asked.policy.to_string(),
             cut: cut.clone(),
             head_fraction: decision.position.head_fraction,
             route: Route::Fallback { why },
@@ -290,7 +286,7 @@ impl Shared {
         result: CallResult,
         call: Call,
         deadline: Duration,
-        informative: bool,
+        learn: Option<&str>,
         sent_bytes: u64,
         kept: &NamedTensors,
     ) -> Result<(NamedTensors, ReplyFigures), FallbackReason> {
@@ -301,8 +297,8 @@ impl Shared {
                     let server_us = reply.timings.map_or(0.0, |t| t.total_us());
                     {
                         let mut e = self.estimator.lock();
-                        if informative {
-                            e.misses.observe(false, us(call.took), now);
+                        if let Some(policy) = learn {
+                            e.misses.of(policy).observe(false, us(call.took), now);
                         }
                         if let Some(load) = &reply.load {
                             let _ = e.load.observe_report(load, now);
@@ -344,10 +340,13 @@ impl Shared {
             Err(status) => classify(&status, self, now, call.took >= deadline),
         };
         let (kind, why) = failure;
-        if informative && matches!(kind, Failure::Slow | Failure::Overloaded) {
+        if let Some(policy) = learn
+            && matches!(kind, Failure::Slow | Failure::Overloaded)
+        {
             self.estimator
                 .lock()
                 .misses
+                .of(policy)
                 .observe(true, us(call.took), now);
         }
         self.breaker.lock().failure(kind, now);
@@ -383,6 +382,15 @@ impl Shared {
         let model = &self.device.runtime().prepared().model;
         merge(model.outputs(), kept, tail_out).map_err(ClientError::BadInput)
     }
+}
+
+/// What the caller asked of an offload: its options, the policy it is counted for (whose miss
+/// rate it feeds), its deadline, and when the request started.
+pub(crate) struct Asked<'a> {
+    pub opts: &'a InferOptions,
+    pub policy: &'a str,
+    pub deadline: Duration,
+    pub start: Instant,
 }
 
 /// What the head left for the call.

@@ -210,11 +210,24 @@ impl Shared {
         Ok(out)
     }
 
+    /// The name a request with `opts` is counted under (its outcome's `policy`, and the key of
+    /// the miss rate it learns from and is priced with): `fixed:CUT` for a forced cut, else the
+    /// policy asked for, else the client's.
+    pub(crate) fn policy_key(&self, opts: &InferOptions) -> String {
+        match (&opts.cut, &opts.policy) {
+            (Some(c), _) => format!("fixed:{c}"),
+            (None, Some(p)) => p.to_string(),
+            (None, None) => self.config.policy.to_string(),
+        }
+    }
+
+    /// The cut for a request with `opts`, counted under `policy` (see [`Shared::policy_key`]).
     pub(crate) fn decide(
         &self,
         plan: &Plan,
         opts: &InferOptions,
         estimate: Estimate,
+        policy: &str,
     ) -> Result<Decision, ClientError> {
         let conditions = Conditions {
             estimate,
@@ -242,7 +255,7 @@ impl Shared {
             (
                 e.load.cut_batches(now),
                 e.load.queue_outlook(now),
-                e.misses.risk(now),
+                e.misses.risk(policy, now),
             )
         };
         let policy = custom.as_deref().unwrap_or(&*plan.policy);

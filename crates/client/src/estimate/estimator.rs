@@ -8,7 +8,7 @@ use loadpart_plan::Estimate;
 use super::ewma::Domain;
 use super::link::{LinkConfig, LinkEstimator, Probe};
 use super::load::{LoadConfig, LoadEstimator};
-use super::misses::Misses;
+use super::misses::PolicyMisses;
 use super::staleness::{Reading, Safe};
 use crate::EstimateError;
 
@@ -131,8 +131,8 @@ pub struct Estimator {
     pub link: LinkEstimator,
     /// Server load: feed it every load report.
     pub load: LoadEstimator,
-    /// Offloads that missed: feed it every offload's outcome.
-    pub misses: Misses,
+    /// Offloads that missed, per policy: feed it every offload's outcome.
+    pub misses: PolicyMisses,
     device_slowdown: f64,
 }
 
@@ -149,7 +149,7 @@ impl Estimator {
         Ok(Self {
             link: LinkEstimator::new(config.link)?,
             load: LoadEstimator::new(config.load)?,
-            misses: Misses::new(config.misses_half_life)?,
+            misses: PolicyMisses::new(config.misses_half_life)?,
             device_slowdown: config.device_slowdown,
         })
     }

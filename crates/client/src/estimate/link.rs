@@ -33,6 +33,7 @@
 //! uplink alone. A passive sample cannot tell which
 //! direction changed; the probes, which measure one direction alone, correct the split.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::ewma::{Domain, Ewma, MAX_SAMPLE};
@@ -74,6 +75,10 @@ pub struct LinkConfig {
     pub bandwidth_half_life: Duration,
     /// Half-life of the RTT average and its deviation (default 3 s).
     pub rtt_half_life: Duration,
+    /// The RTT estimate is the least sample of this window before the latest sample (default
+    /// 10 s): a windowed minimum, as BBR's min_rtt, so that samples that queued behind the
+    /// device's own uploads (in its access link's buffer) do not count as the link's RTT.
+    pub rtt_min_window: Duration,
     /// Max age and forgetting time of every link estimate (default 10 s and 60 s).
     pub staleness: Staleness,
     /// The smallest transfer part a sample must have to update a bandwidth (default 1 ms).
@@ -90,6 +95,7 @@ impl Default for LinkConfig {
         Self {
             bandwidth_half_life: Duration::from_secs(3),
             rtt_half_life: Duration::from_secs(3),
+            rtt_min_window: Duration::from_secs(10),
             staleness: Staleness {
                 max_age: Duration::from_secs(10),
                 forget_after: Duration::from_secs(60),
@@ -136,7 +142,8 @@ pub struct LinkEstimates {
     pub uplink_bytes_per_s: Reading,
     /// Server-to-device bandwidth, bytes/s.
     pub downlink_bytes_per_s: Reading,
-    /// Round-trip time, µs.
+    /// Round-trip time, µs: the least sample of the last [`LinkConfig::rtt_min_window`], aged
+    /// as the latest sample.
     pub rtt_us: Reading,
 }
 
@@ -146,8 +153,11 @@ pub struct LinkEstimator {
     config: LinkConfig,
     up: Ewma,
     down: Ewma,
+    /// The RTT average: its age is the RTT's age, and the deviation is measured from it.
     rtt_us: Ewma,
     rtt_dev_us: Ewma,
+    /// RTT samples within `rtt_min_window` of the latest, oldest first.
+    rtt_recent: VecDeque<(Instant, f64)>,
     rejected: u64,
     too_short: u64,
 }
@@ -163,6 +173,7 @@ impl LinkEstimator {
             down: Ewma::new(config.bandwidth_half_life, Domain::Positive)?,
             rtt_us: Ewma::new(config.rtt_half_life, Domain::NonNegative)?,
             rtt_dev_us: Ewma::new(config.rtt_half_life, Domain::NonNegative)?,
+            rtt_recent: VecDeque::new(),
             rejected: 0,
             too_short: 0,
         })
@@ -189,6 +200,15 @@ impl LinkEstimator {
         };
         self.rtt_us.update("rtt", x, now)?;
         self.rtt_dev_us.update("rtt_deviation", dev, now)?;
+        let latest = self.rtt_recent.back().map_or(now, |&(t, _)| t.max(now));
+        self.rtt_recent.push_back((latest, x));
+        while self
+            .rtt_recent
+            .front()
+            .is_some_and(|&(t, _)| latest.saturating_duration_since(t) > self.config.rtt_min_window)
+        {
+            self.rtt_recent.pop_front();
+        }
         Ok(Observed::Used)
     }
 
@@ -210,7 +230,7 @@ impl LinkEstimator {
         if elapsed.is_zero() {
             return Err(self.refuse("elapsed", 0.0));
         }
-        let transfer_us = micros(elapsed) - self.known(&self.rtt_us, now).unwrap_or(0.0);
+        let transfer_us = micros(elapsed) - self.rtt(now).value().unwrap_or(0.0);
         if transfer_us < self.min_transfer_us(now) {
             self.too_short += 1;
             return Ok(Observed::TooShort);
@@ -234,7 +254,7 @@ impl LinkEstimator {
         if offload.sent_bytes == 0 && offload.received_bytes == 0 {
             return Err(self.refuse("offload_bytes", 0.0));
         }
-        let Some(rtt) = self.known(&self.rtt_us, now) else {
+        let Some(rtt) = self.rtt(now).value() else {
             return Ok(Observed::NoRtt);
         };
         let transfer_us = elapsed_us - server - rtt;
@@ -293,7 +313,21 @@ impl LinkEstimator {
         LinkEstimates {
             uplink_bytes_per_s: s.read(&self.up, now),
             downlink_bytes_per_s: s.read(&self.down, now),
-            rtt_us: s.read(&self.rtt_us, now),
+            rtt_us: self.rtt(now),
+        }
+    }
+
+    /// The RTT: the windowed minimum, judged by the age of the latest sample.
+    fn rtt(&self, now: Instant) -> Reading {
+        let least = self
+            .rtt_recent
+            .iter()
+            .map(|&(_, x)| x)
+            .min_by(f64::total_cmp);
+        match (self.config.staleness.read(&self.rtt_us, now), least) {
+            (Reading::Fresh(_), Some(m)) => Reading::Fresh(m),
+            (Reading::Stale(_, age), Some(m)) => Reading::Stale(m, age),
+            _ => Reading::Unknown,
         }
     }
 
@@ -349,7 +383,7 @@ impl LinkEstimator {
     }
 
     fn min_transfer_us(&self, now: Instant) -> f64 {
-        let jitter = match self.known(&self.rtt_us, now) {
+        let jitter = match self.rtt(now).value() {
             Some(_) => 2.0 * self.rtt_dev_us.get(now).unwrap_or(0.0),
             None => 0.0,
         };

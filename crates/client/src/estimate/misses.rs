@@ -12,6 +12,7 @@
 //! having stopped offloading, has nothing new to learn from, so that it tries again. Failures
 //! of the connection are the circuit breaker's business and are not fed here.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use loadpart_plan::OffloadRisk;
@@ -99,12 +100,65 @@ impl Misses {
     }
 }
 
+/// One [`Misses`] per policy: each policy learns from its own offloads only. A device runs one
+/// policy; an experiment that serves several policies from one client must not let one
+/// policy's misses (a load-unaware policy offloading into a full queue, say) steer another.
+#[derive(Debug, Clone)]
+pub struct PolicyMisses {
+    /// An empty record, the start of every policy's.
+    empty: Misses,
+    by_policy: HashMap<String, Misses>,
+}
+
+impl PolicyMisses {
+    /// No outcomes yet, for any policy. Errors when `half_life` is zero.
+    pub fn new(half_life: Duration) -> Result<Self, EstimateError> {
+        Ok(Self {
+            empty: Misses::new(half_life)?,
+            by_policy: HashMap::new(),
+        })
+    }
+
+    /// The record of `policy`'s offloads.
+    pub fn of(&mut self, policy: &str) -> &mut Misses {
+        let empty = &self.empty;
+        self.by_policy
+            .entry(policy.to_string())
+            .or_insert_with(|| empty.clone())
+    }
+
+    /// What the planner prices for `policy` at `now`; `None` while its misses are negligible.
+    pub fn risk(&self, policy: &str, now: Instant) -> Option<OffloadRisk> {
+        self.by_policy.get(policy).and_then(|m| m.risk(now))
+    }
+
+    /// `policy`'s miss rate at `now` (0 before its first offload).
+    pub fn rate(&self, policy: &str, now: Instant) -> f64 {
+        self.by_policy.get(policy).map_or(0.0, |m| m.rate(now))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn misses() -> Misses {
         Misses::new(Duration::from_secs(2)).unwrap()
+    }
+
+    #[test]
+    fn each_policy_learns_from_its_own_offloads() {
+        let t0 = Instant::now();
+        let mut m = PolicyMisses::new(Duration::from_secs(2)).unwrap();
+        for _ in 0..5 {
+            m.of("neurosurgeon").observe(true, 80_000.0, t0);
+            m.of("loadpart").observe(false, 10_000.0, t0);
+        }
+        assert!(m.rate("neurosurgeon", t0) > 0.8);
+        assert_eq!(m.rate("loadpart", t0), 0.0);
+        assert!(m.risk("loadpart", t0).is_none());
+        assert!(m.risk("neurosurgeon", t0).is_some());
+        assert_eq!(m.rate("oracle", t0), 0.0, "no offload yet");
     }
 
     #[test]

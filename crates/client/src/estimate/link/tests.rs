@@ -298,3 +298,32 @@ fn refreshes_are_asked_for_in_order_and_again_after_half_the_max_age() {
     };
     assert_eq!(l.observe_offload(&offload), Ok(Observed::NoRtt));
 }
+
+#[test]
+fn the_rtt_is_the_least_sample_of_its_window() {
+    let t0 = Instant::now();
+    let mut l = link();
+    // 1 ms on an idle link, then samples that queued behind the device's own uploads.
+    l.observe_rtt(MS, t0).unwrap();
+    l.observe_rtt(90 * MS, t0 + 500 * MS).unwrap();
+    l.observe_rtt(40 * MS, t0 + 1000 * MS).unwrap();
+    assert_eq!(l.estimate(t0 + 1000 * MS).rtt_us, Reading::Fresh(1000.0));
+    // A bandwidth sample subtracts the link's RTT, not the queued samples' mean.
+    let bytes = 1_000_000;
+    l.observe_probe(Direction::Up, bytes, 1001 * MS, t0 + 1000 * MS)
+        .unwrap();
+    let up = value(l.estimate(t0 + 1000 * MS).uplink_bytes_per_s);
+    assert!((up - 1e6).abs() < 1.0, "{up}");
+    // The idle sample leaves the window 10 s after it was taken: the RTT rises to what the
+    // link shows now.
+    for k in 0..=20u32 {
+        l.observe_rtt(5 * MS, t0 + 1000 * MS + 500 * MS * k)
+            .unwrap();
+    }
+    assert_eq!(l.estimate(t0 + 11_000 * MS).rtt_us, Reading::Fresh(5000.0));
+    // With no new sample it ages like the others.
+    assert!(matches!(
+        l.estimate(t0 + 30_000 * MS).rtt_us,
+        Reading::Stale(v, _) if v == 5000.0
+    ));
+}
