@@ -252,6 +252,8 @@ pub fn parse_reply(r: ModelInferResponse) -> Result<Reply, ClientError> {
             cut_batches: None,
             backlog_us: num(p, BACKLOG_US),
             device_share: share_from_params(p),
+            utilization: 0.0,
+            busy_seconds_total: 0.0,
         }
     });
     Ok(Reply {
@@ -327,6 +329,8 @@ pub fn load_sample(r: &LoadReport) -> LoadSample {
                 .collect(),
         ),
         backlog_us: r.backlog_us,
+        utilization: r.utilization,
+        busy_seconds_total: r.busy_seconds_total,
         device_share: r.device_share.as_ref().map(|s| DeviceShare {
             device: s.device.clone(),
             active_devices: s.active_devices,

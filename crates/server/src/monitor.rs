@@ -3,7 +3,7 @@
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use loadpart_cuts::CutId;
@@ -35,8 +35,10 @@ pub struct Monitor {
     forming: Mutex<Vec<FormingBatch>>,
     /// The backlog the scheduler computed last ([`Monitor::set_backlog`]), and when.
     backlog: Mutex<Option<(Instant, Duration)>>,
-    /// Executor time per row run, for fair share's capacity.
+    /// Executor time per row run, for fair share's capacity and the utilization.
     capacity: Mutex<CapacityWindow>,
+    /// Executor time spent in batches since start, ns.
+    busy_ns: AtomicU64,
     /// The Prometheus metrics.
     pub metrics: Metrics,
 }
@@ -82,6 +84,7 @@ impl Monitor {
             forming: Mutex::new(Vec::new()),
             backlog: Mutex::new(None),
             capacity: Mutex::new(CapacityWindow::new(span)),
+            busy_ns: AtomicU64::new(0),
             metrics,
         })
     }
@@ -129,7 +132,12 @@ impl Monitor {
         phases: [Duration; 3],
     ) {
         self.metrics.batch(model, rows, measured);
-        self.capacity.lock().record(now, rows, phases.iter().sum());
+        let busy: Duration = phases.iter().sum();
+        self.capacity.lock().record(now, rows, busy);
+        self.busy_ns.fetch_add(
+            u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
         self.all
             .lock()
             .record_batch(now, rows, measured, profiled_us);
@@ -237,6 +245,8 @@ impl Monitor {
                     * 1e6
             }),
             device_share: None,
+            utilization: self.capacity.lock().busy_fraction(now, self.executors),
+            busy_seconds_total: self.busy_ns.load(Ordering::Relaxed) as f64 * 1e-9,
         })
     }
 }

@@ -68,6 +68,8 @@ pub(crate) struct SchedConfig {
     pub stale_after: Duration,
     /// Merge batches of nesting cuts into staircases.
     pub staircase: bool,
+    /// Refuse requests predicted to miss their deadline (see `ServerConfig::admission`).
+    pub admission: bool,
 }
 
 /// Starts the actor on the current tokio runtime. `work` feeds the executors; `done` receives
@@ -86,6 +88,7 @@ pub(crate) fn spawn(
         idle: config.executors,
         executors: config.executors,
         staircase: config.staircase,
+        admission: config.admission,
         builds,
         work,
         monitor,
@@ -103,6 +106,8 @@ struct Actor {
     idle: usize,
     executors: usize,
     staircase: bool,
+    /// Refuse requests predicted to miss their deadline.
+    admission: bool,
     /// Where staircase segments are built, off the executors.
     builds: Arc<Builds>,
     work: std::sync::mpsc::Sender<Work>,
@@ -258,6 +263,9 @@ impl Actor {
                 waited_us: micros(waited),
             }));
             return None;
+        }
+        if !self.admission {
+            return Some(job);
         }
         let predicted = self.predict(&req.key, req.rows, now);
         if !misses_deadline(now, Some(deadline), predicted) {

@@ -47,6 +47,11 @@ pub struct ServerConfig {
     pub max_queue_delay: Duration,
     /// Most requests waiting; more are refused with RESOURCE_EXHAUSTED.
     pub max_queue_len: usize,
+    /// Admission control: refuse at once (RESOURCE_EXHAUSTED) a request predicted to finish
+    /// after its deadline. Off, the server is a plain FCFS dynamic batcher: requests wait in
+    /// the bounded queue until run or past their deadline (for experiments that compare with
+    /// servers without admission control). Default on.
+    pub admission: bool,
     /// Staircase merging: a batch with room takes in batches of the same model waiting at
     /// earlier, nesting cuts, run forward through segments to its cut, so the rest of the model
     /// runs once at a larger batch size.
@@ -128,6 +133,7 @@ impl Default for ServerConfig {
             max_batch_rows: 8,
             max_queue_delay: Duration::ZERO,
             max_queue_len: 256,
+            admission: true,
             staircase: false,
             executors: 1,
             intra_threads: 0,
@@ -254,6 +260,7 @@ impl Server {
             executors: config.executors,
             stale_after: config.load_window,
             staircase: config.staircase,
+            admission: config.admission,
         };
         let builds = crate::parts::Builds::new(config.part_builds);
         let (scheduler, actor) =

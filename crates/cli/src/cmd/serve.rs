@@ -92,6 +92,12 @@ pub struct Args {
     /// Pays off with many devices at different cuts; a segment is built on first use.
     #[arg(long)]
     staircase: bool,
+    /// Admission control: a request predicted to finish after its deadline is refused at once
+    /// with RESOURCE_EXHAUSTED and the load report, so that its device re-plans instead of
+    /// waiting to miss. `--admission=false` makes a plain FCFS dynamic batcher: requests wait
+    /// until run or past their deadline. [default: true]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    admission: Option<bool>,
     /// Most requests waiting; beyond it requests are refused with RESOURCE_EXHAUSTED.
     /// [default: 256]
     #[arg(long)]
@@ -257,6 +263,7 @@ impl Args {
                 part_cache_mib: None,
                 part_builds: None,
                 probe_mib_per_s: self.probe_mib_per_s,
+                admission: self.admission,
             },
             threads: config::Threads {
                 executors: self.executors,

@@ -56,6 +56,10 @@ pub struct LoadSample {
     /// This device's own fair share on the server, when the server reports it. Informational:
     /// planning uses the server-wide figures above.
     pub device_share: Option<DeviceShare>,
+    /// Fraction of the executors' time spent in batches over the window; 0 when not reported.
+    pub utilization: f64,
+    /// Executor time spent in batches since the server started, seconds; 0 when not reported.
+    pub busy_seconds_total: f64,
 }
 
 /// A device's fair share of its server, as the server counts it (`loadpart.v1.DeviceShare`).

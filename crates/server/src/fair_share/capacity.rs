@@ -40,6 +40,14 @@ impl CapacityWindow {
         (rows > 0 && busy > 0.0).then(|| rows as f64 / busy * executors.max(1) as f64)
     }
 
+    /// Fraction of `executors`' time over the span before `now` spent in batches, in [0, 1]
+    /// (0 when none ran).
+    pub fn busy_fraction(&mut self, now: Instant, executors: usize) -> f64 {
+        self.forget(now);
+        let busy: f64 = self.batches.iter().map(|b| b.2.as_secs_f64()).sum();
+        (busy / (self.span.as_secs_f64() * executors.max(1) as f64)).clamp(0.0, 1.0)
+    }
+
     fn forget(&mut self, now: Instant) {
         while self
             .batches
@@ -69,6 +77,9 @@ mod tests {
         assert!((c - 5.0 / 0.030).abs() < 1e-6, "{c}");
         let c2 = w.per_s(t0 + ms(200), 2).unwrap();
         assert!((c2 - 2.0 * c).abs() < 1e-6);
+        // 30 ms busy in a 3 s span: 1% of one executor, 0.5% of two.
+        assert!((w.busy_fraction(t0 + ms(200), 1) - 0.01).abs() < 1e-9);
+        assert!((w.busy_fraction(t0 + ms(200), 2) - 0.005).abs() < 1e-9);
         // The first batch leaves the window at 3 s, the second at 3.1 s.
         let c = w.per_s(t0 + ms(3050), 1).unwrap();
         assert!((c - 4.0 / 0.020).abs() < 1e-6, "{c}");

@@ -77,6 +77,8 @@ pub struct Limits {
     pub part_builds: Option<usize>,
     /// Server-wide ProbeDownload budget, MiB/s.
     pub probe_mib_per_s: Option<u64>,
+    /// Refuse at once requests predicted to miss their deadline.
+    pub admission: Option<bool>,
 }
 
 /// `[fair_share]`: per-device limits (see `loadpart serve --help`, the --fair-* flags).
@@ -299,6 +301,9 @@ pub fn apply(c: &mut ServerConfig, f: &FileConfig) -> Result<()> {
         c.staircase = on;
     }
     set(&mut c.max_queue_len, f.limits.max_queue);
+    if let Some(on) = f.limits.admission {
+        c.admission = on;
+    }
     if let Some(ms) = f.limits.default_timeout_ms {
         c.default_timeout = Duration::from_millis(ms);
     }
