@@ -4,7 +4,9 @@
 //! - [`sweep`]: `bench run` and `bench report`, every policy measured under the same conditions
 //!   over a grid of models, links, loads and device speeds, into a resumable results file, then
 //!   tables and figures.
-//! - [`users`]: `bench users`, many devices with one policy at once (herding and churn).
+//! - [`population`]: `bench population`, populations of devices with their own clients and
+//!   links, one policy per run, admission on and off, goodput and churn; [`users`]: `bench
+//!   users`, the earlier closed-loop version.
 //! - [`flood`]: `bench flood`, fair share against a flooding device.
 //! - [`compare`]: `bench compare`, loadpart's pick against the planner's top cuts forced.
 //! - [`load`] over [`loadgen`]: `bench load`, open-loop synthetic devices; [`mix`], the cut mixes
@@ -22,11 +24,13 @@ pub mod compare;
 pub mod demo;
 pub mod embedded;
 pub mod flood;
+pub mod jsonl;
 pub mod load;
 pub mod loadgen;
 pub mod mix;
 pub mod output;
 pub mod pinning;
+pub mod population;
 pub mod profiles;
 pub mod progress;
 pub mod remote_model;

@@ -85,7 +85,8 @@ impl Client {
                 ),
             });
         }
-        let device = Device::new(runtime, config.device_slowdown)?;
+        let device = Device::new(runtime, config.device_slowdown)?
+            .replaying(config.replay_device_runs.clone());
         // Every call names the device, so that the server's fair share and metrics count it.
         let mut access = config.access.clone();
         if !config.device_name.is_empty() {

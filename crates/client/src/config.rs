@@ -27,6 +27,9 @@ pub struct ClientConfig {
     /// times `device_slowdown` (see [`crate::Device::run`]) instead of its own time times the
     /// slowdown. For several emulated devices on one core.
     pub emulate_from_profile: bool,
+    /// Experiments only: replay each device run from this memo instead of computing it (see
+    /// [`crate::RunMemo`]), with `emulate_from_profile` for the time it takes.
+    pub replay_device_runs: Option<std::sync::Arc<crate::RunMemo>>,
     /// How cut tensors are encoded (default uint8 + zstd-1, as profiled).
     pub codec: EncodeOptions,
     /// Smoothing and ageing of the estimates. Its `device_slowdown` is overwritten by the one
@@ -68,6 +71,7 @@ impl ClientConfig {
             policy: PolicyKind::Loadpart,
             device_slowdown: 1.0,
             emulate_from_profile: false,
+            replay_device_runs: None,
             codec: EncodeOptions::default(),
             estimator: EstimatorConfig::default(),
             fallbacks: Fallbacks::default(),

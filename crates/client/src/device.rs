@@ -1,10 +1,12 @@
 //! [`Device`]: the device's own engine running heads, tails and whole models, optionally slowed
 //! down to emulate a slower device.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loadpart_runtime::{ModelRuntime, NamedTensors, PartRunner, views};
+use loadpart_runtime::{ModelRuntime, NamedTensors, PartRunner, PartSpec, views};
+use parking_lot::Mutex;
 
 use crate::ClientError;
 
@@ -18,6 +20,40 @@ use crate::ClientError;
 pub struct Device {
     runtime: Arc<ModelRuntime>,
     slowdown: f64,
+    /// Runs replayed instead of computed (see [`RunMemo`]).
+    memo: Option<Arc<RunMemo>>,
+}
+
+/// Device runs computed once per part and replayed after: for experiments with many emulated
+/// devices on one core, whose compute is emulated anyway (each run sleeps its profiled time
+/// times the slowdown, `ClientConfig::emulate_from_profile`) and whose inputs are one fixed
+/// input, so that the devices cost their core nothing but encoding and sending. Shared by every
+/// device of an experiment (`ClientConfig::replay_device_runs`). A real device never uses it:
+/// outputs are those of the first input each part ran on.
+#[derive(Debug, Default)]
+pub struct RunMemo {
+    runs: Mutex<HashMap<PartSpec, (NamedTensors, Duration)>>,
+}
+
+impl RunMemo {
+    /// `part`'s outputs on `inputs` and how long computing them took: computed on the first
+    /// call for the part, replayed after.
+    fn run(
+        &self,
+        part: &PartRunner,
+        inputs: &NamedTensors,
+    ) -> Result<(NamedTensors, Duration), ClientError> {
+        if let Some((out, took)) = self.runs.lock().get(part.spec()) {
+            return Ok((out.clone(), *took));
+        }
+        let start = Instant::now();
+        let out = part.run(&views(inputs))?.outputs;
+        let took = start.elapsed();
+        self.runs
+            .lock()
+            .insert(part.spec().clone(), (out.clone(), took));
+        Ok((out, took))
+    }
 }
 
 impl Device {
@@ -29,7 +65,17 @@ impl Device {
                 reason: format!("{slowdown} (must be finite and at least 1)"),
             });
         }
-        Ok(Self { runtime, slowdown })
+        Ok(Self {
+            runtime,
+            slowdown,
+            memo: None,
+        })
+    }
+
+    /// This device with its runs replayed from `memo` (see [`RunMemo`]).
+    pub fn replaying(mut self, memo: Option<Arc<RunMemo>>) -> Self {
+        self.memo = memo;
+        self
     }
 
     /// The model runtime (prepared model, engine, part cache).
@@ -69,14 +115,17 @@ impl Device {
         inputs: Arc<NamedTensors>,
         target: Option<Duration>,
     ) -> Result<(NamedTensors, Duration), ClientError> {
-        let (out, took) = tokio::task::spawn_blocking(move || {
-            let start = Instant::now();
-            let out = part.run(&views(&inputs));
-            (out, start.elapsed())
+        let memo = self.memo.clone();
+        let (outputs, took) = tokio::task::spawn_blocking(move || match memo {
+            Some(m) => m.run(&part, &inputs),
+            None => {
+                let start = Instant::now();
+                let out = part.run(&views(&inputs))?;
+                Ok((out.outputs, start.elapsed()))
+            }
         })
         .await
-        .map_err(|e| ClientError::BadInput(format!("device task failed: {e}")))?;
-        let out = out?;
+        .map_err(|e| ClientError::BadInput(format!("device task failed: {e}")))??;
         let extra = match target {
             Some(t) => t.saturating_sub(took),
             None => took.mul_f64(self.slowdown - 1.0),
@@ -84,6 +133,6 @@ impl Device {
         if !extra.is_zero() {
             tokio::time::sleep(extra).await;
         }
-        Ok((out.outputs, took + extra))
+        Ok((outputs, took + extra))
     }
 }

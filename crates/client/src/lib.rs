@@ -37,7 +37,7 @@ pub mod wire;
 pub use breaker::{Breaker, BreakerConfig, BreakerState, Failure};
 pub use client::Client;
 pub use config::{ClientConfig, InferOptions};
-pub use device::Device;
+pub use device::{Device, RunMemo};
 pub use error::{ClientError, EstimateError};
 pub use estimate::{
     DeviceShare, Direction, Estimates, Estimator, EstimatorConfig, Fallbacks, FormingBatch,

@@ -44,6 +44,16 @@ impl ProfileKey {
     }
 }
 
+/// Batch sizes a server profile needs for batches of up to `max_batch` rows: powers of two
+/// below it, and it.
+pub fn server_batch_sizes(max_batch: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = std::iter::successors(Some(1usize), |b| b.checked_mul(2))
+        .take_while(|&b| b < max_batch)
+        .collect();
+    v.push(max_batch.max(1));
+    v
+}
+
 /// What a lookup found.
 #[derive(Debug)]
 pub enum Lookup {
@@ -249,6 +259,13 @@ mod tests {
             prepared,
             ProfileKey::device(),
         )
+    }
+
+    #[test]
+    fn server_batch_sizes_cover_the_max() {
+        assert_eq!(server_batch_sizes(1), vec![1]);
+        assert_eq!(server_batch_sizes(8), vec![1, 2, 4, 8]);
+        assert_eq!(server_batch_sizes(6), vec![1, 2, 4, 6]);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! again; lines of a repetition without its `done` line (a stop mid-write) are ignored.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -88,10 +87,7 @@ impl Results {
 
     /// Appends `lines` in one write, flushed to disk.
     pub fn append(&mut self, lines: &[Line]) -> Result<()> {
-        let mut text = String::new();
         for l in lines {
-            text.push_str(&serde_json::to_string(l)?);
-            text.push('\n');
             match l {
                 Line::Done { key, .. } => {
                     self.done.insert(key.clone());
@@ -102,26 +98,13 @@ impl Results {
                 _ => {}
             }
         }
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .with_context(|| format!("opening {}", self.path.display()))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_data()?;
-        Ok(())
+        crate::jsonl::append(&self.path, lines)
     }
 }
 
 /// Every readable line of a results file; a torn last line (a stop mid-write) is skipped.
 pub fn read_lines(path: &Path) -> Result<Vec<Line>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect())
+    crate::jsonl::read(path)
 }
 
 /// The requests of completed cell repetitions, and the `done` lines.

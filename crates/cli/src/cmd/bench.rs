@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use loadpart_bench::{compare, flood, load, sweep, users};
+use loadpart_bench::{compare, flood, load, population, sweep, users};
 
 /// Benchmarks and the evaluation: load against a server, forced-cut comparisons, the flood
 /// test, sweeps of every policy and their reports, populations of devices.
@@ -21,6 +21,7 @@ enum BenchCommand {
     Run(sweep::RunArgs),
     Report(sweep::ReportArgs),
     Users(users::UsersArgs),
+    Population(population::PopulationArgs),
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -31,5 +32,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         BenchCommand::Run(a) => sweep::run(a),
         BenchCommand::Report(a) => sweep::report::run(a),
         BenchCommand::Users(a) => users::run(a),
+        BenchCommand::Population(a) => population::run(a),
     }
 }

@@ -304,7 +304,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let key = auto_profile::ServerKey {
             engine: config.engine,
             threads: config.intra_threads,
-            batch_sizes: auto_profile::batch_sizes(config.max_batch_rows),
+            batch_sizes: loadpart_exec::server_batch_sizes(config.max_batch_rows),
             spinning: config.spinning,
             effort: args.profile_effort,
         };

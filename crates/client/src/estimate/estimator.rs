@@ -19,7 +19,9 @@ pub struct EstimatorConfig {
     pub link: LinkConfig,
     /// Server load.
     pub load: LoadConfig,
-    /// Half-life of offload outcomes in the miss rate (default 5 s; see [`Misses`]).
+    /// Half-life of offload outcomes in the miss rate (default 2 s, about the server's load
+    /// window: misses under a load that has passed must not keep a device local for long; see
+    /// [`Misses`]).
     pub misses_half_life: std::time::Duration,
     /// Factor on every device time, as the planner's [`Estimate::device_slowdown`] (1 = as
     /// profiled; `--device-slowdown` sets it when a slower device is emulated). Finite and
@@ -32,7 +34,7 @@ impl Default for EstimatorConfig {
         Self {
             link: LinkConfig::default(),
             load: LoadConfig::default(),
-            misses_half_life: std::time::Duration::from_secs(5),
+            misses_half_life: std::time::Duration::from_secs(2),
             device_slowdown: 1.0,
         }
     }

@@ -37,16 +37,6 @@ pub struct ServerKey {
     pub effort: ProfileEffort,
 }
 
-/// Batch sizes a server profile needs for batches of up to `max_batch` rows: powers of two
-/// below it, and it.
-pub fn batch_sizes(max_batch: usize) -> Vec<usize> {
-    let mut v: Vec<usize> = std::iter::successors(Some(1usize), |b| b.checked_mul(2))
-        .take_while(|&b| b < max_batch)
-        .collect();
-    v.push(max_batch.max(1));
-    v
-}
-
 /// Gives `spec` a profile if it has none: the cached one for its identity and `key`, or one
 /// measured now (and cached in `cache`). Blocking; about a minute for a large model.
 pub fn ensure(spec: &mut ModelSpec, key: &ServerKey, cache: &ProfileCache) -> Result<()> {
@@ -91,13 +81,6 @@ pub fn ensure(spec: &mut ModelSpec, key: &ServerKey, cache: &ProfileCache) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn batch_sizes_cover_the_max() {
-        assert_eq!(batch_sizes(1), vec![1]);
-        assert_eq!(batch_sizes(8), vec![1, 2, 4, 8]);
-        assert_eq!(batch_sizes(6), vec![1, 2, 4, 6]);
-    }
 
     #[test]
     fn measured_once_then_reused_per_identity() {
