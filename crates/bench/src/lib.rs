@@ -11,6 +11,8 @@
 //! - [`compare`]: `bench compare`, loadpart's pick against the planner's top cuts forced.
 //! - [`load`] over [`loadgen`]: `bench load`, open-loop synthetic devices; [`mix`], the cut mixes
 //!   they send.
+//! - [`summary`]: `bench summary`, the evaluation's headline over a paper-setting sweep, a
+//!   product-setting sweep and a population experiment (`summary.md`, `summary.json`, figures).
 //! - [`demo`]: the live demo of a server and several phones under changing load and links.
 //! - Shared by them: [`embedded`] (a server on a thread of its own), [`pinning`] (server and
 //!   devices on separate cores), [`remote_model`] (a device's server, model and credentials),
@@ -35,5 +37,6 @@ pub mod profiles;
 pub mod progress;
 pub mod remote_model;
 pub mod round_order;
+pub mod summary;
 pub mod sweep;
 pub mod users;

@@ -329,14 +329,7 @@ pub async fn run(
         }
         tokio::time::sleep_until(next.into()).await;
         // Draw a cut.
-        let mut x = rng.random_range(0.0..total_weight);
-        let payload = payloads
-            .iter()
-            .find(|p| {
-                x -= p.weight;
-                x < 0.0
-            })
-            .unwrap_or(&payloads[payloads.len() - 1]);
+        let payload = draw(&payloads, total_weight, &mut rng);
         let id = &identities[(n % identities.len() as u64) as usize];
         n += 1;
         report.lock().await.arrivals += 1;
@@ -344,59 +337,155 @@ pub async fn run(
             report.lock().await.shed += 1;
             continue;
         };
-        let mut req = payload.request.clone();
-        req.parameters.insert(
-            loadpart_proto::names::TIMEOUT.to_string(),
-            loadpart_proto::inference::InferParameter {
-                parameter_choice: Some(
-                    loadpart_proto::inference::infer_parameter::ParameterChoice::Int64Param(
-                        config.timeout.as_micros().min(i64::MAX as u128) as i64,
-                    ),
-                ),
-            },
-        );
-        let mut request = tonic::Request::new(req);
-        request.set_timeout(config.timeout);
-        if let Some(v) = &id.device {
-            request
-                .metadata_mut()
-                .insert(loadpart_proto::names::DEVICE_HEADER, v.clone());
-        }
-        if let Some(v) = &id.bearer {
-            request.metadata_mut().insert("authorization", v.clone());
-        }
-        let mut stub = remote.infer.clone();
-        let report = report.clone();
+        let call = send(remote, payload, id, config, report.clone());
         tasks.spawn(async move {
-            let t0 = Instant::now();
-            let r = stub.model_infer(request).await;
-            let lat = t0.elapsed().as_secs_f64() * 1e6;
-            let mut rep = report.lock().await;
-            match r {
-                Ok(_) => {
-                    rep.ok += 1;
-                    rep.ok_latency_us.push(lat);
-                }
-                Err(s) if s.code() == Code::ResourceExhausted => {
-                    rep.rejected += 1;
-                    rep.reject_latency_us.push(lat);
-                }
-                Err(s) if s.code() == Code::DeadlineExceeded => rep.deadline += 1,
-                Err(s) => {
-                    rep.errors += 1;
-                    let code = format!("{:?}", s.code());
-                    match rep.error_codes.iter_mut().find(|(c, _)| *c == code) {
-                        Some((_, k)) => *k += 1,
-                        None => rep.error_codes.push((code, 1)),
-                    }
-                }
-            }
+            call.await;
             drop(permit);
         });
         // Reap finished tasks so the set does not grow with the run.
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
+    let mut r = report.lock().await.clone();
+    r.elapsed = start.elapsed();
+    Ok(r)
+}
+
+/// One request of `payload` as identity `id`, with the configured deadline; its outcome is
+/// counted in `report` (the caller counts the arrival).
+fn send(
+    remote: &Remote,
+    payload: &Payload,
+    id: &Headers,
+    config: &LoadGenConfig,
+    report: Arc<Mutex<LoadGenReport>>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut req = payload.request.clone();
+    req.parameters.insert(
+        loadpart_proto::names::TIMEOUT.to_string(),
+        loadpart_proto::inference::InferParameter {
+            parameter_choice: Some(
+                loadpart_proto::inference::infer_parameter::ParameterChoice::Int64Param(
+                    config.timeout.as_micros().min(i64::MAX as u128) as i64,
+                ),
+            ),
+        },
+    );
+    let mut request = tonic::Request::new(req);
+    request.set_timeout(config.timeout);
+    if let Some(v) = &id.device {
+        request
+            .metadata_mut()
+            .insert(loadpart_proto::names::DEVICE_HEADER, v.clone());
+    }
+    if let Some(v) = &id.bearer {
+        request.metadata_mut().insert("authorization", v.clone());
+    }
+    let mut stub = remote.infer.clone();
+    async move {
+        let t0 = Instant::now();
+        let r = stub.model_infer(request).await;
+        let lat = t0.elapsed().as_secs_f64() * 1e6;
+        let mut rep = report.lock().await;
+        match r {
+            Ok(_) => {
+                rep.ok += 1;
+                rep.ok_latency_us.push(lat);
+            }
+            Err(s) if s.code() == Code::ResourceExhausted => {
+                rep.rejected += 1;
+                rep.reject_latency_us.push(lat);
+            }
+            Err(s) if s.code() == Code::DeadlineExceeded => rep.deadline += 1,
+            Err(s) => {
+                rep.errors += 1;
+                let code = format!("{:?}", s.code());
+                match rep.error_codes.iter_mut().find(|(c, _)| *c == code) {
+                    Some((_, k)) => *k += 1,
+                    None => rep.error_codes.push((code, 1)),
+                }
+            }
+        }
+    }
+}
+
+/// A weighted draw from `payloads` (weights summing to `total_weight`).
+fn draw<'a>(payloads: &'a [Payload], total_weight: f64, rng: &mut StdRng) -> &'a Payload {
+    let mut x = rng.random_range(0.0..total_weight);
+    payloads
+        .iter()
+        .find(|p| {
+            x -= p.weight;
+            x < 0.0
+        })
+        .unwrap_or(&payloads[payloads.len() - 1])
+}
+
+/// Background tenants in closed loop: `count` of them each send a request, wait for its answer
+/// (or its deadline), think for an exponential time of mean `think_ms`, and send again. Their
+/// load follows the server's speed, as real tenants' does; it is sized by the utilization it
+/// causes, not by an offered rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tenants {
+    pub count: usize,
+    pub think_ms: f64,
+}
+
+/// Runs closed-loop tenants (the settings on `tenants` may change while it runs; a count of 0
+/// pauses them) until `config.duration` has passed, then waits for the requests in flight.
+/// `config.devices` caps the tenants (one identity each).
+pub async fn run_closed(
+    remote: &Remote,
+    payloads: Arc<Vec<Payload>>,
+    tenants: watch::Receiver<Tenants>,
+    config: &LoadGenConfig,
+) -> Result<LoadGenReport, ClientError> {
+    if payloads.is_empty() {
+        return Err(ClientError::Config {
+            name: "mix",
+            reason: "no payloads".into(),
+        });
+    }
+    let identities = Arc::new(headers(config)?);
+    let report = Arc::new(Mutex::new(LoadGenReport::default()));
+    let start = Instant::now();
+    let end = start + config.duration;
+    let mut loops = tokio::task::JoinSet::new();
+    for i in 0..identities.len() {
+        let (remote, payloads, identities, report, config, tenants) = (
+            remote.clone(),
+            payloads.clone(),
+            identities.clone(),
+            report.clone(),
+            config.clone(),
+            tenants.clone(),
+        );
+        loops.spawn(async move {
+            let total_weight: f64 = payloads.iter().map(|p| p.weight).sum();
+            let mut rng = StdRng::seed_from_u64(config.seed ^ (i as u64).wrapping_mul(0x9E37));
+            // Bounded by time and by count.
+            for _ in 0..10_000_000u64 {
+                if Instant::now() >= end {
+                    break;
+                }
+                let t = *tenants.borrow();
+                if i >= t.count {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                let payload = draw(&payloads, total_weight, &mut rng);
+                report.lock().await.arrivals += 1;
+                send(&remote, payload, &identities[i], &config, report.clone()).await;
+                if t.think_ms.is_finite() && t.think_ms > 0.0 {
+                    let u: f64 = rng.random_range(f64::EPSILON..1.0);
+                    let think = Duration::from_secs_f64((-u.ln() * t.think_ms * 1e-3).min(60.0));
+                    tokio::time::sleep(think.min(end.saturating_duration_since(Instant::now())))
+                        .await;
+                }
+            }
+        });
+    }
+    while loops.join_next().await.is_some() {}
     let mut r = report.lock().await.clone();
     r.elapsed = start.elapsed();
     Ok(r)

@@ -5,8 +5,10 @@
 //! | `local` | nothing: everything on the device |
 //! | `server` | nothing: the inputs are sent (full offload) |
 //! | `neurosurgeon` | the full model with an idle server (W = 0, f = 1, k = 1): bandwidth-aware, load-unaware |
+//! | `neurosurgeon+risk` | as `neurosurgeon`, with the device's own miss risk priced: an ablation that tells load awareness from learning from misses |
 //! | `loadpart-original` | the original LoADPart rule: f × batch-size-1 server time, no RTT, no download, and the queue wait W added after the argmin over offload cuts, so it only decides offload vs local |
 //! | `loadpart` | the full model on the estimates |
+//! | `loadpart-norisk` | as `loadpart`, without the miss risk: the other half of that ablation |
 //! | `oracle` | the full model on the true values ([`Conditions::truth`]; the estimates when absent) |
 //! | `fixed:<cut>` | a given cut, evaluated under the full model |
 //!
@@ -50,10 +52,14 @@ pub enum PolicyKind {
     Server,
     /// Bandwidth-aware, load-unaware.
     Neurosurgeon,
+    /// Bandwidth-aware, load-unaware, with the miss risk priced.
+    NeurosurgeonRisk,
     /// The original LoADPart rule.
     LoadpartOriginal,
     /// The full model.
     Loadpart,
+    /// The full model without the miss risk.
+    LoadpartNoRisk,
     /// The full model on the true values.
     Oracle,
     /// A fixed cut, by canonical id (comma-separated tensor names).
@@ -67,8 +73,10 @@ impl FromStr for PolicyKind {
             "local" => Self::Local,
             "server" => Self::Server,
             "neurosurgeon" => Self::Neurosurgeon,
+            "neurosurgeon+risk" => Self::NeurosurgeonRisk,
             "loadpart-original" => Self::LoadpartOriginal,
             "loadpart" => Self::Loadpart,
+            "loadpart-norisk" => Self::LoadpartNoRisk,
             "oracle" => Self::Oracle,
             _ => match s.strip_prefix("fixed:") {
                 Some(cut) if !cut.is_empty() => Self::Fixed(cut.to_string()),
@@ -84,8 +92,10 @@ impl fmt::Display for PolicyKind {
             Self::Local => f.write_str("local"),
             Self::Server => f.write_str("server"),
             Self::Neurosurgeon => f.write_str("neurosurgeon"),
+            Self::NeurosurgeonRisk => f.write_str("neurosurgeon+risk"),
             Self::LoadpartOriginal => f.write_str("loadpart-original"),
             Self::Loadpart => f.write_str("loadpart"),
+            Self::LoadpartNoRisk => f.write_str("loadpart-norisk"),
             Self::Oracle => f.write_str("oracle"),
             Self::Fixed(c) => write!(f, "fixed:{c}"),
         }
@@ -94,12 +104,14 @@ impl fmt::Display for PolicyKind {
 
 impl PolicyKind {
     /// Every policy name but `fixed:<cut>`.
-    pub const SEARCHING: [PolicyKind; 6] = [
+    pub const SEARCHING: [PolicyKind; 8] = [
         Self::Local,
         Self::Server,
         Self::Neurosurgeon,
+        Self::NeurosurgeonRisk,
         Self::LoadpartOriginal,
         Self::Loadpart,
+        Self::LoadpartNoRisk,
         Self::Oracle,
     ];
 
@@ -172,7 +184,9 @@ impl Policy for Searching {
 
     fn decide(&self, c: &Conditions) -> Decision {
         match self.kind {
-            PolicyKind::Neurosurgeon => self.planner.decide(&c.estimate.with_idle_server()),
+            PolicyKind::Neurosurgeon | PolicyKind::NeurosurgeonRisk => {
+                self.planner.decide(&c.estimate.with_idle_server())
+            }
             PolicyKind::LoadpartOriginal => self.planner.decide_original(&c.estimate),
             PolicyKind::Oracle => self.planner.decide(&c.truth.unwrap_or(c.estimate)),
             _ => self.planner.decide(&c.estimate),
@@ -183,6 +197,28 @@ impl Policy for Searching {
         let e = match self.kind {
             PolicyKind::Loadpart => c.estimate,
             PolicyKind::Oracle => c.truth.unwrap_or(c.estimate),
+            PolicyKind::LoadpartNoRisk => {
+                let no_risk = PerCut {
+                    risk: None,
+                    ..*per_cut
+                };
+                return self
+                    .planner
+                    .decide_per_cut(&c.estimate, &no_risk, PER_CUT_RUNNERS_UP);
+            }
+            PolicyKind::NeurosurgeonRisk => {
+                // An idle server: no load per cut, only the device's own misses.
+                let idle = PerCut {
+                    batch_of: &|_| None,
+                    queue: None,
+                    risk: per_cut.risk,
+                };
+                return self.planner.decide_per_cut(
+                    &c.estimate.with_idle_server(),
+                    &idle,
+                    PER_CUT_RUNNERS_UP,
+                );
+            }
             _ => return self.decide(c),
         };
         self.planner.decide_per_cut(&e, per_cut, PER_CUT_RUNNERS_UP)

@@ -13,6 +13,8 @@ pub struct CellAt {
     pub slowdown: f64,
     pub mbit: f64,
     pub load: f64,
+    /// `constant`, `square` or `trace`.
+    pub shape: &'static str,
 }
 
 impl CellAt {
@@ -21,6 +23,19 @@ impl CellAt {
             slowdown: r.cell.device_slowdown,
             mbit: r.cell.mbit,
             load: r.cell.load,
+            shape: match r.cell.shape.as_str() {
+                "square" => "square",
+                "trace" => "trace",
+                _ => "constant",
+            },
+        }
+    }
+
+    /// The load as a table shows it: the level, or the peak and the shape.
+    pub fn load_label(&self) -> String {
+        match self.shape {
+            "constant" => format!("{}", self.load),
+            s => format!("{} {s}", self.load),
         }
     }
 }
@@ -110,17 +125,18 @@ impl<'a> CellData<'a> {
 
 /// A forced cut, or a policy that is one fixed cut (local, encoded full offload).
 pub fn is_fixed(r: &Record) -> bool {
-    r.variant.starts_with("top") || r.variant == "local" || r.variant == "server"
+    forced(r) || r.variant == "local" || r.variant == "server"
+}
+
+/// A cut forced by the harness: one of the planner's top cuts, or a declared fixed cut.
+fn forced(r: &Record) -> bool {
+    r.variant.starts_with("top") || r.variant.starts_with("fixed")
 }
 
 /// The cut a fixed variant asked for (a request that fell back reports the cut it ran, full
 /// local): `fixed:CUT` for a forced cut, else the policy (`local`, `server`).
 pub fn fixed_cut(r: &Record) -> &str {
-    if r.variant.starts_with("top") {
-        &r.policy
-    } else {
-        &r.variant
-    }
+    if forced(r) { &r.policy } else { &r.variant }
 }
 
 /// The cells of `records`, sorted by slowdown, bandwidth and load.
@@ -133,8 +149,8 @@ pub fn cells<'a>(records: &[&'a Record]) -> Vec<CellData<'a>> {
         }
     }
     ats.sort_by(|a, b| {
-        (a.slowdown, a.mbit, a.load)
-            .partial_cmp(&(b.slowdown, b.mbit, b.load))
+        (a.slowdown, a.mbit, a.load, a.shape)
+            .partial_cmp(&(b.slowdown, b.mbit, b.load, b.shape))
             .expect("finite cells")
     });
     ats.into_iter()

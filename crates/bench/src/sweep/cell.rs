@@ -57,7 +57,8 @@ pub async fn run_cell(
     bar: &Progress,
     progress: (usize, usize),
 ) -> Result<Vec<Record>> {
-    let vs: Vec<Variant> = variants(env.client, sweep.top_cuts);
+    let fixed = sweep.fixed_cuts.get(&cell.model).map(Vec::as_slice);
+    let vs: Vec<Variant> = variants(env.client, &sweep.policies, fixed, sweep.top_cuts)?;
     for v in &vs {
         let load = load_now(env.direct, env.model_name).await;
         let opts = v.options(&env.client.estimate(), cell.mbit, &load);

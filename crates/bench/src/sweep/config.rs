@@ -18,9 +18,46 @@ pub struct Sweep {
     pub randomize_seed: Option<u64>,
     /// Link rates of the measured device, Mbit/s (both directions).
     pub bandwidths_mbit: Vec<f64>,
-    /// Offered load of the load generator, as fractions of the capacity measured at the start of
-    /// the sweep (0 = idle server).
+    /// The background load of each cell: with `background = "open"`, the load generator's
+    /// offered rate as a fraction of the capacity measured at the start of the sweep; with
+    /// `"closed"`, the server's utilization the closed-loop tenants are sized to (0 = idle
+    /// server).
     pub loads: Vec<f64>,
+    /// How the background load is made: `open` (Poisson arrivals of synthetic devices at a
+    /// fixed rate: an overload beyond the capacity never clears) or `closed` (`tenants`
+    /// tenants that wait for each answer, then think; their think time is set per model to
+    /// reach each utilization, measured from the server's busy time).
+    pub background: String,
+    /// Closed-loop tenants (with `background = "closed"`).
+    pub tenants: usize,
+    /// Seconds per think time when the tenants' utilization curve is measured (a third to
+    /// settle, the rest measured).
+    pub tenant_probe_s: f64,
+    /// Cells whose load varies within the cell, at the peak `varying_peak`, the same for every
+    /// policy (they are measured round-robin): `square` (the peak and an idle server in turn,
+    /// `square_period_s` a cycle) and `trace` (a seeded sequence of levels from 0 to the peak,
+    /// a new one every `trace_step_s`).
+    pub varying: Vec<String>,
+    pub varying_peak: f64,
+    pub square_period_s: f64,
+    pub trace_step_s: f64,
+    /// The server's admission control, run-wide (the background's requests and every policy's
+    /// alike): on, a request predicted to miss its deadline is refused at once; off, a plain
+    /// FCFS dynamic batcher where requests wait.
+    pub admission: bool,
+    /// The device's deadline for an offload: `2x-local` (twice its predicted local time) or
+    /// `none` (a hard cap at ten times, whose hits fall back and count at full latency).
+    pub deadline: String,
+    /// One-way propagation delay of the device's link, ms (the linkem relay; netem is not in
+    /// this kernel, so the test bed cannot add one).
+    pub link_delay_ms: f64,
+    /// The policies each round sends, in a fresh order each round.
+    pub policies: Vec<String>,
+    /// Per model, fixed cuts forced in every round of every cell, declared before the runs
+    /// (the best fixed cut is chosen among them, local and full offload, on held-out
+    /// repetitions); a model without an entry gets the planner's `top_cuts` best at the start
+    /// of each cell instead.
+    pub fixed_cuts: std::collections::BTreeMap<String, Vec<String>>,
     /// Device slowdowns against the server (each device run lasts its profiled time times this).
     pub device_slowdowns: Vec<f64>,
     /// Repetitions of every cell (confidence intervals are over these).
@@ -89,6 +126,21 @@ impl Default for Sweep {
             engine: "ort".into(),
             breaker: false,
             security: false,
+            background: "open".into(),
+            tenants: 16,
+            tenant_probe_s: 3.0,
+            varying: Vec::new(),
+            varying_peak: 0.9,
+            square_period_s: 8.0,
+            trace_step_s: 2.0,
+            admission: true,
+            deadline: "2x-local".into(),
+            link_delay_ms: 0.0,
+            policies: super::policies::POLICIES
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            fixed_cuts: Default::default(),
         }
     }
 }
@@ -136,6 +188,53 @@ impl Sweep {
             "link must be auto, testbed or linkem"
         );
         ensure!(self.max_batch >= 1, "max_batch must be at least 1");
+        ensure!(
+            matches!(self.background.as_str(), "open" | "closed"),
+            "background must be open or closed"
+        );
+        ensure!(
+            self.background == "open" || self.loads.iter().all(|l| *l <= 1.0),
+            "with closed-loop tenants the loads are utilizations, at most 1"
+        );
+        ensure!(
+            self.background == "closed" || self.varying.is_empty(),
+            "varying loads need background = \"closed\""
+        );
+        ensure!(
+            self.tenants >= 1 && self.tenant_probe_s > 0.0,
+            "tenants and tenant_probe_s must be positive"
+        );
+        for v in &self.varying {
+            ensure!(
+                matches!(v.as_str(), "square" | "trace"),
+                "varying: square and/or trace, not {v:?}"
+            );
+        }
+        ensure!(
+            (0.0..=1.0).contains(&self.varying_peak)
+                && self.square_period_s > 0.0
+                && self.trace_step_s > 0.0,
+            "varying_peak must be from 0 to 1, the period and step positive"
+        );
+        ensure!(
+            matches!(self.deadline.as_str(), "2x-local" | "none"),
+            "deadline must be 2x-local or none"
+        );
+        ensure!(
+            self.link_delay_ms.is_finite() && self.link_delay_ms >= 0.0,
+            "link_delay_ms must be non-negative"
+        );
+        ensure!(
+            self.link_delay_ms == 0.0 || self.link == "linkem",
+            "a link delay needs link = \"linkem\" (netem is not in this kernel)"
+        );
+        ensure!(!self.policies.is_empty(), "no policies");
+        for p in &self.policies {
+            ensure!(
+                p == "server-raw" || p.parse::<loadpart_plan::PolicyKind>().is_ok(),
+                "policy {p:?} is not a policy"
+            );
+        }
         Ok(())
     }
 
@@ -143,16 +242,23 @@ impl Sweep {
     /// repetitions of a cell are spread over the model's run, not back to back), then device
     /// slowdown, bandwidth and load.
     pub fn cells(&self, model: &str) -> Vec<Cell> {
+        let shapes: Vec<(f64, &str)> = self
+            .loads
+            .iter()
+            .map(|&l| (l, "constant"))
+            .chain(self.varying.iter().map(|v| (self.varying_peak, v.as_str())))
+            .collect();
         let mut v = Vec::new();
         for rep in 0..self.repetitions {
             for &slowdown in &self.device_slowdowns {
                 for &mbit in &self.bandwidths_mbit {
-                    for &load in &self.loads {
+                    for &(load, shape) in &shapes {
                         v.push(Cell {
                             model: model.to_string(),
                             device_slowdown: slowdown,
                             mbit,
                             load,
+                            shape: shape.to_string(),
                             rep,
                         });
                     }
@@ -160,6 +266,14 @@ impl Sweep {
             }
         }
         v
+    }
+
+    /// The device deadline factor (on the predicted local time) of [`Sweep::deadline`].
+    pub fn deadline_factor(&self) -> f64 {
+        match self.deadline.as_str() {
+            "none" => 10.0,
+            _ => 2.0,
+        }
     }
 }
 
@@ -169,17 +283,34 @@ pub struct Cell {
     pub model: String,
     pub device_slowdown: f64,
     pub mbit: f64,
+    /// The background load (its peak when it varies).
     pub load: f64,
+    /// `constant`, `square` or `trace` (see [`Sweep::varying`]).
+    #[serde(default = "constant")]
+    pub shape: String,
     pub rep: usize,
+}
+
+fn constant() -> String {
+    "constant".into()
 }
 
 impl Cell {
     /// The key that identifies it in the results file (numbers printed exactly).
     pub fn key(&self) -> String {
+        let shape = match self.shape.as_str() {
+            "constant" => String::new(),
+            s => format!("-{s}"),
+        };
         format!(
-            "{}|x{}|{}mbit|load{}|rep{}",
+            "{}|x{}|{}mbit|load{}{shape}|rep{}",
             self.model, self.device_slowdown, self.mbit, self.load, self.rep
         )
+    }
+
+    /// Whether the load varies within the cell.
+    pub fn varies(&self) -> bool {
+        self.shape != "constant"
     }
 }
 
@@ -193,6 +324,31 @@ mod tests {
         s.check().unwrap();
         assert_eq!(s.cells("zoo:chain").len(), 3 * 4 * 3);
         assert_eq!(s.cells("m")[0].rep, 0);
+    }
+
+    #[test]
+    fn varying_cells_come_once_per_shape_at_the_peak() {
+        let s: Sweep = toml::from_str(
+            "models = [\"m\"]\nbackground = \"closed\"\nloads = [0, 0.6]\nvarying = [\"square\", \"trace\"]\nbandwidths_mbit = [20]\nrepetitions = 1",
+        )
+        .unwrap();
+        s.check().unwrap();
+        let cells = s.cells("m");
+        let keys: Vec<String> = cells.iter().map(Cell::key).collect();
+        assert_eq!(
+            keys,
+            [
+                "m|x4|20mbit|load0|rep0",
+                "m|x4|20mbit|load0.6|rep0",
+                "m|x4|20mbit|load0.9-square|rep0",
+                "m|x4|20mbit|load0.9-trace|rep0"
+            ]
+        );
+        assert!(cells[2].varies() && !cells[1].varies());
+        let open: Sweep = toml::from_str("models = [\"m\"]\nvarying = [\"square\"]").unwrap();
+        assert!(open.check().is_err(), "varying needs closed-loop tenants");
+        let delay: Sweep = toml::from_str("models = [\"m\"]\nlink_delay_ms = 10").unwrap();
+        assert!(delay.check().is_err(), "a delay needs linkem");
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub enum LinkKind {
         port: u16,
         script: PathBuf,
     },
-    /// linkem relays (no root needed).
-    Linkem,
+    /// linkem relays (no root needed), with this one-way propagation delay.
+    Linkem { delay: std::time::Duration },
 }
 
 impl LinkKind {
@@ -40,9 +40,11 @@ impl LinkKind {
             LinkKind::Testbed { ns, port, .. } => format!(
                 "netns test bed (namespace {ns}, tc htb on port {port}, kernel TCP; load generator unshaped)"
             ),
-            LinkKind::Linkem => {
-                "linkem pacing relay on loopback (user space, no netns test bed)".into()
-            }
+            LinkKind::Linkem { delay } => format!(
+                "linkem pacing relay on loopback (user space, no netns test bed; {} ms one-way \
+                 delay, 16 KiB chunks, 4 chunks queued)",
+                delay.as_secs_f64() * 1e3
+            ),
         }
     }
 }
@@ -88,9 +90,13 @@ pub fn testbed_unavailable() -> Option<String> {
     None
 }
 
-/// The link to use for `wanted` (`auto`, `testbed`, `linkem`), and a note when `auto` could not
-/// have the test bed.
-pub fn choose(wanted: &str, port: u16) -> Result<(LinkKind, Option<String>)> {
+/// The link to use for `wanted` (`auto`, `testbed`, `linkem`; linkem with a one-way `delay`),
+/// and a note when `auto` could not have the test bed.
+pub fn choose(
+    wanted: &str,
+    port: u16,
+    delay: std::time::Duration,
+) -> Result<(LinkKind, Option<String>)> {
     if let (Ok(ns), Ok(port)) = (std::env::var(NS_ENV), std::env::var(PORT_ENV)) {
         let script = script().context("scripts/testbed.sh not found")?;
         return Ok((
@@ -103,7 +109,7 @@ pub fn choose(wanted: &str, port: u16) -> Result<(LinkKind, Option<String>)> {
         ));
     }
     let why = match wanted {
-        "linkem" => return Ok((LinkKind::Linkem, None)),
+        "linkem" => return Ok((LinkKind::Linkem { delay }, None)),
         _ => testbed_unavailable(),
     };
     match (wanted, why) {
@@ -117,7 +123,7 @@ pub fn choose(wanted: &str, port: u16) -> Result<(LinkKind, Option<String>)> {
         )),
         ("testbed", Some(why)) => bail!("the netns test bed is not available: {why}"),
         (_, Some(why)) => Ok((
-            LinkKind::Linkem,
+            LinkKind::Linkem { delay },
             Some(format!(
                 "no netns test bed ({why}): using linkem pacing relays"
             )),
@@ -198,6 +204,14 @@ fn rate_arg(mbit: f64) -> String {
     format!("{}kbit", (mbit * 1000.0).round().max(1.0) as u64)
 }
 
+/// `mbit` both ways and `delay` each way.
+fn shape(mbit: f64, delay: std::time::Duration) -> LinkShape {
+    LinkShape {
+        one_way_delay: delay,
+        ..LinkShape::symmetric_bits(mbit * 1e6)
+    }
+}
+
 /// The link of one server's run.
 pub enum Link {
     Testbed {
@@ -205,7 +219,7 @@ pub enum Link {
         script: PathBuf,
         port: u16,
     },
-    Linkem(Relay),
+    Linkem(Relay, std::time::Duration),
 }
 
 impl Link {
@@ -213,7 +227,7 @@ impl Link {
     pub fn listen(kind: &LinkKind) -> SocketAddr {
         match kind {
             LinkKind::Testbed { port, .. } => SocketAddr::from(([0, 0, 0, 0], *port)),
-            LinkKind::Linkem => SocketAddr::from(([127, 0, 0, 1], 0)),
+            LinkKind::Linkem { .. } => SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 
@@ -225,13 +239,9 @@ impl Link {
                 script: script.clone(),
                 port: *port,
             },
-            LinkKind::Linkem => Link::Linkem(
-                Relay::start(
-                    "127.0.0.1:0".parse()?,
-                    server,
-                    LinkShape::symmetric_bits(mbit * 1e6),
-                )
-                .await?,
+            LinkKind::Linkem { delay } => Link::Linkem(
+                Relay::start("127.0.0.1:0".parse()?, server, shape(mbit, *delay)).await?,
+                *delay,
             ),
         })
     }
@@ -240,7 +250,7 @@ impl Link {
     pub fn device_url(&self) -> String {
         match self {
             Link::Testbed { port, .. } => format!("http://127.0.0.1:{port}"),
-            Link::Linkem(r) => format!("http://{}", r.addr()),
+            Link::Linkem(r, _) => format!("http://{}", r.addr()),
         }
     }
 
@@ -248,7 +258,7 @@ impl Link {
     pub fn direct_url(&self, server: SocketAddr) -> String {
         match self {
             Link::Testbed { port, .. } => format!("http://127.0.0.2:{port}"),
-            Link::Linkem(_) => format!("http://{server}"),
+            Link::Linkem(..) => format!("http://{server}"),
         }
     }
 
@@ -267,7 +277,7 @@ impl Link {
                     String::from_utf8_lossy(&out.stderr)
                 );
             }
-            Link::Linkem(r) => r.set_shape(LinkShape::symmetric_bits(mbit * 1e6)),
+            Link::Linkem(r, delay) => r.set_shape(shape(mbit, *delay)),
         }
         Ok(())
     }

@@ -8,12 +8,14 @@ use anyhow::{Context, Result};
 use loadpart_client::{Access, Remote};
 use tokio::sync::{oneshot, watch};
 
-use crate::loadgen::{self, Arrivals, LoadGenConfig, Payload};
+use crate::loadgen::{self, Arrivals, LoadGenConfig, Payload, Tenants};
 use crate::pinning;
 
-/// A running load generator; its rate (requests/s, 0 = paused) can change at any time.
+/// A running load generator: open-loop arrivals at a rate (requests/s, 0 = paused) and
+/// closed-loop tenants (0 = paused), both changeable at any time.
 pub struct LoadThread {
     rate: watch::Sender<f64>,
+    tenants: watch::Sender<Tenants>,
     stop: Option<oneshot::Sender<()>>,
     join: Option<std::thread::JoinHandle<()>>,
 }
@@ -32,6 +34,10 @@ impl LoadThread {
         measure: Option<f64>,
     ) -> Result<(Self, Option<f64>)> {
         let (rate, rate_rx) = watch::channel(0.0f64);
+        let (tenants, tenants_rx) = watch::channel(Tenants {
+            count: 0,
+            think_ms: 0.0,
+        });
         let (stop, stop_rx) = oneshot::channel::<()>();
         let (cap_tx, cap_rx) = oneshot::channel::<Result<Option<f64>>>();
         let join = std::thread::Builder::new()
@@ -79,8 +85,10 @@ impl LoadThread {
                     if failed {
                         return;
                     }
+                    let payloads = Arc::new(payloads);
                     tokio::select! {
-                        _ = loadgen::run(&remote, Arc::new(payloads), Arrivals::Poisson(rate_rx), &config) => {}
+                        _ = loadgen::run(&remote, payloads.clone(), Arrivals::Poisson(rate_rx), &config) => {}
+                        _ = loadgen::run_closed(&remote, payloads, tenants_rx, &config) => {}
                         _ = stop_rx => {}
                     }
                 });
@@ -91,6 +99,7 @@ impl LoadThread {
         Ok((
             Self {
                 rate,
+                tenants,
                 stop: Some(stop),
                 join: Some(join),
             },
@@ -101,6 +110,11 @@ impl LoadThread {
     /// Sets the offered rate, requests/s.
     pub fn set_rate(&self, per_s: f64) {
         self.rate.send_replace(per_s);
+    }
+
+    /// Sets the closed-loop tenants.
+    pub fn set_tenants(&self, tenants: Tenants) {
+        self.tenants.send_replace(tenants);
     }
 
     /// Stops it (requests in flight are dropped) and joins its thread.

@@ -6,15 +6,17 @@
 //! `analysis` (what the results say), `report` (Markdown) and `plot` (SVG).
 
 mod analysis;
+mod background;
 mod cell;
 mod config;
+pub mod evaluation;
 pub mod link;
 mod loadgen_thread;
 mod plot;
 pub mod policies;
-mod record;
+pub mod record;
 pub mod report;
-mod results;
+pub mod results;
 mod run;
 mod security;
 pub(crate) mod stats;
@@ -120,13 +122,14 @@ impl RunArgs {
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let sweep = args.sweep()?;
-    let (mut kind, mut note) = link::choose(&sweep.link, sweep.port)?;
+    let delay = std::time::Duration::from_secs_f64(sweep.link_delay_ms * 1e-3);
+    let (mut kind, mut note) = link::choose(&sweep.link, sweep.port, delay)?;
     if matches!(kind, link::LinkKind::Testbed { .. }) && !link::inside_testbed() {
         eprintln!("link: {} (entering it)", kind.describe());
         match link::run_inside(&kind, sweep.bandwidths_mbit[0])? {
             Some(code) => return Ok(code),
             None if sweep.link == "auto" => {
-                kind = link::LinkKind::Linkem;
+                kind = link::LinkKind::Linkem { delay };
                 note =
                     Some("the netns test bed could not be made: using linkem pacing relays".into());
             }

@@ -47,7 +47,8 @@ pub fn write(
     for &(slow, mbit) in &ps {
         let here: Vec<&CellData<'_>> = cs
             .iter()
-            .filter(|c| c.at.slowdown == slow && c.at.mbit == mbit)
+            // Latency against the load level: cells whose load varies have no one level.
+            .filter(|c| c.at.slowdown == slow && c.at.mbit == mbit && c.at.shape == "constant")
             .collect();
         let mut chart = Chart::new(
             format!("device x{slow}, {mbit} Mbit/s"),

@@ -22,17 +22,20 @@ pub const POLICIES: [&str; 7] = [
 /// One thing measured in a round.
 #[derive(Debug, Clone)]
 pub enum Variant {
-    /// A policy of [`POLICIES`].
-    Policy(&'static str),
+    /// A policy (see [`POLICIES`], and the ablations `neurosurgeon+risk`, `loadpart-norisk`).
+    Policy(String),
     /// The planner's `rank`-th cut (1-based) at the start of the cell, forced.
     Top { rank: usize, cut: CutId },
+    /// The `k`-th (1-based) of the fixed cuts declared for the model before the runs.
+    Fixed { k: usize, cut: CutId },
 }
 
 impl Variant {
     pub fn label(&self) -> String {
         match self {
-            Variant::Policy(p) => (*p).to_string(),
+            Variant::Policy(p) => p.clone(),
             Variant::Top { rank, .. } => format!("top{rank}"),
+            Variant::Fixed { k, .. } => format!("fixed{k}"),
         }
     }
 
@@ -42,12 +45,12 @@ impl Variant {
     /// slowdown.
     pub fn options(&self, estimate: &Estimate, link_mbit: f64, load: &LoadNow) -> InferOptions {
         match self {
-            Variant::Policy("server-raw") => InferOptions {
+            Variant::Policy(p) if p == "server-raw" => InferOptions {
                 policy: Some(PolicyKind::Server),
                 raw_inputs: true,
                 ..InferOptions::default()
             },
-            Variant::Policy("oracle") => InferOptions {
+            Variant::Policy(p) if p == "oracle" => InferOptions {
                 policy: Some(PolicyKind::Oracle),
                 truth: Some(truth(estimate, link_mbit, load)),
                 ..InferOptions::default()
@@ -56,7 +59,7 @@ impl Variant {
                 policy: Some(p.parse().expect("the names in POLICIES are policies")),
                 ..InferOptions::default()
             },
-            Variant::Top { cut, .. } => InferOptions {
+            Variant::Top { cut, .. } | Variant::Fixed { cut, .. } => InferOptions {
                 cut: Some(cut.clone()),
                 ..InferOptions::default()
             },
@@ -81,12 +84,27 @@ pub fn truth(estimate: &Estimate, link_mbit: f64, load: &LoadNow) -> Estimate {
     }
 }
 
-/// Every policy, then the planner's `top` best distinct cuts on the client's current estimates
-/// (full local and full offload are left out: `local` and `server` already measure them).
-pub fn variants(client: &Client, top: usize) -> Vec<Variant> {
-    let mut v: Vec<Variant> = POLICIES.iter().map(|p| Variant::Policy(p)).collect();
+/// `policies`, then the fixed cuts declared for the model (`fixed`), or else the planner's `top`
+/// best distinct cuts on the client's current estimates (full local and full offload are left
+/// out: `local` and `server` already measure them).
+pub fn variants(
+    client: &Client,
+    policies: &[String],
+    fixed: Option<&[String]>,
+    top: usize,
+) -> anyhow::Result<Vec<Variant>> {
+    let mut v: Vec<Variant> = policies.iter().cloned().map(Variant::Policy).collect();
+    if let Some(fixed) = fixed {
+        for (k, id) in fixed.iter().enumerate() {
+            v.push(Variant::Fixed {
+                k: k + 1,
+                cut: CutId::parse(id)?,
+            });
+        }
+        return Ok(v);
+    }
     let Some(planner) = client.planner() else {
-        return v;
+        return Ok(v);
     };
     let dag = planner.dag();
     let (fl, fo) = (planner.full_local().id(dag), planner.full_offload().id(dag));
@@ -105,5 +123,5 @@ pub fn variants(client: &Client, top: usize) -> Vec<Variant> {
             .enumerate()
             .map(|(i, cut)| Variant::Top { rank: i + 1, cut }),
     );
-    v
+    Ok(v)
 }

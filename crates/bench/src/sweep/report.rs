@@ -40,10 +40,10 @@ fn pct(n: usize, d: usize) -> f64 {
 fn cell_table(md: &mut String, c: &CellData<'_>) {
     let _ = writeln!(
         md,
-        "\n#### device x{}, {} Mbit/s, load {} of capacity ({} repetitions)\n",
+        "\n#### device x{}, {} Mbit/s, load {} ({} repetitions)\n",
         c.at.slowdown,
         c.at.mbit,
-        c.at.load,
+        c.at.load_label(),
         c.reps().len()
     );
     md.push_str("| policy | n | mean ms (95% CI) | p50 | p95 | p99 | pred. err. % | top-1 % | fallback % | refused % | offloaded % | on device |\n");
@@ -185,7 +185,7 @@ fn model_section(
             "| x{} | {} | {} | {} | {} | {} | {} | {} |",
             c.at.slowdown,
             c.at.mbit,
-            c.at.load,
+            c.at.load_label(),
             with_ci(mean(&lp), ci95(&lp), 1),
             with_ci(v.vs_neurosurgeon.0, v.vs_neurosurgeon.1, 1),
             with_ci(v.vs_original.0, v.vs_original.1, 1),

@@ -26,6 +26,13 @@ pub enum Line {
     },
     /// The capacity measured for a model when its first cell ran; later sessions reuse it.
     Capacity { model: String, per_s: f64 },
+    /// The server's utilization under `tenants` closed-loop tenants at each think time (ms),
+    /// measured for a model when its first cell ran; later sessions reuse it.
+    Tenants {
+        model: String,
+        tenants: usize,
+        curve: Vec<(f64, f64)>,
+    },
     /// One measured request.
     Request(Box<Record>),
     /// A cell repetition is complete: its requests are all above.
@@ -34,9 +41,14 @@ pub enum Line {
         key: String,
         link: String,
         capacity_per_s: f64,
-        /// The load generator's offered rate (Poisson arrivals), requests/s.
+        /// The load generator's offered rate (Poisson arrivals), requests/s; 0 with closed-loop
+        /// tenants.
         load_offered_per_s: f64,
         seconds: f64,
+        /// The server's busy fraction over the cell's measured rounds (everyone's load: the
+        /// background's and the measured device's).
+        #[serde(default)]
+        utilization: Option<f64>,
     },
 }
 
@@ -45,6 +57,7 @@ pub struct Results {
     path: PathBuf,
     done: HashSet<String>,
     capacities: BTreeMap<String, f64>,
+    tenant_curves: BTreeMap<(String, usize), Vec<(f64, f64)>>,
 }
 
 impl Results {
@@ -54,6 +67,7 @@ impl Results {
             path: path.to_path_buf(),
             done: HashSet::new(),
             capacities: BTreeMap::new(),
+            tenant_curves: BTreeMap::new(),
         };
         if path.exists() {
             for line in read_lines(path)? {
@@ -63,6 +77,13 @@ impl Results {
                     }
                     Line::Capacity { model, per_s } => {
                         r.capacities.insert(model, per_s);
+                    }
+                    Line::Tenants {
+                        model,
+                        tenants,
+                        curve,
+                    } => {
+                        r.tenant_curves.insert((model, tenants), curve);
                     }
                     _ => {}
                 }
@@ -85,6 +106,13 @@ impl Results {
         self.capacities.get(model).copied()
     }
 
+    /// The utilization curve measured for `model` with `tenants` tenants, if any.
+    pub fn tenant_curve(&self, model: &str, tenants: usize) -> Option<&[(f64, f64)]> {
+        self.tenant_curves
+            .get(&(model.to_string(), tenants))
+            .map(Vec::as_slice)
+    }
+
     /// Appends `lines` in one write, flushed to disk.
     pub fn append(&mut self, lines: &[Line]) -> Result<()> {
         for l in lines {
@@ -94,6 +122,14 @@ impl Results {
                 }
                 Line::Capacity { model, per_s } => {
                     self.capacities.insert(model.clone(), *per_s);
+                }
+                Line::Tenants {
+                    model,
+                    tenants,
+                    curve,
+                } => {
+                    self.tenant_curves
+                        .insert((model.clone(), *tenants), curve.clone());
                 }
                 _ => {}
             }

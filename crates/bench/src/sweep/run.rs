@@ -14,6 +14,7 @@ use loadpart_plan::ProfileRole;
 use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache, views};
 use loadpart_server::{ModelSpec, ServerConfig};
 
+use super::background::{self, Background};
 use super::cell::{CellEnv, run_cell, top1};
 use super::config::Sweep;
 use super::link::{Link, LinkKind};
@@ -78,6 +79,10 @@ pub async fn run_model(ctx: &mut RunCtx<'_>, model: &str, results: &mut Results)
             enabled: false,
             ..Default::default()
         },
+        admission: sweep.admission,
+        // Without admission control requests wait: a large bound, so that the queue is the
+        // batcher's, not a refusal in disguise.
+        max_queue_len: if sweep.admission { 256 } else { 4096 },
         ..ServerConfig::default()
     };
     let security = sweep
@@ -89,7 +94,7 @@ pub async fn run_model(ctx: &mut RunCtx<'_>, model: &str, results: &mut Results)
     }
     let server_key = ProfileKey {
         role: ProfileRole::Server,
-        batch_sizes: batch_sizes(sweep.max_batch),
+        batch_sizes: loadpart_exec::server_batch_sizes(sweep.max_batch),
         threads: sweep.server_threads,
         spinning: loadpart_engine::Spinning::Off,
         effort: loadpart_exec::ProfileEffort::Quick,
@@ -114,15 +119,6 @@ pub async fn run_model(ctx: &mut RunCtx<'_>, model: &str, results: &mut Results)
     .await;
     server.stop().await?;
     result
-}
-
-/// 1, 2, 4, ... up to and including `max`.
-fn batch_sizes(max: usize) -> Vec<usize> {
-    let mut v: Vec<usize> = std::iter::successors(Some(1usize), |b| Some(b * 2))
-        .take_while(|b| *b < max)
-        .collect();
-    v.push(max);
-    v
 }
 
 async fn run_on_server(
@@ -224,6 +220,44 @@ async fn run_on_server(
             ""
         }
     ));
+    let curve: Option<Vec<(f64, f64)>> = match sweep.background.as_str() {
+        "closed" => Some(match results.tenant_curve(model, sweep.tenants) {
+            Some(c) => c.to_vec(),
+            None => {
+                ctx.bar.println(&format!(
+                    "{model}: measuring the utilization of {} closed-loop tenants by think time \
+                     ({} s)",
+                    sweep.tenants,
+                    (sweep.tenant_probe_s * background::THINK_GRID_MS.len() as f64).round()
+                ));
+                let c = background::calibrate(&load, &direct, sweep.tenants, sweep.tenant_probe_s)
+                    .await?;
+                results.append(&[Line::Tenants {
+                    model: model.to_string(),
+                    tenants: sweep.tenants,
+                    curve: c.clone(),
+                }])?;
+                c
+            }
+        }),
+        _ => None,
+    };
+    if let Some(c) = &curve {
+        let points: Vec<String> = c
+            .iter()
+            .map(|(t, u)| format!("{t:.0} ms: {u:.2}"))
+            .collect();
+        ctx.bar.println(&format!(
+            "{model}: utilization by think time: {}",
+            points.join(", ")
+        ));
+    }
+    let bg = Background {
+        sweep,
+        load: &load,
+        capacity_per_s: capacity,
+        curve: curve.as_deref(),
+    };
 
     let result = async {
         let mut client: Option<(f64, Client)> = None;
@@ -241,6 +275,7 @@ async fn run_on_server(
                 config.device_slowdown = cell.device_slowdown;
                 config.access = access.clone();
                 config.emulate_from_profile = sweep.device_from_profile;
+                config.deadline_factor = sweep.deadline_factor();
                 if !sweep.breaker {
                     config.breaker.failures_to_open = u32::MAX;
                     config.breaker.slow_to_open = u32::MAX;
@@ -258,9 +293,7 @@ async fn run_on_server(
             let (_, c) = client.as_ref().expect("connected above");
             let started = Instant::now();
             link.set_rate(cell.mbit).await?;
-            let offered = cell.load * capacity;
-            load.set_rate(offered);
-            tokio::time::sleep(Duration::from_secs_f64(sweep.settle_s)).await;
+            let offered = bg.set(cell.load);
             let env = CellEnv {
                 client: c,
                 direct: &direct,
@@ -268,7 +301,18 @@ async fn run_on_server(
                 inputs: &inputs,
                 local_top1: &local_top1,
             };
-            let records = run_cell(&env, &cell, sweep, ctx.bar, (ctx.done, ctx.total)).await?;
+            let measure = async {
+                tokio::time::sleep(Duration::from_secs_f64(sweep.settle_s)).await;
+                let since = background::busy_seconds(&direct).await?;
+                let records = run_cell(&env, &cell, sweep, ctx.bar, (ctx.done, ctx.total)).await?;
+                let utilization = background::utilization_since(&direct, since).await?;
+                anyhow::Ok((records, utilization))
+            };
+            // A varying background changes while the cell runs; a constant one is set above.
+            let (records, utilization) = tokio::select! {
+                r = measure => r?,
+                () = bg.vary(&cell, started) => anyhow::bail!("the background outlived its cell"),
+            };
             let mut lines: Vec<Line> = records
                 .into_iter()
                 .map(|r| Line::Request(Box::new(r)))
@@ -284,6 +328,7 @@ async fn run_on_server(
                 capacity_per_s: capacity,
                 load_offered_per_s: offered,
                 seconds: started.elapsed().as_secs_f64(),
+                utilization: Some(utilization),
             });
             results.append(&lines)?;
             ctx.done += 1;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use loadpart_bench::{compare, flood, load, population, sweep, users};
+use loadpart_bench::{compare, flood, load, population, summary, sweep, users};
 
 /// Benchmarks and the evaluation: load against a server, forced-cut comparisons, the flood
 /// test, sweeps of every policy and their reports, populations of devices.
@@ -22,6 +22,7 @@ enum BenchCommand {
     Report(sweep::ReportArgs),
     Users(users::UsersArgs),
     Population(population::PopulationArgs),
+    Summary(summary::SummaryArgs),
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -33,5 +34,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         BenchCommand::Report(a) => sweep::report::run(a),
         BenchCommand::Users(a) => users::run(a),
         BenchCommand::Population(a) => population::run(a),
+        BenchCommand::Summary(a) => summary::run(a),
     }
 }

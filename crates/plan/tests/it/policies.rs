@@ -462,3 +462,55 @@ fn the_risk_of_a_miss_is_priced_into_offloads_and_never_into_local() {
         assert_eq!(r.price(&bare.predicted, local_us), 0.0);
     }
 }
+
+#[test]
+fn the_risk_ablations_price_the_risk_without_the_load_and_the_load_without_the_risk() {
+    let p = planner(synth::resnet50_like(), true);
+    let e = Estimate::idle(2e6);
+    let (switch_us, offload, local) = first_switch(&p, e);
+    let id = |d: &loadpart_plan::Decision| d.cut.id(p.dag()).to_string();
+    let build = |k: PolicyKind| k.build(p.clone()).unwrap();
+    let with = |risk| PerCut {
+        batch_of: &|_| None,
+        queue: None,
+        risk,
+    };
+    let risk = OffloadRisk {
+        miss_rate: 0.2,
+        miss_wait_us: 100_000.0,
+    };
+    // An idle server: neurosurgeon+risk offloads as neurosurgeon does, unless offloads miss.
+    let idle: loadpart_plan::Conditions = e.into();
+    let ns = build(PolicyKind::Neurosurgeon).decide_per_cut(&idle, &with(Some(risk)));
+    let nsr = build(PolicyKind::NeurosurgeonRisk);
+    assert_eq!(id(&ns), offload, "neurosurgeon ignores the risk");
+    assert_eq!(id(&nsr.decide_per_cut(&idle, &with(None))), offload);
+    // Offloads that nearly all miss, after a long wait: the narrowest local-side choice wins.
+    let dire = OffloadRisk {
+        miss_rate: 0.9,
+        miss_wait_us: 1e6,
+    };
+    let careful = nsr.decide_per_cut(&idle, &with(Some(dire)));
+    assert_eq!(id(&careful), local, "{:?}", careful.predicted);
+    // A queue past loadpart's switch point: neurosurgeon+risk does not see it.
+    let loaded: loadpart_plan::Conditions = Estimate {
+        queue_us: switch_us + 5e3,
+        ..e
+    }
+    .into();
+    assert_eq!(id(&nsr.decide_per_cut(&loaded, &with(None))), offload);
+    assert_eq!(
+        id(&build(PolicyKind::LoadpartNoRisk).decide_per_cut(&loaded, &with(Some(risk)))),
+        local,
+        "loadpart-norisk sees the load"
+    );
+    // Just short of the switch, loadpart-norisk offloads whatever the misses.
+    let near: loadpart_plan::Conditions = Estimate {
+        queue_us: switch_us - 2e3,
+        ..e
+    }
+    .into();
+    let nr = build(PolicyKind::LoadpartNoRisk).decide_per_cut(&near, &with(Some(risk)));
+    assert_eq!(id(&nr), offload);
+    assert_eq!(nr.predicted.risk, 0.0);
+}
