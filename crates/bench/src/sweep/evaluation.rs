@@ -356,8 +356,8 @@ mod tests {
                 rs.push(record(rep, 0.9, round, "loadpart", 80.0));
                 rs.push(record(rep, 0.9, round, "neurosurgeon", 100.0));
                 rs.push(record(rep, 0.9, round, "local", 90.0));
-                // top1 is the best fixed cut in every repetition but one.
-                let top = if rep == 3 { 95.0 } else { 78.0 };
+                // top1 is the best fixed cut; slower in the last repetition.
+                let top = if rep == 3 { 80.0 } else { 78.0 };
                 rs.push(record(rep, 0.9, round, "top1", top));
                 rs.push(record(rep, 0.0, round, "loadpart", 50.0));
                 rs.push(record(rep, 0.0, round, "neurosurgeon", 50.0));
@@ -380,12 +380,12 @@ mod tests {
             (best - 20.0).abs() < 1e-9 && label.contains("L0.9"),
             "{label}"
         );
-        // Held out repetition 3 still picks top1 (78 ms on the others), which scored 95 there.
+        // Held out repetition 3 picks top1 (78 ms on the others), which scored 80 there.
         let c = loaded[0];
         assert_eq!(c.best_fixed_without(3).as_deref(), Some("top1"));
         let gaps = c.loo_gaps("loadpart");
         assert_eq!(gaps.len(), 4);
-        assert!((gaps[3] - 100.0 * (80.0 / 95.0 - 1.0)).abs() < 1e-9);
+        assert!(gaps[3].abs() < 1e-9);
         assert!((gaps[0] - 100.0 * (80.0 / 78.0 - 1.0)).abs() < 1e-9);
         assert_eq!(equivalent(c, "loadpart", 5.0), Some(true));
         assert_eq!(equivalent(c, "neurosurgeon", 5.0), Some(false));
