@@ -10,6 +10,7 @@ mod background;
 mod cell;
 mod config;
 pub mod evaluation;
+pub mod fixed_cuts;
 pub mod link;
 mod loadgen_thread;
 mod plot;

@@ -23,6 +23,7 @@ enum BenchCommand {
     Users(users::UsersArgs),
     Population(population::PopulationArgs),
     Summary(summary::SummaryArgs),
+    FixedCuts(sweep::fixed_cuts::FixedCutsArgs),
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -35,5 +36,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         BenchCommand::Users(a) => users::run(a),
         BenchCommand::Population(a) => population::run(a),
         BenchCommand::Summary(a) => summary::run(a),
+        BenchCommand::FixedCuts(a) => sweep::fixed_cuts::run(a),
     }
 }
