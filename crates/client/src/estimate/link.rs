@@ -114,6 +114,10 @@ pub enum Observed {
     Used,
     /// The transfer part was too short to be meaningful (see the module doc); nothing changed.
     TooShort,
+    /// A probe was too short to measure, so it only shows the link is at least as fast as its
+    /// bytes over the least meaningful transfer time; that bound, above the estimate, was
+    /// taken as a sample (and sizes the next, larger probe).
+    LowerBound,
     /// A passive sample arrived while the RTT was unknown (never measured, or forgotten), so its
     /// transfer part is unknown; nothing changed.
     NoRtt,
@@ -231,9 +235,23 @@ impl LinkEstimator {
             return Err(self.refuse("elapsed", 0.0));
         }
         let transfer_us = micros(elapsed) - self.rtt(now).value().unwrap_or(0.0);
-        if transfer_us < self.min_transfer_us(now) {
+        let min_us = self.min_transfer_us(now);
+        if transfer_us < min_us {
             self.too_short += 1;
-            return Ok(Observed::TooShort);
+            // The link is at least `bytes / min_us` fast. Unless the estimate already says
+            // so, take the bound as a sample: the next probe is sized from it and so grows
+            // until it lasts long enough (a probe that is always too short would otherwise
+            // leave a very fast link unknown forever).
+            let bound = bytes as f64 / (min_us / 1e6);
+            let ewma = match direction {
+                Direction::Up => &self.up,
+                Direction::Down => &self.down,
+            };
+            if self.known(ewma, now).is_some_and(|b| b >= bound) {
+                return Ok(Observed::TooShort);
+            }
+            self.update_bandwidth(direction, bytes, min_us, now)?;
+            return Ok(Observed::LowerBound);
         }
         self.update_bandwidth(direction, bytes, transfer_us, now)?;
         Ok(Observed::Used)

@@ -171,11 +171,49 @@ fn samples_dominated_by_rtt_update_nothing() {
     // 5 ms of transfer after 5 ms of server and 30 ms of RTT: within the jitter.
     offload.total_elapsed = 40 * MS;
     assert_eq!(l.observe_offload(&offload), Ok(Observed::TooShort));
+    assert_eq!(l.estimate(t0).uplink_bytes_per_s, Reading::Unknown);
+    // A probe that short only bounds the bandwidth from below: bytes over the threshold.
+    let min_us = 2.0 * dev;
+    let probe = l.observe_probe(Direction::Up, 16_384, 31 * MS, t0).unwrap();
+    assert_eq!(probe, Observed::LowerBound);
+    let up = value(l.estimate(t0).uplink_bytes_per_s);
+    assert!((up - 16_384.0 / (min_us / 1e6)).abs() < 1.0, "uplink {up}");
+    // A second one adds nothing the estimate does not already say.
     let probe = l.observe_probe(Direction::Up, 16_384, 31 * MS, t0).unwrap();
     assert_eq!(probe, Observed::TooShort);
-    assert_eq!(l.too_short(), 2);
+    assert_eq!(value(l.estimate(t0).uplink_bytes_per_s), up);
+    assert_eq!(l.too_short(), 3);
     assert_eq!(l.rejected(), 0);
-    assert_eq!(l.estimate(t0).uplink_bytes_per_s, Reading::Unknown);
+}
+
+#[test]
+fn probes_too_short_for_a_very_fast_link_grow_until_they_measure_it() {
+    // Loopback: 50 µs of RTT and 1 GB/s, where the first 256 KiB probe takes well under the
+    // 1 ms a transfer must last to count.
+    let t0 = Instant::now();
+    let mut l = link();
+    let true_bytes_per_s = 1e9;
+    let rtt = Duration::from_micros(50);
+    l.observe_rtt(rtt, t0).unwrap();
+    let mut outcomes = Vec::new();
+    for i in 0..4u32 {
+        let now = t0 + i * MS;
+        let bytes = l.next_probe_bytes(Direction::Up, now);
+        let transfer = Duration::from_secs_f64(bytes as f64 / true_bytes_per_s);
+        outcomes.push(
+            l.observe_probe(Direction::Up, bytes, rtt + transfer, now)
+                .unwrap(),
+        );
+    }
+    assert_eq!(outcomes[0], Observed::LowerBound);
+    assert!(
+        outcomes[1..].iter().all(|&o| o == Observed::Used),
+        "{outcomes:?}"
+    );
+    assert_eq!(l.next_probe_bytes(Direction::Up, t0), MAX_PROBE_BYTES);
+    let up = value(l.estimate(t0 + 3 * MS).uplink_bytes_per_s);
+    // The bound (256 KB/ms) pulls the average below the truth; the measured probes lift it.
+    assert!(up > 0.25e9 && up <= true_bytes_per_s * 1.01, "uplink {up}");
 }
 
 #[test]
