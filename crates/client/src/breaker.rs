@@ -6,7 +6,10 @@
 //! and a background health check asks the server (cheaply) whether it is back once the back-off
 //! has passed. A success closes the breaker; another failure doubles the back-off, up to a cap.
 //! A refusal for overload (RESOURCE_EXHAUSTED) is the server working as designed, so it backs off
-//! for a shorter, fixed time: the load report that came with it already steers the planner.
+//! for a shorter, fixed time: the load report that came with it already steers the planner. A
+//! refusal that says when to retry (gRPC's `grpc-retry-pushback-ms`, sent when the device is over
+//! its fair share) is honoured instead, up to a cap: an offload before then would be refused
+//! again and cost the device a round trip before it finishes locally.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +29,9 @@ pub struct BreakerConfig {
     pub max_backoff: Duration,
     /// Back-off after an overload refusal (default 200 ms).
     pub overload_backoff: Duration,
+    /// Longest server pushback honoured (default 10 s, the most the server asks for); zero
+    /// ignores pushback (a refusal then backs off like any overload refusal).
+    pub max_pushback: Duration,
 }
 
 impl Default for BreakerConfig {
@@ -36,6 +42,7 @@ impl Default for BreakerConfig {
             base_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(1),
             overload_backoff: Duration::from_millis(200),
+            max_pushback: Duration::from_secs(10),
         }
     }
 }
@@ -136,6 +143,18 @@ impl Breaker {
         }
     }
 
+    /// An overload refusal at `now` whose server asked for no retry within `pushback`: offload
+    /// again after the longer of that (capped at `max_pushback`) and the overload back-off.
+    pub fn refused_with_pushback(&mut self, now: Instant, pushback: Duration) {
+        if self.config.max_pushback.is_zero() {
+            return self.failure(Failure::Overloaded, now);
+        }
+        let wait = pushback
+            .min(self.config.max_pushback)
+            .max(self.config.overload_backoff);
+        self.open(now + wait);
+    }
+
     fn open(&mut self, until: Instant) {
         if self.state == BreakerState::Closed {
             self.opened += 1;
@@ -214,6 +233,25 @@ mod tests {
         b.failure(Failure::Overloaded, t0);
         assert!(!b.allows_offload());
         assert!(b.wants_health_check(t0 + 200 * MS));
+    }
+
+    #[test]
+    fn a_refusal_with_pushback_waits_for_it_within_the_cap() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(BreakerConfig::default());
+        b.refused_with_pushback(t0, 3000 * MS);
+        assert!(!b.wants_health_check(t0 + 2999 * MS));
+        assert!(b.wants_health_check(t0 + 3000 * MS));
+        b.success();
+        // A hint shorter than the overload back-off keeps the back-off; a longer one than the
+        // cap is cut to it.
+        b.refused_with_pushback(t0, 5 * MS);
+        assert!(!b.wants_health_check(t0 + 199 * MS));
+        assert!(b.wants_health_check(t0 + 200 * MS));
+        b.success();
+        b.refused_with_pushback(t0, Duration::from_secs(3600));
+        assert!(b.wants_health_check(t0 + Duration::from_secs(10)));
+        assert_eq!(b.times_opened(), 3);
     }
 
     #[test]

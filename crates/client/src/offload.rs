@@ -291,6 +291,7 @@ impl Shared {
         kept: &NamedTensors,
     ) -> Result<(NamedTensors, ReplyFigures), FallbackReason> {
         let now = call.at;
+        let mut pushback = None;
         let failure = match result {
             Ok(resp) => match wire::parse_reply(resp.into_inner()) {
                 Ok(reply) => {
@@ -337,7 +338,10 @@ impl Shared {
                     FallbackReason::BadReply(e.to_string()),
                 ),
             },
-            Err(status) => classify(&status, self, now, call.took >= deadline),
+            Err(status) => {
+                pushback = wire::pushback_from_status(&status);
+                classify(&status, self, now, call.took >= deadline)
+            }
         };
         let (kind, why) = failure;
         if let Some(policy) = learn
@@ -349,7 +353,12 @@ impl Shared {
                 .of(policy)
                 .observe(true, us(call.took), now);
         }
-        self.breaker.lock().failure(kind, now);
+        match pushback {
+            Some(wait) if kind == Failure::Overloaded => {
+                self.breaker.lock().refused_with_pushback(now, wait);
+            }
+            _ => self.breaker.lock().failure(kind, now),
+        }
         self.count(|st| {
             st.fallbacks += 1;
             if kind == Failure::Overloaded {

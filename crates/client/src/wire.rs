@@ -351,6 +351,15 @@ pub fn load_from_status(status: &tonic::Status) -> Option<LoadSample> {
         .map(|r| load_sample(&r))
 }
 
+/// The retry pushback a refusal carries (gRPC's `grpc-retry-pushback-ms`, gRFC A6): how long
+/// the server asks the caller to wait. `None` when absent or not a whole number of ms (gRFC A6
+/// says a negative or malformed value means "do not retry"; a device then simply plans again).
+pub fn pushback_from_status(status: &tonic::Status) -> Option<Duration> {
+    let v = status.metadata().get(names::RETRY_PUSHBACK_METADATA)?;
+    let ms: u64 = v.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_millis(ms))
+}
+
 fn dims_i64(dims: &[usize]) -> Vec<i64> {
     dims.iter().map(|&d| d as i64).collect()
 }
@@ -430,5 +439,22 @@ mod tests {
         let mut int8 = r;
         int8.outputs[0].datatype = "INT8".into();
         assert!(parse_reply(int8).is_err());
+    }
+
+    #[test]
+    fn a_refusal_s_pushback_is_read_in_milliseconds_and_malformed_ones_are_ignored() {
+        let with = |v: &str| {
+            let mut s = tonic::Status::resource_exhausted("over share");
+            s.metadata_mut()
+                .insert(names::RETRY_PUSHBACK_METADATA, v.parse().unwrap());
+            pushback_from_status(&s)
+        };
+        assert_eq!(with("2500"), Some(Duration::from_millis(2500)));
+        assert_eq!(with("-1"), None);
+        assert_eq!(with("soon"), None);
+        assert_eq!(
+            pushback_from_status(&tonic::Status::resource_exhausted("queue full")),
+            None
+        );
     }
 }

@@ -68,3 +68,7 @@ pub mod share {
 /// gRPC trailer metadata on a RESOURCE_EXHAUSTED status: the encoded `loadpart.v1.LoadReport`,
 /// so that a refused device learns why without another call.
 pub const LOAD_REPORT_METADATA: &str = "loadpart-load-report-bin";
+
+/// gRPC's server pushback (gRFC A6) on a refusal: milliseconds the caller should wait before
+/// trying again (sent when a device is over its fair share).
+pub const RETRY_PUSHBACK_METADATA: &str = "grpc-retry-pushback-ms";

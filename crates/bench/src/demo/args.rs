@@ -39,6 +39,14 @@ pub struct Args {
     /// Synthetic load in the busy phase, as a fraction of the server's measured capacity.
     #[arg(long, default_value_t = 1.5)]
     pub(super) load: f64,
+    /// Turn on the server's per-device fair share (off in the demo). By design fair share hands
+    /// out half the server's capacity among the devices, so the synthetic devices' 1.5x
+    /// capacity and the phones, which send request after request under four policies, are all
+    /// over their shares: with it on, the busy phase showed fair share refusing (the server
+    /// completed about 68 requests/s of 321 offered, with capacity for 214), not a busy server.
+    /// `loadpart bench flood` shows fair share at work.
+    #[arg(long)]
+    pub(super) fair_share: bool,
     /// ort (ONNX Runtime; falls back to tract if its library is missing) or tract.
     #[arg(long, default_value = "ort", env = "LOADPART_ENGINE")]
     pub(super) engine: EngineKind,

@@ -26,6 +26,13 @@ pub struct Record {
     pub latency_ms: f64,
     /// Predicted latency, ms.
     pub predicted_ms: f64,
+    /// Why the request ran locally or fell back, when it did (`backing_off`, `overloaded: ...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// What the planner was told: uplink estimate (Mbit/s), expected queue wait (ms), RTT (ms).
+    pub uplink_mbit: f64,
+    pub queue_ms: f64,
+    pub rtt_ms: f64,
 }
 
 impl Record {
@@ -46,6 +53,16 @@ impl Record {
             },
             latency_ms: o.measured.total_us * 1e-3,
             predicted_ms: o.predicted.total() * 1e-3,
+            why: match &o.route {
+                Route::LocalOnly { why } => serde_json::to_value(why)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string)),
+                Route::Fallback { why } => Some(why.to_string()),
+                Route::Local | Route::Offloaded => None,
+            },
+            uplink_mbit: o.estimate.uplink_bytes_per_s * 8e-6,
+            queue_ms: o.estimate.queue_us * 1e-3,
+            rtt_ms: o.estimate.rtt_us * 1e-3,
         }
     }
 }

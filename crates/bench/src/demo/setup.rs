@@ -70,6 +70,10 @@ pub async fn start_server(args: &Args, model: &Model, pinned: bool) -> Result<Se
             _ => None,
         },
         tokens: args.tokens.clone(),
+        fair_share: loadpart_server::FairShareConfig {
+            enabled: args.fair_share,
+            ..Default::default()
+        },
         ..ServerConfig::default()
     };
     ServerThread::start(

@@ -128,6 +128,7 @@ async fn devices_run(sh: &Shared, run: &Run, server: &ServerThread) -> Result<Ve
         config.breaker.failures_to_open = u32::MAX;
         config.breaker.slow_to_open = u32::MAX;
         config.breaker.overload_backoff = Duration::ZERO;
+        config.breaker.max_pushback = Duration::ZERO;
         let client = Client::connect(config, runtime.clone(), sh.device_profile.clone(), None)
             .await
             .context("connecting a device")?;

@@ -280,6 +280,7 @@ async fn run_on_server(
                     config.breaker.failures_to_open = u32::MAX;
                     config.breaker.slow_to_open = u32::MAX;
                     config.breaker.overload_backoff = Duration::ZERO;
+                    config.breaker.max_pushback = Duration::ZERO;
                 }
                 let c =
                     Client::connect(config, runtime.clone(), device_profile.clone(), None).await?;

@@ -42,4 +42,4 @@ pub(crate) fn refusal_status(
 }
 
 /// gRPC's server pushback (gRFC A6): milliseconds a retrying client should wait.
-pub const RETRY_PUSHBACK_METADATA: &str = "grpc-retry-pushback-ms";
+pub const RETRY_PUSHBACK_METADATA: &str = loadpart_proto::names::RETRY_PUSHBACK_METADATA;
