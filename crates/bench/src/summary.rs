@@ -143,10 +143,7 @@ fn setting(records: &[Record], util: &std::collections::BTreeMap<String, f64>) -
         best_cell_pct: f64::NAN,
     });
     let vs_nsr = versus(&loaded, "neurosurgeon+risk");
-    let kept = vs_nsr
-        .as_ref()
-        .map(|v| v.mean_pct / vs_ns.mean_pct)
-        .filter(|k| k.is_finite());
+    let kept = kept_share(vs_ns.mean_pct, vs_nsr.as_ref().map(|v| v.mean_pct));
     Setting {
         loaded_cells: loaded.len(),
         stationary_cells: stationary.len(),
@@ -167,6 +164,17 @@ fn setting(records: &[Record], util: &std::collections::BTreeMap<String, f64>) -
         neurosurgeon_fallback_pct: evaluation::fallback_pct(&loaded, "neurosurgeon"),
         vs_neurosurgeon: vs_ns,
     }
+}
+
+/// The share of the gain on `neurosurgeon` that holds against `neurosurgeon+risk`; defined only
+/// where there is a gain to share (a ratio of two losses would read as a share kept).
+fn kept_share(vs_neurosurgeon_pct: f64, vs_risk_pct: Option<f64>) -> Option<f64> {
+    if vs_neurosurgeon_pct.is_nan() || vs_neurosurgeon_pct <= 0.0 {
+        return None;
+    }
+    vs_risk_pct
+        .map(|r| r / vs_neurosurgeon_pct)
+        .filter(|k| k.is_finite())
 }
 
 fn fmt_r(pct: f64, ci: [f64; 2]) -> String {
@@ -220,8 +228,10 @@ fn setting_md(name: &str, s: &Setting, cells: &[Cell<'_>]) -> String {
         fmt_r(s.vs_best_fixed_varying.pct, s.vs_best_fixed_varying.ci),
         s.loadpart_fallback_pct,
         s.neurosurgeon_fallback_pct,
-        s.kept_vs_neurosurgeon_risk
-            .map_or("n/a".to_string(), |k| format!("{k:.2}"))
+        s.kept_vs_neurosurgeon_risk.map_or(
+            "none (no gain on neurosurgeon to share)".to_string(),
+            |k| format!("{k:.2}")
+        )
     );
     let _ = writeln!(
         md,
@@ -411,4 +421,19 @@ pub fn run(args: SummaryArgs) -> Result<ExitCode> {
     print!("{md}");
     eprintln!("wrote {}/summary.md and summary.json", args.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kept_share;
+
+    #[test]
+    fn the_share_kept_is_defined_only_for_a_gain() {
+        assert_eq!(kept_share(10.0, Some(8.0)), Some(0.8));
+        assert_eq!(kept_share(10.0, Some(-2.0)), Some(-0.2));
+        assert_eq!(kept_share(-1.3, Some(-1.0)), None);
+        assert_eq!(kept_share(0.0, Some(1.0)), None);
+        assert_eq!(kept_share(f64::NAN, Some(1.0)), None);
+        assert_eq!(kept_share(5.0, None), None);
+    }
 }

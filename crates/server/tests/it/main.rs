@@ -6,6 +6,7 @@
 mod admission;
 mod bad_input;
 mod concurrency;
+mod disconnects;
 mod fair_share;
 mod metrics;
 mod overload;
