@@ -2,13 +2,10 @@
 //! the status metadata, and for fair share a retry hint and the device's own share.
 
 use loadpart_proto::loadpart::LoadReport;
+use loadpart_proto::names::{LOAD_REPORT_METADATA, RETRY_PUSHBACK_METADATA};
 use tonic::Status;
 
 use super::Shared;
-
-/// Binary metadata key of the load report a RESOURCE_EXHAUSTED refusal carries (a prost-encoded
-/// `loadpart.v1.LoadReport`), so that a refused client can re-plan without another call.
-pub const LOAD_REPORT_METADATA: &str = loadpart_proto::names::LOAD_REPORT_METADATA;
 
 /// Puts `load` on a refusal, so that the refused device re-plans without another call.
 pub(crate) fn attach_load(status: &mut Status, load: &LoadReport) {
@@ -40,6 +37,3 @@ pub(crate) fn refusal_status(
     attach_load(&mut status, &load);
     status
 }
-
-/// gRPC's server pushback (gRFC A6): milliseconds a retrying client should wait.
-pub const RETRY_PUSHBACK_METADATA: &str = loadpart_proto::names::RETRY_PUSHBACK_METADATA;

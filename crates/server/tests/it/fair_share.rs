@@ -68,7 +68,7 @@ async fn a_device_over_its_share_is_refused_and_the_others_are_served() {
     );
     let pushback: u64 = refused
         .metadata()
-        .get("grpc-retry-pushback-ms")
+        .get(loadpart_proto::names::RETRY_PUSHBACK_METADATA)
         .expect("a retry hint")
         .to_str()
         .unwrap()
