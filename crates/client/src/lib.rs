@@ -40,9 +40,9 @@ pub use config::{ClientConfig, InferOptions};
 pub use device::{Device, RunMemo};
 pub use error::{ClientError, EstimateError};
 pub use estimate::{
-    DeviceShare, Direction, Estimates, Estimator, EstimatorConfig, Fallbacks, FormingBatch,
-    LinkConfig, LinkEstimator, LoadConfig, LoadEstimator, LoadSample, Observed, Offload, Probe,
-    Reading, Staleness,
+    CutLoad, DeviceShare, Direction, Estimates, Estimator, EstimatorConfig, Fallbacks,
+    FormingBatch, LinkConfig, LinkEstimator, LoadConfig, LoadEstimator, LoadSample, Observed,
+    Offload, Probe, Reading, Staleness,
 };
 pub use outcome::{FallbackReason, InferOutcome, LocalReason, Measured, Route};
 pub use remote::{Access, Identify, Remote, TOKEN_ENV, Token, Transport};

@@ -246,26 +246,30 @@ impl Shared {
             (None, None) => None,
         };
         // The server's load per cut: the batch a request at each cut would join (a cut that
-        // other traffic uses batches, one nobody uses runs alone), and the queue it finds on
-        // arrival; and how often offloads missed lately. Copied out, so the estimator is not
-        // locked while the planner works.
-        let (batches, queue, risk) = {
+        // other traffic uses batches, one nobody uses runs alone), the queue it finds on
+        // arrival (joining a forming batch or queueing behind all of them); and how often
+        // offloads missed lately. Copied out, so the estimator is not locked while the planner
+        // works.
+        let (batches, queue, waits, risk) = {
             let e = self.estimator.lock();
             let now = Instant::now();
             (
                 e.load.cut_batches(now),
                 e.load.queue_outlook(now),
+                e.load.cut_waits(now),
                 e.misses.risk(policy, now),
             )
         };
         let policy = custom.as_deref().unwrap_or(&*plan.policy);
         let batch_of = |c: &CutId| batches.get(c.as_str());
+        let wait_of = |c: &CutId| waits.get(c.as_str());
         let per_cut = PerCut {
             batch_of: &batch_of,
             queue,
+            wait_of: &wait_of,
             risk,
         };
-        let best = if batches.is_empty() && queue.is_none() && risk.is_none() {
+        let best = if batches.is_empty() && queue.is_none() && waits.is_empty() && risk.is_none() {
             policy.decide(&conditions)
         } else {
             policy.decide_per_cut(&conditions, &per_cut)

@@ -16,7 +16,7 @@ use loadpart_proto::to_proto_params;
 use loadpart_runtime::{NamedTensors, Tensor};
 use prost::Message;
 
-use crate::{ClientError, DeviceShare, FormingBatch, LoadSample};
+use crate::{ClientError, CutLoad, DeviceShare, FormingBatch, LoadSample};
 
 /// Cut tensors encoded for the wire.
 #[derive(Debug, Clone, Default)]
@@ -251,6 +251,7 @@ pub fn parse_reply(r: ModelInferResponse) -> Result<Reply, ClientError> {
             executors_busy: f(EXECUTORS_BUSY) as u32,
             cut_batches: None,
             backlog_us: num(p, BACKLOG_US),
+            backlog_mean_us: num(p, BACKLOG_MEAN_US),
             device_share: share_from_params(p),
             utilization: 0.0,
             busy_seconds_total: 0.0,
@@ -325,10 +326,16 @@ pub fn load_sample(r: &LoadReport) -> LoadSample {
         cut_batches: Some(
             r.cut_batches
                 .iter()
-                .map(|c| (c.cut_id.clone(), c.mean_batch_size))
+                .map(|c| CutLoad {
+                    cut_id: c.cut_id.clone(),
+                    requests: c.requests,
+                    mean_batch_size: c.mean_batch_size,
+                    queue_wait_mean_us: c.queue_wait_mean_us,
+                })
                 .collect(),
         ),
         backlog_us: r.backlog_us,
+        backlog_mean_us: r.backlog_mean_us,
         utilization: r.utilization,
         busy_seconds_total: r.busy_seconds_total,
         device_share: r.device_share.as_ref().map(|s| DeviceShare {

@@ -209,9 +209,8 @@ impl Policy for Searching {
             PolicyKind::NeurosurgeonRisk => {
                 // An idle server: no load per cut, only the device's own misses.
                 let idle = PerCut {
-                    batch_of: &|_| None,
-                    queue: None,
                     risk: per_cut.risk,
+                    ..PerCut::NONE
                 };
                 return self.planner.decide_per_cut(
                     &c.estimate.with_idle_server(),

@@ -45,6 +45,8 @@ pub mod load {
     pub const EXECUTORS_BUSY: &str = "loadpart_load_executors_busy";
     /// How long a request arriving now would wait for an executor, µs (absent when unknown).
     pub const BACKLOG_US: &str = "loadpart_load_backlog_us";
+    /// The backlog's time average over the window, µs (absent when unknown).
+    pub const BACKLOG_MEAN_US: &str = "loadpart_load_backlog_mean_us";
 }
 
 /// gRPC metadata a device names itself by (self-declared: with device tokens the server uses the

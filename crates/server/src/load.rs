@@ -14,7 +14,9 @@ use loadpart_cuts::CutId;
 
 use crate::error::SchedError;
 
+mod backlog;
 mod by_cut;
+pub use backlog::BacklogHistory;
 pub use by_cut::CutBatchStat;
 
 /// The largest slowdown ever reported; a larger ratio (a profiled time near zero) is clamped.
@@ -41,7 +43,8 @@ pub struct LoadSnapshot {
     /// Samples refused since start (a NaN, infinite or negative profiled time, or a batch of 0
     /// rows).
     pub rejected_samples: u64,
-    /// Per cut with requests in the window: the batch those requests ran in, by cut id. Only
+    /// Per cut with requests in the window: the batch those requests ran in and their mean
+    /// queue wait, by cut id. Only
     /// for requests recorded with their cut ([`LoadWindow::record_request_at`]).
     pub cut_batches: Vec<CutBatchStat>,
 }
@@ -102,7 +105,7 @@ impl LoadWindow {
     ) {
         let at = self.advance(now);
         self.requests.push_back((at, queue_wait));
-        self.by_cut.record(at, cut, batch_rows);
+        self.by_cut.record(at, cut, batch_rows, queue_wait);
     }
 
     /// Records one batch of `rows` rows that finished at `now`, took `measured` to execute, and

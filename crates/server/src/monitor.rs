@@ -12,7 +12,7 @@ use loadpart_proto::loadpart::{BatchSizeCount, CutBatch, FormingBatch, LoadRepor
 
 use crate::error::ServerError;
 use crate::fair_share::capacity::CapacityWindow;
-use crate::load::{LoadSnapshot, LoadWindow};
+use crate::load::{BacklogHistory, LoadSnapshot, LoadWindow};
 use crate::metrics::{Gauges, Metrics};
 use crate::stats::{ModelStats, RequestCost};
 
@@ -33,8 +33,9 @@ pub struct Monitor {
     /// Executors running a batch now.
     pub busy: AtomicUsize,
     forming: Mutex<Vec<FormingBatch>>,
-    /// The backlog the scheduler computed last ([`Monitor::set_backlog`]), and when.
-    backlog: Mutex<Option<(Instant, Duration)>>,
+    /// The backlogs the scheduler computed ([`Monitor::set_backlog`]): the latest and their
+    /// average over the window.
+    backlog: Mutex<BacklogHistory>,
     /// Executor time per row run, for fair share's capacity and the utilization.
     capacity: Mutex<CapacityWindow>,
     /// Executor time spent in batches since start, ns.
@@ -82,7 +83,7 @@ impl Monitor {
             in_flight: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             forming: Mutex::new(Vec::new()),
-            backlog: Mutex::new(None),
+            backlog: Mutex::new(BacklogHistory::new(span)),
             capacity: Mutex::new(CapacityWindow::new(span)),
             busy_ns: AtomicU64::new(0),
             metrics,
@@ -97,7 +98,7 @@ impl Monitor {
     /// The scheduler's backlog at `now` (how long a new request would wait for an executor;
     /// `None` when unknown). Reports age it: an executor frees up as time passes.
     pub fn set_backlog(&self, now: Instant, backlog: Option<Duration>) {
-        *self.backlog.lock() = backlog.map(|b| (now, b));
+        self.backlog.lock().set(now, backlog);
     }
 
     /// A request of `model` at `cut` that ran in a batch of `batch_rows` rows: its queue wait
@@ -213,8 +214,13 @@ impl Monitor {
                 cut_id: c.cut.to_string(),
                 requests: c.requests,
                 mean_batch_size: c.mean_batch_rows,
+                queue_wait_mean_us: c.queue_wait_mean_us,
             }));
         }
+        let (backlog_us, backlog_mean_us) = {
+            let mut b = self.backlog.lock();
+            (b.now_us(now), b.mean_us(now))
+        };
         Some(LoadReport {
             timestamp_unix_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -239,11 +245,8 @@ impl Monitor {
             executors: self.executors as u32,
             executors_busy: self.busy.load(Ordering::Relaxed) as u32,
             cut_batches,
-            backlog_us: self.backlog.lock().map(|(at, b)| {
-                b.saturating_sub(now.saturating_duration_since(at))
-                    .as_secs_f64()
-                    * 1e6
-            }),
+            backlog_us,
+            backlog_mean_us,
             device_share: None,
             utilization: self.capacity.lock().busy_fraction(now, self.executors),
             busy_seconds_total: self.busy_ns.load(Ordering::Relaxed) as f64 * 1e-9,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use loadpart_plan::QueueOutlook;
 
-use super::cut_batches::CutBatches;
+use super::cut_batches::{CutBatches, CutWaits};
 use super::ewma::{Domain, Ewma};
 use super::staleness::{Reading, Staleness};
 use crate::EstimateError;
@@ -46,13 +46,16 @@ pub struct LoadSample {
     pub executors: u32,
     /// Executors running a batch now.
     pub executors_busy: u32,
-    /// Per cut that ran requests in the window, the mean rows of the batch each ran in, by
-    /// canonical cut id; `None` when the source does not carry them (a reply's parameters), so
-    /// that it says nothing about cuts rather than "none ran".
-    pub cut_batches: Option<Vec<(String, f64)>>,
+    /// Per cut that ran requests in the window, the batch they ran in and their wait; `None`
+    /// when the source does not carry them (a reply's parameters), so that it says nothing
+    /// about cuts rather than "none ran".
+    pub cut_batches: Option<Vec<CutLoad>>,
     /// How long a request arriving when the report was made would wait for an executor, µs
     /// (the queue as it stood); `None` when the server did not know or did not say.
     pub backlog_us: Option<f64>,
+    /// The backlog's time average over the window, µs: what a request at a cut with nothing
+    /// queued finds on average; `None` when the server did not know or did not say.
+    pub backlog_mean_us: Option<f64>,
     /// This device's own fair share on the server, when the server reports it. Informational:
     /// planning uses the server-wide figures above.
     pub device_share: Option<DeviceShare>,
@@ -77,6 +80,19 @@ pub struct DeviceShare {
     pub admitted_per_s: f64,
     /// Its admitted-rate limit, requests per second; `None`: none now.
     pub rate_limit_per_s: Option<f64>,
+}
+
+/// The requests one cut ran in the server's window (`loadpart.v1.CutBatch`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CutLoad {
+    /// The cut's canonical id.
+    pub cut_id: String,
+    /// Requests at that cut completed in the window.
+    pub requests: u64,
+    /// Mean rows of the batch each ran in.
+    pub mean_batch_size: f64,
+    /// Their mean queue wait, µs.
+    pub queue_wait_mean_us: f64,
 }
 
 /// A batch the server is gathering: requests for one model and cut.
@@ -152,8 +168,12 @@ pub struct LoadEstimator {
     own_batch_by_cut: HashMap<String, Ewma>,
     /// The latest report's per-cut batch sizes (valid entries only), and when it came.
     server_by_cut: Option<(Instant, HashMap<String, f64>)>,
+    /// The latest report's per-cut mean waits and request counts (valid entries only).
+    server_waits: HashMap<String, (f64, u64)>,
     /// The latest report's backlog, µs, and when it came.
     backlog: Option<(Instant, f64)>,
+    /// The backlog's time average (what a request at an unused cut waits), µs.
+    backlog_mean: Ewma,
     queue_length: Ewma,
     rejected: u64,
 }
@@ -172,7 +192,9 @@ impl LoadEstimator {
             own_batch: Ewma::new(h, Domain::Positive)?,
             own_batch_by_cut: HashMap::new(),
             server_by_cut: None,
+            server_waits: HashMap::new(),
             backlog: None,
+            backlog_mean: Ewma::new(h, Domain::NonNegative)?,
             queue_length: Ewma::new(h, Domain::NonNegative)?,
             rejected: 0,
         })
@@ -234,16 +256,29 @@ impl LoadEstimator {
             Some(_) => self.rejected += 1,
             None => {}
         }
+        if let Some(b) = report.backlog_mean_us
+            && self.backlog_mean.update("backlog_mean", b, now).is_err()
+        {
+            self.rejected += 1;
+        }
         if let Some(cuts) = &report.cut_batches {
-            // One bad entry (NaN, below 1) is dropped and counted; the rest of the report is
-            // still good.
-            let valid = |k: f64| k.is_finite() && k >= 1.0;
-            let by_cut: HashMap<String, f64> = cuts
+            // One bad entry (NaN, a batch below 1, a negative wait) is dropped and counted; the
+            // rest of the report is still good.
+            let valid = |c: &CutLoad| {
+                c.mean_batch_size.is_finite()
+                    && c.mean_batch_size >= 1.0
+                    && Domain::NonNegative.admits(c.queue_wait_mean_us)
+            };
+            let good: Vec<&CutLoad> = cuts.iter().filter(|c| valid(c)).collect();
+            self.rejected += (cuts.len() - good.len()) as u64;
+            let by_cut = good
                 .iter()
-                .filter(|(_, k)| valid(*k))
-                .map(|(c, k)| (c.clone(), *k))
+                .map(|c| (c.cut_id.clone(), c.mean_batch_size))
                 .collect();
-            self.rejected += (cuts.len() - by_cut.len()) as u64;
+            self.server_waits = good
+                .iter()
+                .map(|c| (c.cut_id.clone(), (c.queue_wait_mean_us, c.requests)))
+                .collect();
             self.server_by_cut = Some((now, by_cut));
         }
         Ok(())
@@ -313,6 +348,25 @@ impl LoadEstimator {
                 .filter_map(|c| Some((c.clone(), self.cut_batch(c, now)?)))
                 .collect(),
             otherwise: None,
+        }
+    }
+
+    /// The queue wait a request at each cut would find on average, as of `now`: from the
+    /// server's latest per-cut report and backlog average while they are fresh; empty
+    /// otherwise (then every cut is priced with the server-wide mean wait).
+    pub fn cut_waits(&self, now: Instant) -> CutWaits {
+        let fresh = self.server_by_cut.as_ref().is_some_and(|(at, _)| {
+            now.saturating_duration_since(*at) <= self.config.staleness.max_age
+        });
+        if !fresh {
+            return CutWaits::default();
+        }
+        CutWaits {
+            by_cut: self.server_waits.clone(),
+            lone_us: match self.config.staleness.read(&self.backlog_mean, now) {
+                Reading::Fresh(b) => Some(b),
+                _ => None,
+            },
         }
     }
 

@@ -260,8 +260,7 @@ fn per_cut_batches_move_loadpart_off_a_cut_whose_batches_are_large() {
     let batch_of = |c: &loadpart_cuts::CutId| (*c == chosen).then_some(8.0);
     let per_cut = PerCut {
         batch_of: &batch_of,
-        queue: None,
-        risk: None,
+        ..PerCut::NONE
     };
     let moved = lp.decide_per_cut(&e.into(), &per_cut);
     assert_ne!(moved.cut, plain.cut);
@@ -274,6 +273,73 @@ fn per_cut_batches_move_loadpart_off_a_cut_whose_batches_are_large() {
     );
     assert!(moved.predicted.total() < first_at_8.total());
     // Load-unaware policies ignore batch sizes.
+    let ns = PolicyKind::Neurosurgeon.build(p.clone()).unwrap();
+    assert_eq!(
+        ns.decide_per_cut(&e.into(), &per_cut).cut,
+        ns.decide(&e.into()).cut
+    );
+}
+
+#[test]
+fn per_cut_waits_move_loadpart_off_a_cut_that_queues_behind_every_batch() {
+    let p = planner(synth::resnet50_like(), false);
+    let lp = PolicyKind::Loadpart.build(p.clone()).unwrap();
+    let e = Estimate {
+        rtt_us: 2_000.0,
+        queue_us: 30_000.0,
+        ..Estimate::idle(1e8)
+    };
+    let plain = lp.decide(&e.into());
+    assert!(!plain.cut.is_full_local(), "{}", plain.cut.id(p.dag()));
+    // The server-wide mean wait is 30 ms, but a request at the chosen cut (nobody else's)
+    // queues behind every batch: 400 ms on average. Every other cut finds 30 ms.
+    let chosen = plain.cut.id(p.dag());
+    let wait_of = |c: &loadpart_cuts::CutId| Some(if *c == chosen { 400_000.0 } else { 30_000.0 });
+    let q = QueueOutlook {
+        now_us: 30_000.0,
+        mean_us: 30_000.0,
+        memory_us: 1.0,
+    };
+    let per_cut = PerCut {
+        queue: Some(q),
+        wait_of: &wait_of,
+        ..PerCut::NONE
+    };
+    let moved = lp.decide_per_cut(&e.into(), &per_cut);
+    assert_ne!(moved.cut, plain.cut);
+    assert!(
+        moved.cut.is_full_local() || (moved.predicted.queue - 30_000.0).abs() < 1.0,
+        "its prediction holds its own cut's wait: {:?}",
+        moved.predicted
+    );
+    // A fixed cut is priced with its own wait, at arrival (its lead is far beyond the 1 µs
+    // memory, so the mean).
+    let fixed = PolicyKind::Fixed(chosen.to_string())
+        .build(p.clone())
+        .unwrap();
+    let priced = fixed.decide_per_cut(&e.into(), &per_cut);
+    assert!(
+        (priced.predicted.queue - 400_000.0).abs() < 1.0,
+        "{:?}",
+        priced.predicted
+    );
+    // Without an outlook the cut's wait replaces the estimate's.
+    let no_outlook = PerCut {
+        wait_of: &wait_of,
+        ..PerCut::NONE
+    };
+    let priced = fixed.decide_per_cut(&e.into(), &no_outlook);
+    assert!((priced.predicted.queue - 400_000.0).abs() < 1.0);
+    // A wait that is not a finite, non-negative number is ignored.
+    let bad = PerCut {
+        wait_of: &|_| Some(f64::NAN),
+        ..PerCut::NONE
+    };
+    assert_eq!(
+        fixed.decide_per_cut(&e.into(), &bad).predicted.queue,
+        e.queue_us
+    );
+    // Load-unaware policies ignore waits.
     let ns = PolicyKind::Neurosurgeon.build(p.clone()).unwrap();
     assert_eq!(
         ns.decide_per_cut(&e.into(), &per_cut).cut,
@@ -297,9 +363,8 @@ fn the_queue_is_priced_at_the_time_a_request_reaches_the_server() {
         memory_us: 100_000.0,
     };
     let per_cut = PerCut {
-        batch_of: &|_| None,
         queue: Some(q),
-        risk: None,
+        ..PerCut::NONE
     };
     let server = PolicyKind::Server.build(p.clone()).unwrap();
     let d = server.decide_per_cut(&e.into(), &per_cut);
@@ -421,9 +486,8 @@ fn the_risk_of_a_miss_is_priced_into_offloads_and_never_into_local() {
     let lp = PolicyKind::Loadpart.build(p.clone()).unwrap();
     let id = |d: &loadpart_plan::Decision| d.cut.id(p.dag()).to_string();
     let with = |risk| PerCut {
-        batch_of: &|_| None,
-        queue: None,
         risk,
+        ..PerCut::NONE
     };
     let plain = lp.decide_per_cut(&c, &with(None));
     assert_eq!(id(&plain), offload);
@@ -471,9 +535,8 @@ fn the_risk_ablations_price_the_risk_without_the_load_and_the_load_without_the_r
     let id = |d: &loadpart_plan::Decision| d.cut.id(p.dag()).to_string();
     let build = |k: PolicyKind| k.build(p.clone()).unwrap();
     let with = |risk| PerCut {
-        batch_of: &|_| None,
-        queue: None,
         risk,
+        ..PerCut::NONE
     };
     let risk = OffloadRisk {
         miss_rate: 0.2,

@@ -43,9 +43,11 @@ fn an_empty_window_is_defined() {
 }
 
 #[test]
-fn each_cut_reports_the_batch_its_requests_ran_in() {
+fn each_cut_reports_the_batch_its_requests_ran_in_and_their_wait() {
     // The whole input runs in batches of 3 (three requests each see 3 rows), r3 alone; the mean
-    // is over requests, so one lone request at the input does not halve its figure.
+    // is over requests, so one lone request at the input does not halve its figure. The input's
+    // requests joined batches (5 µs); r3's queued behind them (90 µs), and the server-wide mean
+    // (22 µs) would price it at a quarter of that.
     let t0 = Instant::now();
     let mut w = window(t0);
     let input = CutId::from_names(["data"]);
@@ -54,7 +56,7 @@ fn each_cut_reports_the_batch_its_requests_ran_in() {
         w.record_request_at(t0 + secs(0.1 * i as f64), us_(5), &input, 3);
     }
     w.record_request_at(t0 + secs(0.5), us_(5), &input, 1);
-    w.record_request_at(t0 + secs(0.6), us_(5), &r3, 1);
+    w.record_request_at(t0 + secs(0.6), us_(90), &r3, 1);
     let s = w.snapshot(t0 + secs(1.0));
     assert_eq!(s.cut_batches.len(), 2);
     let of = |c: &CutId| s.cut_batches.iter().find(|b| &b.cut == c).unwrap().clone();
@@ -62,6 +64,9 @@ fn each_cut_reports_the_batch_its_requests_ran_in() {
     assert!((of(&input).mean_batch_rows - 2.5).abs() < 1e-12);
     assert_eq!(of(&r3).requests, 1);
     assert_eq!(of(&r3).mean_batch_rows, 1.0);
+    assert!((of(&input).queue_wait_mean_us - 5.0).abs() < 1e-9);
+    assert!((of(&r3).queue_wait_mean_us - 90.0).abs() < 1e-9);
+    assert!((s.queue_wait_mean_us - 22.0).abs() < 1e-9);
     assert_eq!(s.requests_per_s, 5.0, "requests at cuts count as requests");
     // Past the window (10 s) every cut is forgotten: a cut not listed ran nothing.
     assert!(w.snapshot(t0 + secs(11.0)).cut_batches.is_empty());

@@ -284,6 +284,9 @@ pub fn reply_params(t: &crate::jobs::Timings, load: &LoadReport) -> Vec<(String,
     if let Some(b) = load.backlog_us {
         params.push(dbl(l::BACKLOG_US, b));
     }
+    if let Some(b) = load.backlog_mean_us {
+        params.push(dbl(l::BACKLOG_MEAN_US, b));
+    }
     if let Some(s) = &load.device_share {
         use loadpart_proto::names::share as sh;
         params.push(int(sh::ACTIVE_DEVICES, s.active_devices.into()));

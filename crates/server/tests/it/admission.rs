@@ -222,5 +222,23 @@ async fn the_load_report_gives_the_backlog_as_the_queue_stands() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
+    // Afterwards the window remembers: the backlog stood at several batch times for a while, so
+    // its average over time is positive; and the one cut's mean wait is the window's (every
+    // request was at it).
+    let after = load_report(&server, &m.name).await;
+    let mean = after
+        .backlog_mean_us
+        .expect("the backlog was known in the window");
+    assert!(mean > 0.0 && mean < 2.0 * 24.0 * t_us, "{after:?}");
+    let [cut] = after.cut_batches.as_slice() else {
+        panic!("one cut ran: {:?}", after.cut_batches)
+    };
+    assert!(
+        (cut.queue_wait_mean_us - after.queue_wait_mean_us).abs()
+            <= 1e-6 * after.queue_wait_mean_us,
+        "{cut:?} vs {}",
+        after.queue_wait_mean_us
+    );
+    assert!(cut.queue_wait_mean_us > t_us, "{cut:?}");
     server.shutdown().await.unwrap();
 }

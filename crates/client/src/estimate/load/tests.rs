@@ -163,9 +163,9 @@ fn the_servers_per_cut_report_prices_every_cut_while_fresh() {
     // (dropped and counted), the rest of the report stands.
     let per_cut = LoadSample {
         cut_batches: Some(vec![
-            ("input".into(), 2.5),
-            ("r9".into(), f64::NAN),
-            ("r7".into(), 0.5),
+            cut("input", 2.5, 10_000.0),
+            cut("r9", f64::NAN, 10_000.0),
+            cut("r7", 0.5, 10_000.0),
         ]),
         ..report(10_000.0, 1.0, 2.0)
     };
@@ -188,6 +188,49 @@ fn the_servers_per_cut_report_prices_every_cut_while_fresh() {
     // too by then, so nothing is known per cut.
     let later = t0 + 100 * MS + Duration::from_secs(3);
     assert!(l.cut_batches(later).is_empty());
+}
+
+fn cut(id: &str, batch: f64, wait_us: f64) -> CutLoad {
+    CutLoad {
+        cut_id: id.into(),
+        requests: 100,
+        mean_batch_size: batch,
+        queue_wait_mean_us: wait_us,
+    }
+}
+
+#[test]
+fn each_cut_waits_its_own_while_the_servers_report_is_fresh() {
+    let t0 = Instant::now();
+    let mut l = LoadEstimator::new(LoadConfig::default()).unwrap();
+    assert!(l.cut_waits(t0).is_empty(), "nothing known yet");
+    // Requests at the input joined the background's batches (30 ms); an unused cut queues
+    // behind all of them: the backlog averaged 90 ms. One entry's wait is bad (dropped and
+    // counted, with its batch size).
+    let r = LoadSample {
+        cut_batches: Some(vec![cut("input", 3.0, 30_000.0), cut("r5", 1.0, -1.0)]),
+        backlog_mean_us: Some(90_000.0),
+        ..report(35_000.0, 1.0, 2.0)
+    };
+    let rejected = l.rejected();
+    l.observe_report(&r, t0).unwrap();
+    assert_eq!(l.rejected(), rejected + 1);
+    let w = l.cut_waits(t0 + 100 * MS);
+    assert_eq!(w.lone_us, Some(90_000.0));
+    let input = w.get("input").unwrap();
+    assert!((input - 30_000.0).abs() < 2_000.0, "{input}");
+    assert_eq!(w.get("r3"), Some(90_000.0));
+    assert_eq!(w.get("r5"), Some(90_000.0), "the bad entry is gone");
+    assert_eq!(l.cut_batches(t0 + 100 * MS).get("r5"), Some(1.0));
+    // A bad backlog average is refused and counted; the rest of the report stands.
+    let bad = LoadSample {
+        backlog_mean_us: Some(f64::INFINITY),
+        ..r.clone()
+    };
+    l.observe_report(&bad, t0 + 200 * MS).unwrap();
+    assert_eq!(l.rejected(), rejected + 3);
+    // Stale: nothing per cut, every cut is priced with the server-wide wait again.
+    assert!(l.cut_waits(t0 + Duration::from_secs(3)).is_empty());
 }
 
 #[test]
