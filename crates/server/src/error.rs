@@ -222,4 +222,54 @@ impl ServerError {
             message: e.to_string(),
         }
     }
+
+    /// A batch whose run panicked (a bug in an engine or in the server): INTERNAL for each of
+    /// its requests, labelled `executor_panic` in the error metrics.
+    pub(crate) fn panicked(what: &str) -> Self {
+        ServerError::Execution {
+            kind: loadpart_errors::ErrorKind::Internal,
+            label: "executor_panic",
+            message: format!("the batch's run panicked: {what}"),
+        }
+    }
+
+    /// A request the server lost unanswered (its batch panicked outside the engine): INTERNAL.
+    pub(crate) fn dropped() -> Self {
+        ServerError::Execution {
+            kind: loadpart_errors::ErrorKind::Internal,
+            label: "dropped",
+            message: "the server dropped this request unanswered (a failure inside the server; \
+                      its log says which)"
+                .to_string(),
+        }
+    }
+
+    /// A copy for another request of the same batch (only batch-wide errors are copied).
+    pub(crate) fn for_batchmate(&self) -> Self {
+        match self {
+            ServerError::Execution {
+                kind,
+                label,
+                message,
+            } => ServerError::Execution {
+                kind: *kind,
+                label,
+                message: message.clone(),
+            },
+            other => ServerError::Execution {
+                kind: other.kind(),
+                label: other.label(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// The message of a caught panic's payload (a `&str` or a `String`, as `panic!` makes them).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }

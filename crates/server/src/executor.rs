@@ -6,6 +6,7 @@
 //! seconds. Buffers and the codec's decoder are kept per thread and reused across batches.
 
 use parking_lot::Mutex;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use loadpart_engine::TensorRef;
 use loadpart_runtime::{PartOutput, PartRunner, RuntimeError, split_rows};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::error::ServerError;
+use crate::error::{ServerError, panic_message};
 use crate::jobs::{Done, Job, Ran, Reply, Timings, Work, micros};
 use crate::monitor::Monitor;
 use crate::registry::ServedModel;
@@ -40,18 +41,30 @@ pub(crate) fn spawn(
             std::thread::Builder::new()
                 .name(format!("loadpart-exec-{i}"))
                 .spawn(move || {
-                    let mut ex = Executor {
-                        bufs: Vec::new(),
-                        decoder: Decoder::new(),
-                        monitor,
-                        limits,
-                    };
+                    let mut ex = Executor::new(monitor, limits);
                     loop {
                         // The lock is held only while waiting for the next batch.
                         let next = work.lock().recv();
                         let Ok(w) = next else { break };
                         let (seq, key) = (w.seq, w.batch.key.clone());
-                        let ran = ex.run(w);
+                        // A panic in the engine is answered inside `run`; one anywhere else
+                        // (decoding, splitting outputs) drops the batch's requests, whose
+                        // callers then hear that they were dropped. Either way this executor
+                        // goes on: a thread that ended would leave the server short of one,
+                        // and with one executor, stopped.
+                        let ran = match catch_unwind(AssertUnwindSafe(|| ex.run(w))) {
+                            Ok(ran) => ran,
+                            Err(panic) => {
+                                tracing::error!(
+                                    executor = i,
+                                    panic = %panic_message(panic.as_ref()),
+                                    "a batch panicked outside the engine; its requests were \
+                                     dropped, the executor goes on with fresh buffers"
+                                );
+                                ex = Executor::new(ex.monitor.clone(), limits);
+                                None
+                            }
+                        };
                         ex.monitor.busy.fetch_sub(1, Ordering::Relaxed);
                         if done.send(Done { seq, key, ran }).is_err() {
                             break;
@@ -69,6 +82,17 @@ struct Executor {
     decoder: Decoder,
     monitor: Arc<Monitor>,
     limits: DecodeLimits,
+}
+
+impl Executor {
+    fn new(monitor: Arc<Monitor>, limits: DecodeLimits) -> Self {
+        Self {
+            bufs: Vec::new(),
+            decoder: Decoder::new(),
+            monitor,
+            limits,
+        }
+    }
 }
 
 /// A request whose inputs are in the batch buffers.
@@ -128,16 +152,28 @@ impl Executor {
             (None, Entry::Tail { cut, .. }) => model.runtime.tail(cut),
         };
         let t_run = Instant::now();
-        let result = runner.and_then(|r| self.run_part(&model, &r, &names, total));
+        // An engine is foreign code on inputs from the network: a panic in it fails this batch
+        // (INTERNAL for each of its requests), not the server.
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            runner.and_then(|r| self.run_part(&model, &r, &names, total))
+        }));
         let infer = t_run.elapsed() + forward_infer;
+        let result = match result {
+            Ok(r) => r.map_err(|e| ServerError::execution(&e)),
+            Err(panic) => {
+                let what = panic_message(panic.as_ref());
+                tracing::error!(model = %model.name, panic = %what, "a batch panicked in the engine");
+                Err(ServerError::panicked(&what))
+            }
+        };
         let out = match result {
             Ok(out) => out,
-            Err(e) => {
-                tracing::warn!(model = %model.name, error = %e, "batch failed");
+            Err(error) => {
+                tracing::warn!(model = %model.name, %error, "batch failed");
                 for a in admitted {
                     self.monitor
                         .record_failure(&model.name, a.job.req.arrival.elapsed());
-                    let _ = a.job.reply.send(Err(ServerError::execution(&e)));
+                    let _ = a.job.reply.send(Err(error.for_batchmate()));
                 }
                 return None;
             }

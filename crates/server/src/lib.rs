@@ -63,6 +63,6 @@ pub use jobs::{Reply, Timings};
 pub use load::{LoadSnapshot, LoadWindow, MAX_SLOWDOWN};
 pub use registry::{ModelSpec, ProfileSource, Registry, ServedModel, TensorMeta, WarmCuts};
 pub use scheduler::SchedulerHandle;
-pub use server::{RunningServer, Server, ServerConfig, TlsFiles};
+pub use server::{CustomEngine, RunningServer, Server, ServerConfig, TlsFiles};
 pub use staircase::{Stage, StairGroup, Staircase, plan_staircases};
 pub use validate::{ValidRequest, validate_request};

@@ -40,6 +40,9 @@ pub struct ServerConfig {
     pub models: Vec<ModelSpec>,
     /// Engine that runs the models.
     pub engine: EngineKind,
+    /// An engine of the embedding application's own, used instead of `engine`'s built-in one
+    /// (another backend, or a test's engine that fails on purpose).
+    pub custom_engine: Option<CustomEngine>,
     /// Most rows in one batch (Triton's `max_batch_size`).
     pub max_batch_rows: usize,
     /// How long a batch that is not full may wait for more requests; 0 runs at once whenever an
@@ -101,6 +104,16 @@ pub struct ServerConfig {
     pub fair_share: crate::fair_share::FairShareConfig,
 }
 
+/// An engine supplied by the embedding application ([`ServerConfig::custom_engine`]).
+#[derive(Clone)]
+pub struct CustomEngine(pub Arc<dyn loadpart_engine::Engine>);
+
+impl std::fmt::Debug for CustomEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CustomEngine({})", self.0.kind())
+    }
+}
+
 /// The server's certificate chain and private key, PEM files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -130,6 +143,7 @@ impl Default for ServerConfig {
             metrics_listen: None,
             models: Vec::new(),
             engine: EngineKind::Ort,
+            custom_engine: None,
             max_batch_rows: 8,
             max_queue_delay: Duration::ZERO,
             max_queue_len: 256,
@@ -392,10 +406,13 @@ fn names_of(models: &[Arc<ServedModel>]) -> Vec<&str> {
 
 /// Loads every configured model on one engine and one shared part cache.
 fn load_models(config: &ServerConfig) -> Result<(Registry, &'static str), ServerError> {
-    let engine: Arc<dyn loadpart_engine::Engine> = Arc::from(
-        loadpart_engine::engine(config.engine)
-            .map_err(|e| ServerError::Config(format!("engine {}: {e}", config.engine)))?,
-    );
+    let engine: Arc<dyn loadpart_engine::Engine> = match &config.custom_engine {
+        Some(CustomEngine(e)) => e.clone(),
+        None => Arc::from(
+            loadpart_engine::engine(config.engine)
+                .map_err(|e| ServerError::Config(format!("engine {}: {e}", config.engine)))?,
+        ),
+    };
     let cache = Arc::new(PartCache::new(config.part_cache_bytes));
     let load = LoadOptions {
         intra_threads: config.intra_threads,
@@ -415,7 +432,7 @@ fn load_models(config: &ServerConfig) -> Result<(Registry, &'static str), Server
         let cuts = crate::parts::resolve(m, &spec.warm_cuts)?;
         crate::parts::warm(m, &cuts, &sizes)?;
     }
-    Ok((Registry::new(models)?, config.engine.as_str()))
+    Ok((Registry::new(models)?, engine.kind().as_str()))
 }
 
 impl RunningServer {

@@ -10,6 +10,7 @@ mod disconnects;
 mod fair_share;
 mod metrics;
 mod overload;
+mod panics;
 mod partitioned;
 mod parts;
 mod processes;
