@@ -166,10 +166,8 @@ pub struct LoadEstimator {
     /// The same, per cut (canonical cut id): a cut much other traffic uses batches, others do
     /// not.
     own_batch_by_cut: HashMap<String, Ewma>,
-    /// The latest report's per-cut batch sizes (valid entries only), and when it came.
-    server_by_cut: Option<(Instant, HashMap<String, f64>)>,
-    /// The latest report's per-cut mean waits and request counts (valid entries only).
-    server_waits: HashMap<String, (f64, u64)>,
+    /// The latest report's per-cut figures (valid entries only), by cut id, and when it came.
+    server_by_cut: Option<(Instant, HashMap<String, CutLoad>)>,
     /// The latest report's backlog, µs, and when it came.
     backlog: Option<(Instant, f64)>,
     /// The backlog's time average (what a request at an unused cut waits), µs.
@@ -192,7 +190,6 @@ impl LoadEstimator {
             own_batch: Ewma::new(h, Domain::Positive)?,
             own_batch_by_cut: HashMap::new(),
             server_by_cut: None,
-            server_waits: HashMap::new(),
             backlog: None,
             backlog_mean: Ewma::new(h, Domain::NonNegative)?,
             queue_length: Ewma::new(h, Domain::NonNegative)?,
@@ -269,16 +266,12 @@ impl LoadEstimator {
                     && c.mean_batch_size >= 1.0
                     && Domain::NonNegative.admits(c.queue_wait_mean_us)
             };
-            let good: Vec<&CutLoad> = cuts.iter().filter(|c| valid(c)).collect();
-            self.rejected += (cuts.len() - good.len()) as u64;
-            let by_cut = good
+            let by_cut: HashMap<String, CutLoad> = cuts
                 .iter()
-                .map(|c| (c.cut_id.clone(), c.mean_batch_size))
+                .filter(|c| valid(c))
+                .map(|c| (c.cut_id.clone(), c.clone()))
                 .collect();
-            self.server_waits = good
-                .iter()
-                .map(|c| (c.cut_id.clone(), (c.queue_wait_mean_us, c.requests)))
-                .collect();
+            self.rejected += (cuts.len() - by_cut.len()) as u64;
             self.server_by_cut = Some((now, by_cut));
         }
         Ok(())
@@ -333,11 +326,12 @@ impl LoadEstimator {
     /// it leaves out ran nothing: 1); otherwise from this client's own fresh replies per cut
     /// ([`LoadEstimator::cut_batch`]), with other cuts left to the server-wide mean.
     pub fn cut_batches(&self, now: Instant) -> CutBatches {
-        if let Some((at, by_cut)) = &self.server_by_cut
-            && now.saturating_duration_since(*at) <= self.config.staleness.max_age
-        {
+        if let Some(by_cut) = self.fresh_by_cut(now) {
             return CutBatches {
-                by_cut: by_cut.clone(),
+                by_cut: by_cut
+                    .iter()
+                    .map(|(id, c)| (id.clone(), c.mean_batch_size))
+                    .collect(),
                 otherwise: Some(1.0),
             };
         }
@@ -351,18 +345,24 @@ impl LoadEstimator {
         }
     }
 
+    /// The latest report's per-cut figures while they are at most `max_age` old.
+    fn fresh_by_cut(&self, now: Instant) -> Option<&HashMap<String, CutLoad>> {
+        let (at, by_cut) = self.server_by_cut.as_ref()?;
+        (now.saturating_duration_since(*at) <= self.config.staleness.max_age).then_some(by_cut)
+    }
+
     /// The queue wait a request at each cut would find on average, as of `now`: from the
     /// server's latest per-cut report and backlog average while they are fresh; empty
     /// otherwise (then every cut is priced with the server-wide mean wait).
     pub fn cut_waits(&self, now: Instant) -> CutWaits {
-        let fresh = self.server_by_cut.as_ref().is_some_and(|(at, _)| {
-            now.saturating_duration_since(*at) <= self.config.staleness.max_age
-        });
-        if !fresh {
+        let Some(by_cut) = self.fresh_by_cut(now) else {
             return CutWaits::default();
-        }
+        };
         CutWaits {
-            by_cut: self.server_waits.clone(),
+            by_cut: by_cut
+                .iter()
+                .map(|(id, c)| (id.clone(), (c.queue_wait_mean_us, c.requests)))
+                .collect(),
             lone_us: match self.config.staleness.read(&self.backlog_mean, now) {
                 Reading::Fresh(b) => Some(b),
                 _ => None,
