@@ -247,9 +247,9 @@ impl Shared {
         };
         // The server's load per cut: the batch a request at each cut would join (a cut that
         // other traffic uses batches, one nobody uses runs alone), the queue it finds on
-        // arrival (joining a forming batch or queueing behind all of them); and how often
-        // offloads missed lately. Copied out, so the estimator is not locked while the planner
-        // works.
+        // arrival (joining a forming batch, a share of the backlog, or queueing behind all of
+        // it); and how often offloads missed lately. Copied out, so the estimator is not
+        // locked while the planner works.
         let (batches, queue, waits, risk) = {
             let e = self.estimator.lock();
             let now = Instant::now();
@@ -263,10 +263,12 @@ impl Shared {
         let policy = custom.as_deref().unwrap_or(&*plan.policy);
         let batch_of = |c: &CutId| batches.get(c.as_str());
         let wait_of = |c: &CutId| waits.get(c.as_str());
+        let backlog_share_of = |c: &CutId| waits.backlog_share(c.as_str());
         let per_cut = PerCut {
             batch_of: &batch_of,
             queue,
             wait_of: &wait_of,
+            backlog_share_of: &backlog_share_of,
             risk,
         };
         let best = if batches.is_empty() && queue.is_none() && waits.is_empty() && risk.is_none() {

@@ -66,6 +66,15 @@ impl CutWaits {
         }
     }
 
+    /// The share of the backlog a request at `cut` waits: its mean wait ([`CutWaits::get`])
+    /// against the lone wait, at most 1. A cut whose requests join batches already forming
+    /// waits a part of the queue ahead; one nobody else uses waits all of it. `None` when the
+    /// lone wait is unknown or zero (then the whole backlog counts).
+    pub fn backlog_share(&self, cut: &str) -> Option<f64> {
+        let lone = self.lone_us.filter(|l| l.is_finite() && *l > 0.0)?;
+        Some((self.get(cut)? / lone).clamp(0.0, 1.0))
+    }
+
     /// Whether nothing is known per cut (every cut is then priced with the server-wide wait).
     pub fn is_empty(&self) -> bool {
         self.by_cut.is_empty() && self.lone_us.is_none()
@@ -101,5 +110,30 @@ mod tests {
         assert_eq!(no_lone.get("r3"), Some(100_000.0));
         assert_eq!(no_lone.get("r7"), None);
         assert!(CutWaits::default().is_empty());
+    }
+
+    #[test]
+    fn a_busy_cut_waits_a_share_of_the_backlog_and_an_unused_one_all_of_it() {
+        let w = CutWaits {
+            by_cut: HashMap::from([
+                ("input".to_string(), (40_000.0, 297)),
+                ("r3".to_string(), (120_000.0, 297)),
+            ]),
+            lone_us: Some(80_000.0),
+        };
+        let input = w.backlog_share("input").unwrap();
+        assert!((input - 0.5).abs() < 0.01, "{input}");
+        assert_eq!(
+            w.backlog_share("r3"),
+            Some(1.0),
+            "never more than all of it"
+        );
+        assert_eq!(w.backlog_share("r7"), Some(1.0), "a cut that ran nothing");
+        let idle = CutWaits {
+            lone_us: Some(0.0),
+            ..w.clone()
+        };
+        assert_eq!(idle.backlog_share("input"), None, "no backlog to share");
+        assert_eq!(CutWaits::default().backlog_share("input"), None);
     }
 }

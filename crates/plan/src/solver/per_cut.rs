@@ -6,11 +6,12 @@
 //! cut nobody else uses runs alone. On hardware whose batch time grows with its rows (CPUs),
 //! that difference decides which cut is faster. The wait differs too: a request at a busy cut
 //! joins a batch already forming, one at an unused cut queues behind every batch ahead (on the
-//! test bed at 90% load, 63-114 ms against 26-60 ms). And a request reaches the server only after
-//! its head and its upload: the queue it finds is the queue as it stands now for a cut that
-//! sends at once, and more and more the usual queue for cuts that take longer to get there
-//! ([`QueueOutlook`]). The exact search prices every cut with one batch size and one queue
-//! wait, so these cannot enter it; instead the exact optimum and the best listed candidates
+//! test bed at 90% load, 63-114 ms against 26-60 ms), both on average and as a share of the
+//! backlog it is sent into. And a request reaches the server only after its head and its
+//! upload: the queue it finds is the queue as it stands now for a cut that sends at once, and
+//! more and more the usual queue for cuts that take longer to get there ([`QueueOutlook`]).
+//! The exact search prices every cut with one batch size and one queue wait, so these cannot
+//! enter it; instead the exact optimum and the best listed candidates
 //! are priced again, each at its own batch size and arrival time.
 
 use std::time::Instant;
@@ -91,6 +92,12 @@ pub struct PerCut<'a> {
     /// replaces the outlook's server-wide `mean_us` for that cut (or the estimate's `queue_us`
     /// without an outlook). `None` (or a value that is not finite and non-negative): unchanged.
     pub wait_of: &'a dyn Fn(&CutId) -> Option<f64>,
+    /// The share of the server's backlog that a request at a cut waits, in `[0, 1]`: below 1
+    /// for a cut whose requests mostly join batches already forming, which start before the
+    /// rest of the backlog is worked off (on the test bed, requests at the whole input waited
+    /// about half the backlog they were sent into, those at cuts nobody else used all of it).
+    /// It scales the outlook's `now_us` for that cut. `None` (or not finite): all of it.
+    pub backlog_share_of: &'a dyn Fn(&CutId) -> Option<f64>,
     /// How often offloads miss; `None`: never.
     pub risk: Option<OffloadRisk>,
 }
@@ -110,6 +117,7 @@ impl PerCut<'_> {
         batch_of: &|_| None,
         queue: None,
         wait_of: &|_| None,
+        backlog_share_of: &|_| None,
         risk: None,
     };
 }
@@ -134,7 +142,11 @@ impl Planner {
             (Some(q), wait) => {
                 let b = self.predict(&cut.head, &ec);
                 let lead = b.device + b.encode + b.upload + b.rtt / 2.0;
+                let share = (per_cut.backlog_share_of)(&id)
+                    .filter(|s| s.is_finite())
+                    .map_or(1.0, |s| s.clamp(0.0, 1.0));
                 let q = QueueOutlook {
+                    now_us: q.now_us * share,
                     mean_us: wait.unwrap_or(q.mean_us),
                     ..q
                 };

@@ -348,6 +348,49 @@ fn per_cut_waits_move_loadpart_off_a_cut_that_queues_behind_every_batch() {
 }
 
 #[test]
+fn a_cut_that_joins_forming_batches_waits_only_its_share_of_the_backlog() {
+    let p = planner(synth::resnet50_like(), false);
+    // A fast link: full offload reaches the server at once and meets the backlog as it
+    // stands, 300 ms of it.
+    let e = Estimate {
+        rtt_us: 2_000.0,
+        queue_us: 300_000.0,
+        ..Estimate::idle(1e9)
+    };
+    let q = QueueOutlook {
+        now_us: 300_000.0,
+        mean_us: 300_000.0,
+        memory_us: 1e12,
+    };
+    let server = PolicyKind::Server.build(p.clone()).unwrap();
+    let whole = PerCut {
+        queue: Some(q),
+        ..PerCut::NONE
+    };
+    let all_of_it = server.decide_per_cut(&e.into(), &whole).predicted.queue;
+    assert!((all_of_it - 300_000.0).abs() < 1_000.0, "{all_of_it}");
+    // Its requests join batches already forming: they wait 40% of the backlog.
+    let share = |_: &loadpart_cuts::CutId| Some(0.4);
+    let shared = PerCut {
+        backlog_share_of: &share,
+        ..whole
+    };
+    let part = server.decide_per_cut(&e.into(), &shared).predicted.queue;
+    assert!((part - 120_000.0).abs() < 1_000.0, "{part}");
+    // A share outside [0, 1] is clamped; one that is not a number counts as all of it.
+    let over = |_: &loadpart_cuts::CutId| Some(3.0);
+    let nan = |_: &loadpart_cuts::CutId| Some(f64::NAN);
+    for (f, want) in [(&over as &dyn Fn(&_) -> _, all_of_it), (&nan, all_of_it)] {
+        let pc = PerCut {
+            backlog_share_of: f,
+            ..whole
+        };
+        let got = server.decide_per_cut(&e.into(), &pc).predicted.queue;
+        assert!((got - want).abs() < 1.0, "{got} vs {want}");
+    }
+}
+
+#[test]
 fn the_queue_is_priced_at_the_time_a_request_reaches_the_server() {
     let p = planner(synth::resnet50_like(), false);
     // A slow link: full offload spends a long time uploading, so the queue it meets is mostly
