@@ -201,3 +201,50 @@ fn serve_then_infer_works_without_any_profile_given() {
     drop(bare);
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn a_server_without_onnx_runtime_refuses_to_start_and_says_where_it_looked() {
+    let home = std::env::temp_dir().join(format!("loadpart-no-ort-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let missing = home.join("nowhere").join("libonnxruntime.so");
+    // ONNX Runtime asked for (the default engine), its library named and absent: a server does
+    // not quietly run on another engine than the one it was told to use.
+    let mut child = loadpart(&home)
+        .env("ORT_DYLIB_PATH", &missing)
+        .args([
+            "serve",
+            "--model",
+            "zoo:chain",
+            "--engine",
+            "ort",
+            "--auto-profile=false",
+        ])
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("loadpart serve starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("loadpart serve without ONNX Runtime did not stop within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ONNX Runtime library not found")
+            && stderr.contains(missing.to_str().unwrap())
+            && stderr.contains("ORT_DYLIB_PATH"),
+        "the error names the path tried and how to fix it:\n{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -2,11 +2,12 @@
 //!
 //! The library is not linked at build time (`ort`'s `load-dynamic`): it comes from the pinned
 //! PyPI wheel that `scripts/setup.sh` unpacks, so a fresh machine needs no system install and a
-//! machine without it can still run tract. The search order is, first hit wins:
-//! 1. `$ORT_DYLIB_PATH` (a file), for a library installed elsewhere;
-//! 2. `$LOADPART_HOME/lib/libonnxruntime.so`, where setup puts it when `LOADPART_HOME` is set;
-//! 3. `<workspace>/.loadpart/lib/libonnxruntime.so`, setup's default, fixed at compile time;
-//! 4. `libonnxruntime.so` next to the running executable, for a binary shipped with its library.
+//! machine without it can still run tract. `$ORT_DYLIB_PATH` (a file), when set, is the only
+//! place looked: a user who names a library means that one, and a wrong path must say so rather
+//! than quietly load another build. Otherwise the search order is, first hit wins:
+//! 1. `$LOADPART_HOME/lib/libonnxruntime.so`, where setup puts it when `LOADPART_HOME` is set;
+//! 2. `<workspace>/.loadpart/lib/libonnxruntime.so`, setup's default, fixed at compile time;
+//! 3. `libonnxruntime.so` next to the running executable, for a binary shipped with its library.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -38,8 +39,10 @@ pub fn candidates(
 ) -> Vec<PathBuf> {
     let file = library_file_name();
     let set = |v: Option<OsString>| v.filter(|s| !s.is_empty()).map(PathBuf::from);
+    if let Some(explicit) = set(ort_dylib_path) {
+        return vec![explicit];
+    }
     let mut out = Vec::new();
-    out.extend(set(ort_dylib_path));
     out.extend(set(loadpart_home).map(|home| home.join("lib").join(&file)));
     out.push(workspace_root().join(".loadpart").join("lib").join(&file));
     out.extend(exe.and_then(|e| e.parent().map(|dir| dir.join(&file))));
@@ -69,17 +72,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn order_is_env_then_home_then_workspace_then_exe() {
+    fn order_is_home_then_workspace_then_exe() {
+        let c = candidates(
+            None,
+            Some("/home/lp".into()),
+            Some("/bin/dir/loadpart".into()),
+        );
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0], PathBuf::from("/home/lp/lib/libonnxruntime.so"));
+        assert!(c[1].ends_with(".loadpart/lib/libonnxruntime.so"), "{c:?}");
+        assert_eq!(c[2], PathBuf::from("/bin/dir/libonnxruntime.so"));
+    }
+
+    #[test]
+    fn an_explicit_library_is_the_only_one_looked_for() {
         let c = candidates(
             Some("/x/libort.so".into()),
             Some("/home/lp".into()),
             Some("/bin/dir/loadpart".into()),
         );
-        assert_eq!(c.len(), 4);
-        assert_eq!(c[0], PathBuf::from("/x/libort.so"));
-        assert_eq!(c[1], PathBuf::from("/home/lp/lib/libonnxruntime.so"));
-        assert!(c[2].ends_with(".loadpart/lib/libonnxruntime.so"), "{c:?}");
-        assert_eq!(c[3], PathBuf::from("/bin/dir/libonnxruntime.so"));
+        assert_eq!(c, vec![PathBuf::from("/x/libort.so")]);
+        assert_eq!(find_library(&c), Err(c.clone()), "a wrong path is an error");
     }
 
     #[test]

@@ -79,6 +79,9 @@ pub(crate) const HUGE_US: f64 = 1e15;
 const HUGE_US_PER_BYTE: f64 = 1e12;
 /// Slowdown factor for a NaN or infinite estimate.
 const HUGE_FACTOR: f64 = 1e9;
+/// The largest batch size an estimate may claim: beyond any server, and finite, so that a part
+/// with no server time (full local) keeps a server time of 0 rather than `0 * inf`.
+const HUGE_BATCH: f64 = 1e6;
 
 /// Per-decision coefficients derived from an [`Estimate`], sanitized (finite, non-negative).
 #[derive(Debug, Clone, Copy)]
@@ -98,11 +101,13 @@ pub(crate) struct Rates {
     pub w_hi: f64,
 }
 
+/// A time in `[0, HUGE_US]`: NaN and anything longer (an absurd report) count as `HUGE_US`, so
+/// that sums of costs stay finite.
 fn time(x: f64) -> f64 {
-    if x.is_nan() || x == f64::INFINITY {
+    if x.is_nan() {
         HUGE_US
     } else {
-        x.max(0.0)
+        x.clamp(0.0, HUGE_US)
     }
 }
 
@@ -114,11 +119,12 @@ fn per_byte(bytes_per_s: f64) -> f64 {
     }
 }
 
+/// A factor in `[0, HUGE_FACTOR]`: NaN, infinite and absurd ones count as `HUGE_FACTOR`.
 fn factor(x: f64) -> f64 {
-    if x.is_finite() {
-        x.max(0.0)
-    } else {
+    if x.is_nan() {
         HUGE_FACTOR
+    } else {
+        x.clamp(0.0, HUGE_FACTOR)
     }
 }
 
@@ -126,7 +132,7 @@ impl Rates {
     /// Coefficients for `e` against a server profiled at `batch_sizes` (strictly increasing).
     pub fn new(e: &Estimate, batch_sizes: &[f64]) -> Self {
         let k = if e.server_batch >= 1.0 {
-            e.server_batch
+            e.server_batch.min(HUGE_BATCH)
         } else {
             1.0
         };
@@ -230,5 +236,19 @@ mod tests {
         assert_eq!(r.queue_us, 0.0);
         assert_eq!(r.dev_scale, 1.0);
         assert_eq!(r.w_lo, 1.0);
+        // Absurd but finite values are capped too: sums of costs stay finite, and a part with
+        // no server time keeps 0.
+        let absurd = Estimate {
+            rtt_us: f64::MAX,
+            queue_us: 1e300,
+            server_slowdown: 1e300,
+            server_batch: f64::INFINITY,
+            ..Estimate::idle(1e6)
+        };
+        let r = Rates::new(&absurd, &[1.0, 2.0]);
+        assert_eq!((r.rtt_us, r.queue_us), (HUGE_US, HUGE_US));
+        assert_eq!(r.slowdown, HUGE_FACTOR);
+        assert!(r.w_lo.is_finite() && r.w_lo > 1.0, "{}", r.w_lo);
+        assert_eq!(r.server(0.0, 0.0), 0.0);
     }
 }

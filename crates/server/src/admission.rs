@@ -203,6 +203,37 @@ pub fn predict_finish(running: &[Duration], ahead: &[Duration], executors: usize
     finish
 }
 
+/// The rows each of `queued` (batches in the order they would leave, as
+/// [`crate::batcher::BatchState::batches_queued`] lists them) is expected to leave with. A key's
+/// last batch in the list is still forming: requests that arrive while it waits join it, so
+/// under steady load it leaves about as large as that key's recent batches (`usual`, rows), up
+/// to `max_rows`; a key's earlier batches are full and leave as they stand. Without this a
+/// request at a cut nobody else uses was promised the queue as it stood and waited a full
+/// batch more (Inception v1 at 90% load: 496 ms measured against a backlog of about 290).
+pub fn expected_leave_rows<K: PartialEq>(
+    queued: &[(K, usize)],
+    usual: impl Fn(&K) -> Option<f64>,
+    max_rows: usize,
+) -> Vec<usize> {
+    let mut seen: Vec<&K> = Vec::new();
+    let mut rows: Vec<usize> = queued
+        .iter()
+        .rev()
+        .map(|(k, r)| {
+            if seen.contains(&k) {
+                return *r;
+            }
+            seen.push(k);
+            match usual(k).filter(|u| u.is_finite() && *u > 0.0) {
+                Some(u) => (u.round() as usize).min(max_rows).max(*r),
+                None => *r,
+            }
+        })
+        .collect();
+    rows.reverse();
+    rows
+}
+
 /// When an executor would first be free for a new batch, from now, once the batches running
 /// now end and every batch of `ahead` has started, in order, on the executor that frees first:
 /// the wait of a request that arrives now and joins none of them (the server's backlog).

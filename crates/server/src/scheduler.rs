@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use loadpart_proto::loadpart::FormingBatch;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::admission::{BatchTimes, misses_deadline, predict_finish, predict_start};
+use crate::admission::{
+    BatchTimes, expected_leave_rows, misses_deadline, predict_finish, predict_start,
+};
 use crate::batcher::{BatchKey, BatchLimits, BatchState, Queued};
 use crate::error::{SchedError, ServerError};
 use crate::jobs::{Done, Job, Reply, Work, micros};
@@ -146,6 +148,22 @@ impl Running {
 struct KeyInfo {
     model: Arc<ServedModel>,
     head: Option<loadpart_cuts::NodeSet>,
+    /// The rows its batches recently left with (a moving average over about
+    /// [`USUAL_ROWS_BATCHES`] batches); `None` before the first.
+    usual_rows: Option<f64>,
+}
+
+/// How many recent batches a key's usual batch size averages over.
+const USUAL_ROWS_BATCHES: f64 = 8.0;
+
+impl KeyInfo {
+    fn left_with(&mut self, rows: usize) {
+        let rows = rows as f64;
+        self.usual_rows = Some(match self.usual_rows {
+            Some(u) => u + (rows - u) / USUAL_ROWS_BATCHES,
+            None => rows,
+        });
+    }
 }
 
 impl Actor {
@@ -237,13 +255,16 @@ impl Actor {
 
     /// How long from `now` until a request arriving now, at a key with nothing queued, would
     /// start: the batches running and queued, at their expected times, list-scheduled on the
-    /// executors. `None` when some batch has no time estimate yet.
+    /// executors, each batch still forming at the size its key's batches usually leave with
+    /// ([`expected_leave_rows`]). `None` when some batch has no time estimate yet.
     fn backlog(&self, now: Instant) -> Option<Duration> {
-        let ahead = self
-            .state
-            .batches_queued()
+        let queued = self.state.batches_queued();
+        let usual = |k: &BatchKey| self.keys.get(k).and_then(|i| i.usual_rows);
+        let rows = expected_leave_rows(&queued, usual, self.state.limits().max_batch_rows);
+        let ahead = queued
             .iter()
-            .map(|(k, r)| self.expected_batch_time(k, *r, now))
+            .zip(rows)
+            .map(|((k, _), r)| self.expected_batch_time(k, r, now))
             .collect::<Option<Vec<Duration>>>()?;
         let running: Vec<Duration> = self
             .running
@@ -289,6 +310,7 @@ impl Actor {
         self.keys.entry(key).or_insert_with(|| KeyInfo {
             model: job.req.model.clone(),
             head: job.req.entry.head().cloned(),
+            usual_rows: None,
         });
         let Some(job) = (match job.req.deadline {
             Some(_) => self.admit(job),
@@ -323,6 +345,9 @@ impl Actor {
             self.idle -= 1;
             self.monitor.busy.fetch_add(1, Ordering::Relaxed);
             self.seq += 1;
+            if let Some(k) = self.keys.get_mut(&batch.key) {
+                k.left_with(batch.rows);
+            }
             let (earlier, batch) = if self.staircase {
                 self.merge(batch, now)
             } else {

@@ -300,6 +300,10 @@ impl Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let (mut config, auto) = server_config(&args)?;
     config.validate()?;
+    // The engine first: a missing ONNX Runtime is an error before a minute of profiling, not
+    // after it.
+    loadpart_engine::available(config.engine)
+        .with_context(|| format!("engine {}", config.engine))?;
     if auto {
         let key = auto_profile::ServerKey {
             engine: config.engine,

@@ -58,8 +58,10 @@ impl CutWaits {
     pub fn get(&self, cut: &str) -> Option<f64> {
         match (self.by_cut.get(cut), self.lone_us) {
             (Some(&(mean, n)), Some(lone)) => {
-                let n = n as f64;
-                Some((n * mean + Self::PRIOR_REQUESTS * lone) / (n + Self::PRIOR_REQUESTS))
+                // From the lone wait towards the cut's own, so that an absurd count or wait
+                // cannot overflow to infinity: the result lies between the two.
+                let own = n as f64 / (n as f64 + Self::PRIOR_REQUESTS);
+                Some(lone + own * (mean - lone))
             }
             (Some(&(mean, n)), None) => (n > 0).then_some(mean),
             (None, lone) => lone,

@@ -198,7 +198,10 @@ impl Planner {
                 Some((r, local_us)) if !cut.is_full_local() => r.price(&b, local_us),
                 _ => 0.0,
             };
-            (b.total() + risk, ec)
+            // A price that is not a number never wins: full local, which meets no queue and
+            // no link, stays the way out whatever the estimates say.
+            let t = b.total() + risk;
+            (if t.is_nan() { f64::INFINITY } else { t }, ec)
         };
         let (mut best_t, mut best_e) = priced(&first.cut);
         let mut best_head = None;

@@ -3,6 +3,7 @@
 mod behaviour;
 mod exact;
 mod fixtures;
+mod hostile;
 mod policies;
 mod problem;
 mod regressions;

@@ -165,3 +165,24 @@ fn the_backlog_is_when_an_executor_first_frees_after_the_queue_has_started() {
     // and end at 50 and 80, so a new batch starts at 50.
     assert_eq!(predict_start(&[ms(30)], &[ms(50), ms(50)], 2), ms(50));
 }
+
+#[test]
+fn a_forming_batch_is_expected_to_leave_as_large_as_its_keys_usual_batch() {
+    let (input, r3) = (key("m", "input"), key("m", "r3"));
+    let usual = |k: &BatchKey| (k.cut.as_str() == "input").then_some(5.6);
+    // Two input batches (the first full), then one request at r3.
+    let queued = [(input.clone(), 8), (input.clone(), 2), (r3.clone(), 1)];
+    assert_eq!(expected_leave_rows(&queued, usual, 8), vec![8, 6, 1]);
+    // Never fewer rows than it has, never more than the largest batch.
+    let big = [(input.clone(), 7)];
+    assert_eq!(expected_leave_rows(&big, usual, 8), vec![7]);
+    assert_eq!(expected_leave_rows(&big, |_| Some(40.0), 8), vec![8]);
+    // A usual size that is not a positive number says nothing.
+    for bad in [f64::NAN, f64::INFINITY, -3.0, 0.0] {
+        assert_eq!(
+            expected_leave_rows(&queued, |_| Some(bad), 8),
+            vec![8, 2, 1]
+        );
+    }
+    assert!(expected_leave_rows::<BatchKey>(&[], usual, 8).is_empty());
+}

@@ -3,7 +3,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::estimate::{Direction, LoadSample, Offload};
+use crate::estimate::{CutLoad, Direction, LoadSample, Offload};
 
 const S: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
@@ -136,6 +136,8 @@ enum Op {
     Probe(bool, u64, u64),
     Offload(u64, u64, u64, f64),
     Report(f64, f64, f64, f64),
+    /// Backlog now, backlog mean, and per-cut entries (cut index, requests, batch, wait).
+    CutReport(f64, f64, Vec<(u8, u64, f64, f64)>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -146,6 +148,12 @@ fn op() -> impl Strategy<Value = Op> {
         (0u64..10_000_000, 0u64..10_000_000, 0u64..10_000_000, wild())
             .prop_map(|(s, r, us, server)| Op::Offload(s, r, us, server)),
         (wild(), wild(), wild(), wild()).prop_map(|(q, f, k, w)| Op::Report(q, f, k, w)),
+        (
+            wild(),
+            wild(),
+            prop::collection::vec((0u8..4, any::<u64>(), wild(), wild()), 0..4)
+        )
+            .prop_map(|(b, m, cuts)| Op::CutReport(b, m, cuts)),
     ]
 }
 
@@ -197,6 +205,7 @@ proptest! {
                     r.window_s = w;
                     e.load.observe_report(&r, now)
                 }
+                Op::CutReport(b, m, cuts) => e.load.observe_report(&cut_report(b, m, &cuts), now),
             };
         }
         let p = e.to_plan_estimate(now + Duration::from_millis(read_after_ms), &fb);
@@ -213,5 +222,70 @@ proptest! {
         }
         prop_assert!(p.uplink_bytes_per_s > 0.0 && p.downlink_bytes_per_s > 0.0);
         prop_assert!(p.server_slowdown > 0.0 && p.server_batch >= 1.0);
+    }
+}
+
+/// The cuts a hostile report names (one of them never).
+const CUTS: [&str; 4] = ["input", "r3", "r7", "r9"];
+
+/// A report with ordinary server-wide figures and wild backlog and per-cut ones.
+fn cut_report(backlog: f64, backlog_mean: f64, cuts: &[(u8, u64, f64, f64)]) -> LoadSample {
+    LoadSample {
+        backlog_us: Some(backlog),
+        backlog_mean_us: Some(backlog_mean),
+        cut_batches: Some(
+            cuts.iter()
+                .map(|&(i, requests, batch, wait)| CutLoad {
+                    cut_id: CUTS[usize::from(i) % (CUTS.len() - 1)].to_string(),
+                    requests,
+                    mean_batch_size: batch,
+                    queue_wait_mean_us: wait,
+                })
+                .collect(),
+        ),
+        ..load(10_000.0, 1.0, 1.0)
+    }
+}
+
+proptest! {
+    /// What the planner reads per cut from a broken or malicious server's reports (NaN,
+    /// infinities, negative or absurd backlogs, batches, waits and request counts) is a finite
+    /// batch of at least 1, a finite non-negative wait, a backlog share in [0, 1] and a finite
+    /// queue outlook, or nothing.
+    #[test]
+    fn per_cut_figures_from_hostile_reports_stay_in_range(
+        reports in prop::collection::vec(
+            (wild(), wild(), prop::collection::vec((0u8..4, any::<u64>(), wild(), wild()), 0..4)),
+            1..8,
+        ),
+        read_after_ms in 0u64..3_000,
+    ) {
+        let t0 = Instant::now();
+        let mut e = estimator();
+        let mut now = t0;
+        for (b, m, cuts) in &reports {
+            // Refusals are expected here; only what is read below matters.
+            let _ = e.load.observe_report(&cut_report(*b, *m, cuts), now);
+            now += 100 * MS;
+        }
+        let at = now + Duration::from_millis(read_after_ms);
+        let batches = e.load.cut_batches(at);
+        let waits = e.load.cut_waits(at);
+        for cut in CUTS {
+            if let Some(k) = batches.get(cut) {
+                prop_assert!(k.is_finite() && k >= 1.0, "{cut}: batch {k}");
+            }
+            if let Some(w) = waits.get(cut) {
+                prop_assert!(w.is_finite() && w >= 0.0, "{cut}: wait {w}");
+            }
+            if let Some(s) = waits.backlog_share(cut) {
+                prop_assert!((0.0..=1.0).contains(&s), "{cut}: share {s}");
+            }
+        }
+        if let Some(q) = e.load.queue_outlook(at) {
+            for v in [q.now_us, q.mean_us, q.memory_us] {
+                prop_assert!(v.is_finite() && v >= 0.0, "{q:?}");
+            }
+        }
     }
 }
