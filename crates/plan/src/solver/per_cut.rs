@@ -11,8 +11,8 @@
 //! upload: the queue it finds is the queue as it stands now for a cut that sends at once, and
 //! more and more the usual queue for cuts that take longer to get there ([`QueueOutlook`]).
 //! The exact search prices every cut with one batch size and one queue wait, so these cannot
-//! enter it; instead the exact optimum and the best listed candidates
-//! are priced again, each at its own batch size and arrival time.
+//! enter it; instead the exact optimum and the best listed candidates are priced again, each
+//! at its own batch size and arrival time.
 
 use std::time::Instant;
 
