@@ -176,7 +176,7 @@ impl<R> BatchState<R> {
     /// assumes no further arrivals and every delay passed. A request arriving now at a key with
     /// nothing queued would start once the last of these has started and an executor is free:
     /// the basis of the server's backlog in the load report (where each key's last batch, still
-    /// forming, counts at its usual size: [`crate::admission::expected_leave_rows`]).
+    /// forming, counts at its usual size; see `admission::expected_leave_rows`).
     pub fn batches_queued(&self) -> Vec<(BatchKey, usize)> {
         self.leave_order(None)
     }
