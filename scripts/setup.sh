@@ -3,11 +3,12 @@
 #   .loadpart/lib/libonnxruntime.so   ONNX Runtime's shared library, from the pinned PyPI wheel `onnxruntime`
 #   .loadpart/models/light/*.onnx     the model-zoo test models (and reference outputs) shipped in the PyPI wheel `onnx`
 #   .loadpart/venv                    a Python virtual environment with `tritonclient[grpc]`, the third-party client
-#                                     that loadpart-proto's tests check the Open Inference Protocol definitions against
+#                                     that loadpart-proto's tests check the Open Inference Protocol definitions against,
+#                                     and the `loadpart` Python package built there (maturin, numpy, pytest, onnxruntime)
 # No pip install into the system: wheels are downloaded (no dependencies) and unpacked, or installed into the venv.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# ORT_VERSION, ONNX_VERSION, TRITONCLIENT_VERSION
+# ORT_VERSION, ONNX_VERSION, TRITONCLIENT_VERSION, MATURIN_VERSION
 . "$root/scripts/versions.sh"
 home="${LOADPART_HOME:-$root/.loadpart}"
 mkdir -p "$home/wheels" "$home/lib" "$home/models/light"
@@ -55,15 +56,28 @@ with zipfile.ZipFile(whl) as z:
 PY
 fi
 venv="$home/venv"
-if ! "$venv/bin/python" - "$TRITONCLIENT_VERSION" >/dev/null 2>&1 <<'PY'
+# The venv: tritonclient (the proto tests' third-party client), and what the Python package
+# needs to build and test (maturin, numpy, pytest, the pinned onnxruntime).
+if ! "$venv/bin/python" - "$TRITONCLIENT_VERSION" "$MATURIN_VERSION" "$ORT_VERSION" >/dev/null 2>&1 <<'PY'
 import sys
 from importlib.metadata import version
 import tritonclient.grpc.service_pb2  # noqa: F401  (the [grpc] extra: grpcio, protobuf)
-sys.exit(0 if version("tritonclient") == sys.argv[1] else 1)
+import numpy, pytest  # noqa: F401
+ok = (version("tritonclient"), version("maturin"), version("onnxruntime")) == tuple(sys.argv[1:4])
+sys.exit(0 if ok else 1)
 PY
 then
   [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "tritonclient[grpc]==${TRITONCLIENT_VERSION}" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "tritonclient[grpc]==${TRITONCLIENT_VERSION}" "maturin==${MATURIN_VERSION}" \
+    "onnxruntime==${ORT_VERSION}" numpy pytest >&2
 fi
 
-echo "loadpart setup: ONNX Runtime $ORT_VERSION in $home/lib, $(ls "$home/models/light"/*.onnx | wc -l) light models in $home/models/light, tritonclient $TRITONCLIENT_VERSION in $venv" >&2
+# The Python package (crates/py + python/loadpart), built into the venv: `.loadpart/venv/bin/python
+# -c "import loadpart"`. LOADPART_SETUP_PYTHON=0 skips it (scripts/test.sh builds the wheel itself).
+if [ "${LOADPART_SETUP_PYTHON:-1}" != 0 ]; then
+  (cd "$root" && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" \
+    maturin develop --release --locked --quiet >&2)
+fi
+
+echo "loadpart setup: ONNX Runtime $ORT_VERSION in $home/lib, $(ls "$home/models/light"/*.onnx | wc -l) light models in $home/models/light, tritonclient $TRITONCLIENT_VERSION and maturin $MATURIN_VERSION in $venv" >&2

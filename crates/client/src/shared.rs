@@ -199,7 +199,9 @@ impl Shared {
                 .iter()
                 .position(|(n, _)| n == name)
                 .ok_or_else(|| ClientError::BadInput(format!("model input {name:?} not given")))?;
-            out.push(given.swap_remove(i));
+            let (n, t) = given.swap_remove(i);
+            check_input(&self.device.runtime().prepared().model, &n, &t)?;
+            out.push((n, t));
         }
         if let Some((extra, _)) = given.first() {
             return Err(ClientError::BadInput(format!(
@@ -363,4 +365,50 @@ pub(crate) fn local_outcome(
 /// Microseconds in `d`.
 pub(crate) fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
+}
+
+/// Checks `t` against the model's declaration of input `name`: element type, rank and every
+/// fixed dimension but the batch. A bad input is the caller's error here, before anything is
+/// offloaded: sent, it would be refused by the server and counted against the server (opening
+/// the breaker for every later request).
+fn check_input(
+    model: &loadpart_graph::OnnxModel,
+    name: &str,
+    t: &loadpart_runtime::Tensor,
+) -> Result<(), ClientError> {
+    use loadpart_graph::onnx::DataType;
+    let Some((elem, dims)) = model.declared(name) else {
+        return Ok(());
+    };
+    let want = match elem {
+        DataType::Int64 | DataType::Int32 => loadpart_engine::DType::I64,
+        _ => loadpart_engine::DType::F32,
+    };
+    let shape = |d: &[Option<usize>]| {
+        let d: Vec<String> = d
+            .iter()
+            .map(|x| x.map_or("?".into(), |n| n.to_string()))
+            .collect();
+        format!("[{}]", d.join(","))
+    };
+    if t.dtype() != want {
+        return Err(ClientError::BadInput(format!(
+            "input {name:?} is {}, the model takes {want}",
+            t.dtype()
+        )));
+    }
+    let fits = t.shape.len() == dims.len()
+        && dims
+            .iter()
+            .zip(&t.shape)
+            .skip(1)
+            .all(|(d, &n)| d.is_none_or(|d| d == n));
+    if !fits || t.shape.first() == Some(&0) {
+        return Err(ClientError::BadInput(format!(
+            "input {name:?} has shape {:?}, the model takes {} (any batch size)",
+            t.shape,
+            shape(&dims)
+        )));
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ mod accuracy;
 mod check;
 mod error;
 mod inputs;
+mod inspect;
 mod profile;
 mod profile_cache;
 mod split;
@@ -25,6 +26,7 @@ pub use check::{
 };
 pub use error::ExecError;
 pub use inputs::{NamedTensors, random_inputs, reference_input};
+pub use inspect::{BlockReport, CutReport, ModelReport, inspect};
 pub use loadpart_graph::{Prepared, randomize_for_checks};
 pub use loadpart_runtime::views;
 pub use profile::{ProfileEffort, ProfileOptions, profile_model};

@@ -61,7 +61,9 @@ pub use error::{SchedError, ServerError};
 pub use fair_share::{FairShareConfig, ShareRefusal};
 pub use jobs::{Reply, Timings};
 pub use load::{LoadSnapshot, LoadWindow, MAX_SLOWDOWN};
-pub use registry::{ModelSpec, ProfileSource, Registry, ServedModel, TensorMeta, WarmCuts};
+pub use registry::{
+    AUTO_WARM_CUTS, ModelSpec, ProfileSource, Registry, ServedModel, TensorMeta, WarmCuts,
+};
 pub use scheduler::SchedulerHandle;
 pub use server::{CustomEngine, RunningServer, Server, ServerConfig, TlsFiles};
 pub use staircase::{Stage, StairGroup, Staircase, plan_staircases};

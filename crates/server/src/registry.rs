@@ -25,6 +25,35 @@ pub enum WarmCuts {
     List(Vec<String>),
 }
 
+/// How many articulation cuts `auto` warms.
+pub const AUTO_WARM_CUTS: usize = 8;
+
+impl std::str::FromStr for WarmCuts {
+    type Err = ServerError;
+
+    /// Reads `auto` (at most [`AUTO_WARM_CUTS`]), `auto:N`, `none`, or cut ids separated by
+    /// `;` (a cut id itself holds `,`).
+    fn from_str(s: &str) -> Result<Self, ServerError> {
+        let s = s.trim();
+        Ok(match s {
+            "" | "none" => WarmCuts::None,
+            "auto" => WarmCuts::Auto(AUTO_WARM_CUTS),
+            _ => match s.strip_prefix("auto:") {
+                Some(n) => WarmCuts::Auto(n.parse().map_err(|_| {
+                    ServerError::Config(format!("warm cuts {s:?}: auto:N takes a count"))
+                })?),
+                None => WarmCuts::List(
+                    s.split(';')
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .map(String::from)
+                        .collect(),
+                ),
+            },
+        })
+    }
+}
+
 /// Where a model's server profile comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProfileSource {

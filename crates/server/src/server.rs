@@ -224,6 +224,7 @@ pub struct RunningServer {
     actor: tokio::task::JoinHandle<()>,
     executors: Vec<std::thread::JoinHandle<()>>,
     models: Vec<Arc<ServedModel>>,
+    monitor: Arc<Monitor>,
 }
 
 impl Server {
@@ -306,6 +307,7 @@ impl Server {
             monitor.clone(),
         ));
         let unauthenticated = monitor.metrics.unauthenticated_counter();
+        let report = monitor.clone();
         let shared = Arc::new(Shared {
             fair,
             registry,
@@ -396,6 +398,7 @@ impl Server {
             actor,
             executors,
             models,
+            monitor: report,
         })
     }
 }
@@ -454,6 +457,12 @@ impl RunningServer {
     /// The served models.
     pub fn models(&self) -> &[Arc<ServedModel>] {
         &self.models
+    }
+
+    /// The load report GetLoad answers, for `model` or for all models (`None`); `None` for a
+    /// model the server does not serve. For embedders that show the load without a gRPC call.
+    pub fn load_report(&self, model: Option<&str>) -> Option<loadpart_proto::loadpart::LoadReport> {
+        self.monitor.report(model)
     }
 
     /// Stops accepting connections, lets in-flight requests finish (the queue drains through

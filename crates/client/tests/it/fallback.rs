@@ -119,3 +119,44 @@ async fn no_server_at_start_runs_locally_then_offloads_when_it_appears() {
     drop(c);
     srv.shutdown().await.unwrap();
 }
+
+/// A caller's bad input is refused on the device, before anything is sent: sent, the server would
+/// refuse it and the refusal would count against the server, opening the breaker for every
+/// later request (seen from Python: one wrong shape and the next good request ran locally).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_input_is_the_callers_and_leaves_offloading_on() {
+    let p = prepared("chain");
+    let srv_file = profile_file(&profile(&p, ProfileRole::Server), "chain-bad-input");
+    let device = profile(&p, ProfileRole::Device);
+    let srv = server("chain", free_port(), &srv_file).await;
+    let rt = device_runtime(p.clone());
+    let c = client(srv.addr(), "chain", rt.clone(), &device, |_| {}).await;
+    let server_policy = InferOptions {
+        policy: Some(loadpart_plan::PolicyKind::Server),
+        ..InferOptions::default()
+    };
+    let x = inputs(&p, 3);
+    let (name, good) = &x[0];
+    let mut wrong_shape = good.clone();
+    wrong_shape.shape.push(1);
+    let mut wrong_rows = good.clone();
+    wrong_rows.shape[1] += 1;
+    let wrong_type =
+        loadpart_runtime::Tensor::i64(good.shape.clone(), vec![0; good.len()]).unwrap();
+    for bad in [wrong_shape, wrong_rows, wrong_type] {
+        let shape = bad.shape.clone();
+        let e = c
+            .infer(vec![(name.clone(), bad)], &server_policy)
+            .await
+            .expect_err("a bad input is an error");
+        assert!(
+            matches!(e, loadpart_client::ClientError::BadInput(_)),
+            "{shape:?}: {e}"
+        );
+    }
+    let o = c.infer(x.clone(), &server_policy).await.unwrap();
+    assert_eq!(o.route, Route::Offloaded, "the breaker stayed closed");
+    assert_eq!(c.stats().fallbacks, 0);
+    drop(c);
+    srv.shutdown().await.unwrap();
+}

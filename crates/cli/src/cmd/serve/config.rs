@@ -158,29 +158,9 @@ pub enum WarmSpec {
     List(Vec<String>),
 }
 
-/// How many articulation cuts `auto` warms.
-pub const AUTO_WARM_CUTS: usize = 8;
-
 /// Reads `auto`, `auto:N`, `none`, or cut ids separated by `;` (a cut id itself holds `,`).
 pub fn parse_warm(s: &str) -> Result<WarmCuts> {
-    let s = s.trim();
-    Ok(match s {
-        "" | "none" => WarmCuts::None,
-        "auto" => WarmCuts::Auto(AUTO_WARM_CUTS),
-        _ => match s.strip_prefix("auto:") {
-            Some(n) => WarmCuts::Auto(
-                n.parse()
-                    .with_context(|| format!("warm cuts {s:?}: auto:N takes a count"))?,
-            ),
-            None => WarmCuts::List(
-                s.split(';')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(String::from)
-                    .collect(),
-            ),
-        },
-    })
+    Ok(s.parse::<WarmCuts>()?)
 }
 
 impl WarmSpec {
@@ -450,7 +430,10 @@ mod tests {
     #[test]
     fn warm_cut_words() {
         assert_eq!(parse_warm("none").unwrap(), WarmCuts::None);
-        assert_eq!(parse_warm("auto").unwrap(), WarmCuts::Auto(AUTO_WARM_CUTS));
+        assert_eq!(
+            parse_warm("auto").unwrap(),
+            WarmCuts::Auto(loadpart_server::AUTO_WARM_CUTS)
+        );
         assert_eq!(parse_warm("auto:2").unwrap(), WarmCuts::Auto(2));
         assert!(parse_warm("auto:x").is_err());
         assert_eq!(
