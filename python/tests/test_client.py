@@ -146,3 +146,29 @@ def test_the_gil_is_released_while_infer_waits(server, model_path, profile_cache
     assert took > 0.02, f"the emulated device took only {took * 1e3:.1f} ms"
     # At 1 ms per tick a held GIL would leave about one tick; allow a tenth of the time.
     assert ticks >= took / 0.001 / 10, (ticks, took)
+
+
+def test_ctrl_c_interrupts_a_long_infer(server, model_path, profile_cache):
+    import signal
+
+    code = f"""
+import numpy as np, loadpart, time
+c = loadpart.Client({server.address!r}, {model_path!r}, policy="local", device_slowdown=20000,
+                    profile_cache={profile_cache!r})
+x = np.zeros(loadpart.inspect({model_path!r}, cuts=False)["inputs"][0][1], np.float32)
+print("ready", flush=True)
+t = time.monotonic()
+try:
+    c.infer(x)
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print(f"interrupted after {{time.monotonic() - t:.2f}} s", flush=True)
+"""
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=60)
+    assert "interrupted" in out, out
+    took = float(out.split("after ")[1].split(" s")[0])
+    assert took < 5, out  # a 20000x device would take many seconds
