@@ -330,9 +330,7 @@ impl Client {
         let local_us = planner
             .predict(&planner.full_local().head, &estimate)
             .total();
-        let deadline = s.config.min_deadline.max(Duration::from_secs_f64(
-            (local_us * s.config.deadline_factor * 1e-6).min(3600.0),
-        ));
+        let deadline = s.deadline(local_us, &inputs);
         let asked = Asked {
             opts,
             policy: &policy_name,

@@ -78,9 +78,7 @@ impl Shared {
             .filter_map(|n| n.time_us.first())
             .sum::<f64>()
             * self.device.slowdown();
-        let deadline = self.config.min_deadline.max(Duration::from_secs_f64(
-            (local_us * self.config.deadline_factor * 1e-6).clamp(0.0, 3600.0),
-        ));
+        let deadline = self.deadline(local_us, &inputs);
         let asked = Asked {
             opts,
             policy: &policy,

@@ -212,6 +212,21 @@ impl Shared {
         Ok(out)
     }
 
+    /// An offload's deadline for a request of `inputs` whose local-only time is `local_us` per
+    /// row (see [`offload_deadline`]).
+    pub(crate) fn deadline(&self, local_us: f64, inputs: &NamedTensors) -> Duration {
+        let rows = inputs
+            .first()
+            .and_then(|(_, t)| t.shape.first().copied())
+            .unwrap_or(1);
+        offload_deadline(
+            local_us,
+            rows,
+            self.config.deadline_factor,
+            self.config.min_deadline,
+        )
+    }
+
     /// The name a request with `opts` is counted under (its outcome's `policy`, and the key of
     /// the miss rate it learns from and is priced with): `fixed:CUT` for a forced cut, else the
     /// policy asked for, else the client's.
@@ -411,4 +426,47 @@ fn check_input(
         )));
     }
     Ok(())
+}
+
+/// An offload's deadline: `factor` times the local-only time of the whole request, at least
+/// `floor`, at most an hour. Profiles and plans are per row, and a request of `rows` rows runs
+/// all of them if it falls back, so its local time is `rows` times one row's: a deadline for
+/// one row made the server refuse a 4-row SqueezeNet request as certain to miss it (86 ms
+/// predicted, 80 ms left).
+pub(crate) fn offload_deadline(
+    local_us_per_row: f64,
+    rows: usize,
+    factor: f64,
+    floor: Duration,
+) -> Duration {
+    let secs = local_us_per_row * rows.max(1) as f64 * factor * 1e-6;
+    let secs = if secs.is_nan() {
+        3600.0
+    } else {
+        secs.clamp(0.0, 3600.0)
+    };
+    floor.max(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_covers_every_row_of_the_request() {
+        let floor = Duration::from_millis(50);
+        let one = offload_deadline(40_000.0, 1, 2.0, floor);
+        assert_eq!(one, Duration::from_millis(80));
+        assert_eq!(offload_deadline(40_000.0, 4, 2.0, floor), one * 4);
+        assert_eq!(
+            offload_deadline(40_000.0, 0, 2.0, floor),
+            one,
+            "0 rows count as 1"
+        );
+        assert_eq!(offload_deadline(1_000.0, 1, 2.0, floor), floor);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(offload_deadline(f64::INFINITY, 1, 2.0, floor), hour);
+        assert_eq!(offload_deadline(f64::NAN, 1, 2.0, floor), hour);
+        assert_eq!(offload_deadline(-5.0, 1, 2.0, floor), floor);
+    }
 }
