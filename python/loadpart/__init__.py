@@ -38,6 +38,7 @@ __all__ = [
     "init_logging",
     "profile",
     "inspect",
+    "plan",
     "save_model",
     "onnxruntime_library",
     "__version__",
@@ -83,6 +84,7 @@ from ._loadpart import (  # noqa: E402
     __version__,
     init_logging,
     inspect,
+    plan,
     profile,
     save_model,
 )

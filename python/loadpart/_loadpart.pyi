@@ -135,4 +135,19 @@ def profile(
     profile_cache: str | PathLike[str] | None = None,
 ) -> dict[str, Any]: ...
 def inspect(model: str, *, cuts: bool = True, max_cuts_per_block: int = 10000) -> dict[str, Any]: ...
+def plan(
+    model: str,
+    *,
+    device_profile: Mapping[str, Any] | str | PathLike[str],
+    server_profile: Mapping[str, Any] | str | PathLike[str],
+    bandwidth_mbit: float,
+    downlink_mbit: float | None = None,
+    rtt_ms: float = 5.0,
+    queue_ms: float = 0.0,
+    slowdown: float = 1.0,
+    batch: float = 1.0,
+    device_slowdown: float = 1.0,
+    policy: str = "loadpart",
+    top: int = 5,
+) -> dict[str, Any]: ...
 def save_model(model: str, path: str | PathLike[str], *, randomize_seed: int | None = None) -> str: ...

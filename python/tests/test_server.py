@@ -105,3 +105,27 @@ def test_a_forked_child_gets_an_error_not_a_hang(server, model_path, profile_cac
     msg = q.get(timeout=30)
     p.join(timeout=30)
     assert "fork" in msg, msg
+
+
+def test_profile_and_plan(model_path, profile_cache):
+    import pytest
+
+    device = loadpart.profile(model_path, role="device", profile_cache=profile_cache)
+    server = loadpart.profile(model_path, role="server", max_batch=4, profile_cache=profile_cache)
+    assert device["model_hash"] == server["model_hash"] == loadpart.inspect(model_path)["hash"]
+    fast = loadpart.plan(
+        model_path, device_profile=device, server_profile=server, bandwidth_mbit=1000,
+        device_slowdown=50,
+    )
+    for key in ("cut", "cut_id", "predicted_ms", "breakdown", "runners_up", "decision_us"):
+        assert key in fast, key
+    # A device 50x slower on a 1 Gbit/s link offloads; one as fast as the server behind
+    # 0.1 Mbit/s and a queue of a second keeps the model.
+    assert fast["position"]["head_fraction"] < 1.0
+    slow = loadpart.plan(
+        model_path, device_profile=device, server_profile=server, bandwidth_mbit=0.1,
+        queue_ms=1000,
+    )
+    assert slow["position"]["head_fraction"] == 1.0
+    with pytest.raises(loadpart.CallerError, match="uplink"):
+        loadpart.plan(model_path, device_profile=device, server_profile=server, bandwidth_mbit=0)

@@ -62,6 +62,15 @@ pub enum PlanError {
         "unknown policy {0:?}; expected local, server, neurosurgeon, loadpart-original, loadpart, oracle or fixed:<cut>"
     )]
     UnknownPolicy(String),
+    /// Conditions given by a caller that no link or server has (a negative time, a batch
+    /// below 1, a slowdown that is not positive).
+    #[error("bad condition {name}: {reason}")]
+    BadCondition {
+        /// The estimate's field.
+        name: &'static str,
+        /// What it must be, and what it was.
+        reason: String,
+    },
     /// The cut given to `fixed:<cut>` is not a cut of this model.
     #[error("fixed cut {cut:?}: {source}")]
     BadFixedCut {
@@ -77,7 +86,9 @@ impl loadpart_errors::Classify for PlanError {
     fn kind(&self) -> loadpart_errors::ErrorKind {
         use loadpart_errors::ErrorKind::*;
         match self {
-            PlanError::UnknownPolicy(_) | PlanError::BadFixedCut { .. } => Caller,
+            PlanError::UnknownPolicy(_)
+            | PlanError::BadFixedCut { .. }
+            | PlanError::BadCondition { .. } => Caller,
             PlanError::ModelMismatch { .. }
             | PlanError::BadBatchSizes { .. }
             | PlanError::MissingNode { .. }
@@ -97,6 +108,7 @@ impl loadpart_errors::Classify for PlanError {
             PlanError::WrongRole { .. } => "profile_wrong_role",
             PlanError::UnknownPolicy(_) => "unknown_policy",
             PlanError::BadFixedCut { .. } => "bad_fixed_cut",
+            PlanError::BadCondition { .. } => "bad_condition",
         }
     }
 }

@@ -19,6 +19,7 @@ mod error;
 mod hysteresis;
 pub mod policy;
 mod profile;
+mod report;
 mod server_costs;
 mod solver;
 mod sweep;
@@ -35,6 +36,7 @@ pub use profile::{
     ModelProfile, NodeCost, ProfileRole, ProfileValidation, TensorCodec, TensorInfo,
     ThreadSettings, ValidationSample,
 };
+pub use report::{PlanReport, RunnerUp, TIMED_DECISIONS, plan_report};
 pub use server_costs::ServerCosts;
 pub use solver::{
     BlockSearchKind, CandidateCost, OffloadRisk, PerCut, Planner, PlannerOptions, QueueOutlook,

@@ -48,6 +48,7 @@ fn _loadpart(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(profiles::profile, m)?)?;
     m.add_function(wrap_pyfunction!(models::inspect, m)?)?;
     m.add_function(wrap_pyfunction!(models::save_model, m)?)?;
+    m.add_function(wrap_pyfunction!(models::plan, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

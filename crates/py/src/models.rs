@@ -41,3 +41,88 @@ pub fn save_model(model: &str, path: PathBuf, randomize_seed: Option<u64>) -> Py
         .map_err(|e| caller_error(format!("writing {}: {e}", path.display())))?;
     Ok(m.hash().to_string())
 }
+
+/// A profile given as a dict (what `loadpart.profile` returns) or a path to its JSON file.
+fn profile_arg(
+    py: Python<'_>,
+    p: &Bound<'_, PyAny>,
+    what: &str,
+) -> PyResult<loadpart_plan::ModelProfile> {
+    let text: String = match p.extract::<PathBuf>() {
+        Ok(path) => std::fs::read_to_string(&path)
+            .map_err(|e| caller_error(format!("{what} {}: {e}", path.display())))?,
+        Err(_) => py.import("json")?.call_method1("dumps", (p,))?.extract()?,
+    };
+    serde_json::from_str(&text).map_err(|e| caller_error(format!("{what}: not a profile: {e}")))
+}
+
+/// Where to cut `model` under given conditions, and why: the same data as `loadpart plan
+/// --json` (the cut, its id, the predicted latency by part in ms, the runners-up, how long the
+/// decision took). Profiles are dicts from `loadpart.profile` or paths to their JSON files;
+/// bandwidths in Mbit/s, times in ms.
+#[pyfunction]
+#[pyo3(signature = (
+    model, *, device_profile, server_profile, bandwidth_mbit, downlink_mbit=None, rtt_ms=5.0,
+    queue_ms=0.0, slowdown=1.0, batch=1.0, device_slowdown=1.0, policy="loadpart", top=5,
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn plan(
+    py: Python<'_>,
+    model: &str,
+    device_profile: &Bound<'_, PyAny>,
+    server_profile: &Bound<'_, PyAny>,
+    bandwidth_mbit: f64,
+    downlink_mbit: Option<f64>,
+    rtt_ms: f64,
+    queue_ms: f64,
+    slowdown: f64,
+    batch: f64,
+    device_slowdown: f64,
+    policy: &str,
+    top: usize,
+) -> PyResult<Py<PyAny>> {
+    use loadpart_plan::{Conditions, Estimate, Planner, PlannerOptions, PolicyKind};
+    let estimate = Estimate {
+        uplink_bytes_per_s: bandwidth_mbit * 1e6 / 8.0,
+        downlink_bytes_per_s: downlink_mbit.unwrap_or(bandwidth_mbit) * 1e6 / 8.0,
+        rtt_us: rtt_ms * 1e3,
+        queue_us: queue_ms * 1e3,
+        server_slowdown: slowdown,
+        server_batch: batch,
+        device_slowdown,
+    }
+    .checked()
+    .map_err(to_py)?;
+    let m = load_model(model).map_err(to_py)?;
+    let device = profile_arg(py, device_profile, "device_profile")?;
+    let server = profile_arg(py, server_profile, "server_profile")?;
+    for (p, what) in [(&device, "device_profile"), (&server, "server_profile")] {
+        if p.model_hash != m.hash() {
+            return Err(crate::errors::ModelError::new_err(format!(
+                "{what} was measured on another model (model_hash {}, this model's is {})",
+                p.model_hash,
+                m.hash()
+            )));
+        }
+    }
+    let prepared = loadpart_graph::Prepared::new(&m).map_err(to_py)?;
+    let planner = std::sync::Arc::new(
+        Planner::new(
+            prepared.stages.dag().clone(),
+            &device,
+            &server,
+            PlannerOptions::default(),
+        )
+        .map_err(to_py)?,
+    );
+    let policy = policy
+        .parse::<PolicyKind>()
+        .map_err(to_py)?
+        .build(planner.clone())
+        .map_err(to_py)?;
+    let mut report =
+        loadpart_plan::plan_report(&planner, policy.as_ref(), &Conditions::from(estimate), top);
+    report.model = model.to_string();
+    report.model_hash = m.hash().to_string();
+    to_py_data(py, &report)
+}

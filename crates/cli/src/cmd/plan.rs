@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail, ensure};
 use loadpart_bench::outln;
-use loadpart_cuts::Dag;
 use loadpart_graph::Prepared;
 use loadpart_graph::load_model;
 use loadpart_plan::{
-    BlockSearchKind, Breakdown, Conditions, DecisionReport, Estimate, ModelProfile, Planner,
-    PlannerOptions, Policy, PolicyKind, geometric_bandwidths, sweep_bandwidth,
+    Conditions, Estimate, ModelProfile, PlanReport, Planner, PlannerOptions, Policy, PolicyKind,
+    TIMED_DECISIONS, geometric_bandwidths, plan_report, sweep_bandwidth,
 };
 use serde::Serialize;
 
@@ -72,37 +71,14 @@ pub struct Args {
     plot: Option<PathBuf>,
 }
 
-/// One runner-up cut.
-#[derive(Debug, Serialize)]
-struct RunnerUp {
-    candidate_index: usize,
-    kind: String,
-    cut: Vec<String>,
-    predicted_ms: f64,
-    breakdown: Breakdown,
-}
-
-/// The JSON of `loadpart plan --json`.
+/// The JSON of `loadpart plan --json`: the library's report, and the figure's path.
 #[derive(Debug, Serialize)]
 struct Report {
-    model: String,
-    model_hash: String,
-    policy: String,
-    conditions: Estimate,
     #[serde(flatten)]
-    decision: DecisionReport,
-    /// The chosen cut under the full model and the given conditions, ms (differs from
-    /// `predicted_ms` for policies that predict with another model, e.g. neurosurgeon).
-    full_model_ms: f64,
-    listed_candidates: usize,
-    min_cut_blocks: usize,
-    runners_up: Vec<RunnerUp>,
+    plan: PlanReport,
     #[serde(skip_serializing_if = "Option::is_none")]
     plot: Option<PathBuf>,
 }
-
-/// Decisions timed to report `decision_us` (the median counts).
-const TIMED_DECISIONS: usize = 21;
 
 pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(p) = &args.plot {
@@ -123,16 +99,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let planner = Arc::new(planner);
     let policy = args.policy.build(planner.clone())?;
     let conditions = Conditions::from(estimate);
-    let mut report = decide(&planner, policy.as_ref(), &conditions, args.top);
-    report.model = args.model.clone();
-    report.model_hash = model.hash().to_string();
+    let mut plan = plan_report(&planner, policy.as_ref(), &conditions, args.top);
+    plan.model = args.model.clone();
+    plan.model_hash = model.hash().to_string();
+    let mut report = Report { plan, plot: None };
     if let Some(path) = &args.plot {
         let svg = render(&figure(
             &args,
             &planner,
             policy.as_ref(),
             &conditions,
-            report.decision.position.candidate_index,
+            report.plan.decision.position.candidate_index,
         ))
         .context("drawing the plan figure")?;
         std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
@@ -141,82 +118,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_text(&report, planner.dag().node_count());
+        print_text(&report.plan, planner.dag().node_count());
+        if let Some(p) = &report.plot {
+            outln!("\nwrote {}", p.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The decision of `policy` under `c` (its time the median of [`TIMED_DECISIONS`] runs) with the
-/// `top` best other listed cuts under the full model; `model`, `model_hash` and `plot` are left
-/// for the caller to fill.
-fn decide(planner: &Planner, policy: &dyn Policy, c: &Conditions, top: usize) -> Report {
-    let mut decision = policy.decide(c);
-    let mut times: Vec<u64> = (0..TIMED_DECISIONS)
-        .map(|_| policy.decide(c).decision_ns)
-        .collect();
-    times.sort_unstable();
-    decision.decision_ns = times[times.len() / 2];
-    let dag = planner.dag();
-    let e = c.estimate;
-    let ranked = planner.ranked_candidates(&e);
-    let runners_up = ranked
-        .iter()
-        .filter(|r| r.candidate.cut.head != decision.cut.head)
-        .take(top)
-        .map(|r| RunnerUp {
-            candidate_index: r.index,
-            kind: r.candidate.kind.to_string(),
-            cut: names(dag, &r.candidate.cut.tensors),
-            predicted_ms: r.predicted.total() * 1e-3,
-            breakdown: r.predicted.scaled(1e-3),
-        })
-        .collect();
-    Report {
-        model: String::new(),
-        model_hash: String::new(),
-        policy: policy.name(),
-        conditions: e,
-        decision: decision.report(dag),
-        full_model_ms: planner.predict(&decision.cut.head, &e).total() * 1e-3,
-        listed_candidates: ranked.len(),
-        min_cut_blocks: planner
-            .block_searches()
-            .iter()
-            .filter(|b| **b == BlockSearchKind::MinCut)
-            .count(),
-        runners_up,
-        plot: None,
-    }
-}
-
 /// The estimate from the flags, rejecting values the planner would otherwise sanitize silently.
 fn estimate(a: &Args) -> Result<Estimate> {
-    let time_ok = |v: f64| v.is_finite() && v >= 0.0;
-    ensure!(
-        time_ok(a.rtt_ms),
-        "--rtt-ms must be a finite time >= 0, got {}",
-        a.rtt_ms
-    );
-    ensure!(
-        time_ok(a.queue_ms),
-        "--queue-ms must be a finite time >= 0, got {}",
-        a.queue_ms
-    );
-    ensure!(
-        a.slowdown.is_finite() && a.slowdown > 0.0,
-        "--slowdown must be > 0, got {}",
-        a.slowdown
-    );
-    ensure!(
-        a.device_slowdown.is_finite() && a.device_slowdown > 0.0,
-        "--device-slowdown must be > 0, got {}",
-        a.device_slowdown
-    );
-    ensure!(
-        a.batch.is_finite() && a.batch >= 1.0,
-        "--batch must be >= 1, got {}",
-        a.batch
-    );
     Ok(Estimate {
         uplink_bytes_per_s: a.bandwidth,
         downlink_bytes_per_s: a.downlink.unwrap_or(a.bandwidth),
@@ -225,7 +136,8 @@ fn estimate(a: &Args) -> Result<Estimate> {
         server_slowdown: a.slowdown,
         server_batch: a.batch,
         device_slowdown: a.device_slowdown,
-    })
+    }
+    .checked()?)
 }
 
 fn check_plot_path(p: &Path) -> Result<()> {
@@ -324,15 +236,6 @@ fn figure(
     }
 }
 
-fn names(dag: &Dag, tensors: &[loadpart_cuts::TensorId]) -> Vec<String> {
-    let mut v: Vec<String> = tensors
-        .iter()
-        .map(|&t| dag.tensor(t).name.clone())
-        .collect();
-    v.sort();
-    v
-}
-
 /// `a, b, c (+4 more)` for long cuts.
 fn short_cut(names: &[String], max: usize) -> String {
     if names.len() <= max {
@@ -341,7 +244,7 @@ fn short_cut(names: &[String], max: usize) -> String {
     format!("{} (+{} more)", names[..max].join(","), names.len() - max)
 }
 
-fn print_text(r: &Report, stages: usize) {
+fn print_text(r: &PlanReport, stages: usize) {
     let d = &r.decision;
     let e = &r.conditions;
     outln!(
@@ -445,9 +348,6 @@ fn print_text(r: &Report, stages: usize) {
             );
         }
     }
-    if let Some(p) = &r.plot {
-        outln!("\nwrote {}", p.display());
-    }
 }
 
 #[cfg(test)]
@@ -461,44 +361,6 @@ mod tests {
         let err = check_plot_path(Path::new("b.png")).unwrap_err().to_string();
         assert!(err.contains("PNG is not supported"), "{err}");
         assert!(check_plot_path(Path::new("b")).is_err());
-    }
-
-    #[test]
-    fn report_has_the_stable_keys_and_runners_up_rank_by_latency() {
-        use loadpart_plan::synth::{self, SplitMix64};
-        let dag = synth::inception_v1_like();
-        let mut rng = SplitMix64::new(3);
-        let (device, server) = synth::random_profiles(&dag, &mut rng, &[1, 2, 4, 8]);
-        let planner =
-            Arc::new(Planner::new(dag, &device, &server, PlannerOptions::default()).unwrap());
-        let e = synth::random_estimate(&mut rng);
-        for kind in [
-            PolicyKind::Loadpart,
-            PolicyKind::Neurosurgeon,
-            PolicyKind::Local,
-        ] {
-            let policy = kind.build(planner.clone()).unwrap();
-            let r = decide(&planner, policy.as_ref(), &Conditions::from(e), 4);
-            let json = serde_json::to_value(&r).unwrap();
-            for key in [
-                "cut",
-                "predicted_ms",
-                "breakdown",
-                "decision_us",
-                "runners_up",
-                "full_model_ms",
-            ] {
-                assert!(json.get(key).is_some(), "{kind}: no {key} in {json}");
-            }
-            assert_eq!(r.runners_up.len(), 4);
-            let totals: Vec<f64> = r.runners_up.iter().map(|u| u.predicted_ms).collect();
-            assert!(totals.windows(2).all(|w| w[0] <= w[1]), "{totals:?}");
-            if kind == PolicyKind::Loadpart {
-                // The optimum beats every runner-up, and the full model is the policy's own.
-                assert!(r.decision.predicted_ms <= totals[0] + 1e-9);
-                assert!((r.full_model_ms - r.decision.predicted_ms).abs() < 1e-9);
-            }
-        }
     }
 
     #[test]
