@@ -30,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 precision,
                 compression,
                 min_ratio: 1.0,
+                bits: 8,
             };
             let e = encode(&data, &shape, &opts)?;
             for mode in [0u8, 1] {

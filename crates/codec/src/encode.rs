@@ -128,7 +128,13 @@ impl Encoder {
                 if !data.is_empty() {
                     let (n, group_len) = groups(shape, granularity.axes());
                     params.reserve(n);
-                    quant::quantize_u8(data, group_len, &mut params, &mut elems)?;
+                    quant::quantize_levels(
+                        data,
+                        group_len,
+                        self.opts.levels(),
+                        &mut params,
+                        &mut elems,
+                    )?;
                 }
                 quant = Some(QuantInfo {
                     granularity,

@@ -37,7 +37,7 @@ pub use options::{
     MAX_RANK, NAMED_MODES, Precision,
 };
 pub use params::{PARAM_KEYS, PARAM_PREFIX, ParamValue};
-pub use quant::{F16_MAX, QuantParam, dequantize_u8, quantize_u8};
+pub use quant::{F16_MAX, QuantParam, dequantize_u8, quantize_levels, quantize_u8};
 pub use stats::{CodecStats, break_even_ratio, compression_pays, measure};
 pub use synth::synthetic_activations;
 pub use wire::{EncodedTensor, ValidTensor, split_blob, validate};

@@ -43,15 +43,28 @@ impl QuantParam {
     /// The scale is at least `f32::MIN_POSITIVE` so that its reciprocal is finite; a group whose
     /// dequantized grid would overflow f32 (|x| near `f32::MAX`) is `RangeTooWide`.
     pub fn from_range(min: f32, max: f32, group: usize) -> Result<Self, CodecError> {
+        Self::from_range_levels(min, max, group, u8::MAX)
+    }
+
+    /// [`QuantParam::from_range`] with codes `0..=levels` only (`levels` = 2^bits - 1 for
+    /// `bits`-bit quantization, at least 1): a coarser grid whose codes carry fewer bits of
+    /// entropy, which the compressor then saves. Decoding is the same for any `levels`.
+    pub fn from_range_levels(
+        min: f32,
+        max: f32,
+        group: usize,
+        levels: u8,
+    ) -> Result<Self, CodecError> {
         let lo = f64::from(min.min(0.0));
         let hi = f64::from(max.max(0.0));
         if hi == lo {
             return Ok(Self::ZERO);
         }
+        let top = f64::from(levels.max(1));
         // The f32 scale is what travels, so the zero point is derived from it, not from the
         // exact f64 quotient.
-        let scale = (((hi - lo) / 255.0) as f32).max(f32::MIN_POSITIVE);
-        let zero_point = (-lo / f64::from(scale)).round().clamp(0.0, 255.0) as u8;
+        let scale = (((hi - lo) / top) as f32).max(f32::MIN_POSITIVE);
+        let zero_point = (-lo / f64::from(scale)).round().clamp(0.0, top) as u8;
         let p = Self { scale, zero_point };
         if p.is_valid() {
             Ok(p)
@@ -126,6 +139,18 @@ pub fn quantize_u8(
     params: &mut Vec<QuantParam>,
     out: &mut [u8],
 ) -> Result<(), CodecError> {
+    quantize_levels(data, group_len, u8::MAX, params, out)
+}
+
+/// [`quantize_u8`] onto codes `0..=levels` (see [`QuantParam::from_range_levels`]): the error
+/// bound is still `scale / 2`, with a scale `255 / levels` times larger.
+pub fn quantize_levels(
+    data: &[f32],
+    group_len: usize,
+    levels: u8,
+    params: &mut Vec<QuantParam>,
+    out: &mut [u8],
+) -> Result<(), CodecError> {
     debug_assert_eq!(data.len(), out.len());
     if data.is_empty() || group_len == 0 {
         return Ok(());
@@ -140,17 +165,24 @@ pub fn quantize_u8(
         if !finite {
             return Err(non_finite_error(xs, g * group_len));
         }
-        let p = QuantParam::from_range(lo, hi, g)?;
-        quantize_group(xs, p, qs);
+        // A coarse grid over a range near f32::MAX can have a step whose 255 codes (what a
+        // decoder must accept) overflow; such a group falls back to the full 8-bit grid.
+        let (p, top) = match QuantParam::from_range_levels(lo, hi, g, levels) {
+            Ok(p) => (p, levels),
+            Err(_) if levels < u8::MAX => (QuantParam::from_range(lo, hi, g)?, u8::MAX),
+            Err(e) => return Err(e),
+        };
+        quantize_group(xs, p, top, qs);
         params.push(p);
     }
     Ok(())
 }
 
-/// `q = clamp(round(x / scale) + zero_point, 0, 255)` over one group, rounding half to even.
-fn quantize_group(xs: &[f32], p: QuantParam, qs: &mut [u8]) {
+/// `q = clamp(round(x / scale) + zero_point, 0, levels)` over one group, rounding half to even.
+fn quantize_group(xs: &[f32], p: QuantParam, levels: u8, qs: &mut [u8]) {
     let inv = 1.0 / p.scale;
     let zp = f32::from(p.zero_point);
+    let top = f32::from(levels);
     // For v in [0, 255], v + 2^23 lands on an integer-spaced binade: the addition rounds v to
     // the nearest integer (ties to even) and the low mantissa byte is that integer. This is
     // 2.5x faster than a float-to-int conversion with baseline x86-64 SIMD.
@@ -158,7 +190,7 @@ fn quantize_group(xs: &[f32], p: QuantParam, qs: &mut [u8]) {
     let q = |x: f32| -> u8 {
         let v = x * inv + zp;
         let v = if v > 0.0 { v } else { 0.0 };
-        let v = if v < 255.0 { v } else { 255.0 };
+        let v = if v < top { v } else { top };
         (v + ROUND).to_bits() as u8
     };
     let mut xc = xs.chunks_exact(LANES);
@@ -287,6 +319,33 @@ mod tests {
         let mut out = vec![0.0; xs.len()];
         dequantize_u8(&q, xs.len(), &params, &mut out);
         (out, params[0])
+    }
+
+    #[test]
+    fn fewer_levels_keep_zero_exact_and_codes_in_range() {
+        let xs: Vec<f32> = (0..200)
+            .map(|i| (i as f32 * 0.11).sin() * 3.0 - 0.5)
+            .collect();
+        for levels in [3u8, 15, 63, 255] {
+            let mut q = vec![0u8; xs.len()];
+            let mut params = Vec::new();
+            quantize_levels(&xs, xs.len(), levels, &mut params, &mut q).unwrap();
+            assert!(q.iter().all(|&c| c <= levels), "levels {levels}");
+            let p = params[0];
+            let mut out = vec![0.0; xs.len()];
+            dequantize_u8(&q, xs.len(), &params, &mut out);
+            for (x, y) in xs.iter().zip(&out) {
+                assert!(
+                    (x - y).abs() <= p.scale * 0.5001,
+                    "levels {levels}: {x} {y}"
+                );
+            }
+            let mut zero = [0.0f32];
+            let mut zq = [0u8];
+            quantize_group(&[0.0], p, levels, &mut zq);
+            dequantize_u8(&zq, 1, &[p], &mut zero);
+            assert_eq!(zero[0], 0.0);
+        }
     }
 
     #[test]

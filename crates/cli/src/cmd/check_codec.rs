@@ -89,6 +89,12 @@ pub struct Args {
     /// Compressor (does not change values; zstd level 1 is the default).
     #[arg(long, value_enum, default_value = "zstd")]
     compression: CompressionArg,
+    /// zstd level (-7..=22): higher levels shrink more and encode slower.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    zstd_level: i32,
+    /// Bits per uint8 code (2..=8): fewer bits, a coarser grid that compresses further.
+    #[arg(long, default_value_t = 8)]
+    bits: u8,
     /// Keep the model's own weights instead of seeded random ones.
     #[arg(long)]
     keep_weights: bool,
@@ -124,12 +130,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
             PrecisionArg::F32 => Precision::F32,
         },
         compression: match args.compression {
-            CompressionArg::Zstd => Compression::Zstd { level: 1 },
+            CompressionArg::Zstd => Compression::Zstd {
+                level: args.zstd_level,
+            },
             CompressionArg::Lz4 => Compression::Lz4,
             CompressionArg::None => Compression::None,
         },
         min_ratio: 1.0,
+        bits: args.bits,
     };
+    codec.validate()?;
     let cuts = sample_cuts(
         &prepared,
         args.cuts,

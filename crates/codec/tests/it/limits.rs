@@ -11,6 +11,7 @@ fn f32_opts() -> EncodeOptions {
         precision: Precision::F32,
         compression: loadpart_codec::Compression::None,
         min_ratio: 1.0,
+        bits: 8,
     }
 }
 

@@ -10,7 +10,8 @@ mod stats;
 
 use loadpart_codec::{Compression, EncodeOptions, Granularity, Precision};
 
-/// Every precision x compression combination the encoder supports.
+/// Every precision x compression combination the encoder supports, uint8 also with 6- and
+/// 2-bit codes.
 pub fn all_modes() -> Vec<EncodeOptions> {
     let mut v = Vec::new();
     for precision in [
@@ -25,11 +26,12 @@ pub fn all_modes() -> Vec<EncodeOptions> {
             Compression::Zstd { level: 1 },
             Compression::Lz4,
         ] {
-            v.push(EncodeOptions {
-                precision,
-                compression,
-                min_ratio: 1.0,
-            });
+            let base = EncodeOptions::with(precision, compression);
+            v.push(base);
+            if matches!(precision, Precision::U8(_) | Precision::U8Auto) {
+                v.push(base.with_bits(6));
+                v.push(base.with_bits(2));
+            }
         }
     }
     v

@@ -43,7 +43,7 @@ proptest! {
     }
 
     #[test]
-    fn uint8_error_is_at_most_half_a_step((shape, data) in tensor(), mode in 0usize..3, c in 0usize..3) {
+    fn uint8_error_is_at_most_half_a_step((shape, data) in tensor(), mode in 0usize..3, c in 0usize..9) {
         let precision = [
             Precision::U8(Granularity::PerRow),
             Precision::U8(Granularity::PerChannel),
@@ -91,7 +91,7 @@ proptest! {
     }
 
     #[test]
-    fn params_form_round_trips((shape, data) in tensor(), m in 0usize..12) {
+    fn params_form_round_trips((shape, data) in tensor(), m in 0usize..33) {
         let opts = all_modes()[m];
         let data: Vec<f32> = data.into_iter().map(|x| x.clamp(-1e30, 1e30)).collect();
         let data: Vec<f32> = if opts.precision == Precision::F16 {
@@ -134,7 +134,8 @@ fn every_mode_round_trips_activations() {
         let bound = match opts.precision {
             Precision::F32 => 0.0,
             Precision::F16 => 1e-2,
-            Precision::U8(_) | Precision::U8Auto => 0.05,
+            // 2^bits levels over the same range: the step grows as they shrink.
+            Precision::U8(_) | Precision::U8Auto => 0.05 * 255.0 / f32::from(opts.levels()),
         };
         assert!(max_err <= bound, "{opts:?}: {max_err}");
         // Zeros of ReLU stay exact in every mode.
