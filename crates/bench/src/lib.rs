@@ -9,6 +9,8 @@
 //!   users`, the earlier closed-loop version.
 //! - [`flood`]: `bench flood`, fair share against a flooding device.
 //! - [`compare`]: `bench compare`, loadpart's pick against the planner's top cuts forced.
+//! - [`client_overhead`]: `bench client-overhead`, what the device library adds per request.
+//! - [`serving`]: `bench serving`, in-process inference against `loadpart serve` over gRPC.
 //! - [`load`] over [`loadgen`]: `bench load`, open-loop synthetic devices; [`mix`], the cut mixes
 //!   they send.
 //! - [`summary`]: `bench summary`, the evaluation's headline over a paper-setting sweep, a
@@ -22,6 +24,7 @@
 //! read by a person. The pieces with typed errors live in the libraries it composes.
 #![forbid(unsafe_code)]
 
+pub mod client_overhead;
 pub mod compare;
 pub mod demo;
 pub mod embedded;
@@ -37,6 +40,7 @@ pub mod profiles;
 pub mod progress;
 pub mod remote_model;
 pub mod round_order;
+pub mod serving;
 pub mod summary;
 pub mod sweep;
 pub mod users;

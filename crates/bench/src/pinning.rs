@@ -45,6 +45,11 @@ pub fn pin_current(core: usize) -> bool {
     ok
 }
 
+/// The OS's id of core `core` (an index as in [`pin_current`]), for `taskset -c` of a child.
+pub fn core_id(core: usize) -> Option<usize> {
+    all()?.get(core).map(|c| c.id)
+}
+
 /// Cores this process could use at start.
 pub fn cores() -> usize {
     all().map_or(1, <[CoreId]>::len)

@@ -339,6 +339,7 @@ impl Client {
         };
         let mut o = s.offload(&decision, &cut, inputs, &asked).await?;
         o.estimate = estimate;
+        o.measured.decide_us = decision.decision_ns as f64 * 1e-3;
         Ok(o)
     }
 }

@@ -133,6 +133,7 @@ impl Shared {
             Ok((outputs, reply)) => {
                 self.count(|st| st.offloaded += 1);
                 measured.network_us = (us(call.took) - reply.server_us).max(0.0);
+                measured.rpc_us = us(call.took);
                 measured.server = reply.timings;
                 measured.total_us = us(start.elapsed());
                 return Ok(InferOutcome {
@@ -152,6 +153,7 @@ impl Shared {
         };
         tracing::debug!(cut = %cut, "offload failed ({why}); finishing on the device");
         measured.network_us = us(call.took);
+        measured.rpc_us = us(call.took);
         let fb_start = Instant::now();
         let outputs = self
             .fall_back(decision, cut, inputs, head.sent, head.kept)

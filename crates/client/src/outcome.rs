@@ -85,12 +85,25 @@ pub struct Measured {
     pub encode_us: f64,
     /// The gRPC call minus the server's own time: transfer both ways and one round trip.
     pub network_us: f64,
+    /// The gRPC call's wall time: transfer, the server's time, protobuf framing.
+    pub rpc_us: f64,
+    /// The planner's decision.
+    pub decide_us: f64,
     /// The server's report for this request (queue, decode, compute, batch size).
     pub server: Option<ServerTimings>,
     /// Finishing on the device after a failed offload.
     pub fallback_us: f64,
     /// Wall time of the whole inference, decision included.
     pub total_us: f64,
+}
+
+impl Measured {
+    /// What the client itself added: the whole inference less the head's run, the gRPC call
+    /// and any fallback (deciding, bookkeeping, encoding, building the request, reading the
+    /// reply, updating the estimators).
+    pub fn client_overhead_us(&self) -> f64 {
+        (self.total_us - self.device_us - self.rpc_us - self.fallback_us).max(0.0)
+    }
 }
 
 /// The result of one inference.

@@ -11,8 +11,8 @@ use loadpart_proto::inference::model_infer_request::{
 };
 use loadpart_proto::inference::{InferParameter, ModelInferRequest, ModelInferResponse};
 use loadpart_proto::loadpart::LoadReport;
-use loadpart_proto::names;
 use loadpart_proto::to_proto_params;
+use loadpart_proto::{Bytes, names};
 use loadpart_runtime::{NamedTensors, Tensor};
 use prost::Message;
 
@@ -23,8 +23,9 @@ use crate::{ClientError, CutLoad, DeviceShare, FormingBatch, LoadSample};
 pub struct EncodedCut {
     /// One input per sent tensor: name, FP32 datatype, shape, and the codec's header parameters.
     pub inputs: Vec<InferInputTensor>,
-    /// The payloads, in `inputs` order.
-    pub raw: Vec<Vec<u8>>,
+    /// The payloads, in `inputs` order (shared, not copied, when the same tensors are sent
+    /// again).
+    pub raw: Vec<Bytes>,
     /// Payload bytes in all.
     pub bytes: u64,
     /// Time spent quantizing and compressing.
@@ -51,7 +52,7 @@ pub fn encode_tensors(
             parameters: to_proto_params(e.header.to_params()),
             contents: None,
         });
-        out.raw.push(e.payload);
+        out.raw.push(e.payload.into());
     }
     out.encode = start.elapsed();
     Ok(out)
@@ -87,7 +88,7 @@ pub fn raw_tensors(tensors: &[(String, Tensor)]) -> Result<EncodedCut, ClientErr
         let data = t
             .as_f32()
             .ok_or_else(|| ClientError::BadInput(format!("input {name:?} is not float32")))?;
-        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes = loadpart_proto::le_f32_bytes(data);
         out.bytes += bytes.len() as u64;
         out.inputs.push(InferInputTensor {
             name: name.clone(),
@@ -435,7 +436,8 @@ mod tests {
         assert_eq!(ok.bytes, 8);
 
         let mut short = r.clone();
-        short.raw_output_contents[0].pop();
+        let n = short.raw_output_contents[0].len();
+        short.raw_output_contents[0].truncate(n - 1);
         assert!(parse_reply(short).is_err());
         let mut wrong_shape = r.clone();
         wrong_shape.outputs[0].shape = vec![1, 3];

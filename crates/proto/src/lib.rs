@@ -26,6 +26,9 @@
 use std::collections::HashMap;
 
 use loadpart_codec::ParamValue;
+/// The type of `raw_input_contents` and `raw_output_contents` entries: received tensors are
+/// slices of the received message, not copies.
+pub use prost::bytes::Bytes;
 
 /// The Open Inference Protocol (KServe v2) messages and `GRPCInferenceService`, with Triton's
 /// statistics extension.
@@ -138,6 +141,20 @@ impl TryFrom<inference::InferParameter> for ParamValue {
             _ => Self::try_from(&p),
         }
     }
+}
+
+/// `values` as little-endian FP32 bytes for `raw_input_contents` or `raw_output_contents`: one
+/// memcpy on a little-endian host (tensors of a MiB are common, and a per-element conversion
+/// costs a noticeable share of a round trip).
+pub fn le_f32_bytes(values: &[f32]) -> Bytes {
+    if cfg!(target_endian = "little") {
+        return Bytes::copy_from_slice(bytemuck::cast_slice::<f32, u8>(values));
+    }
+    values
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect::<Vec<u8>>()
+        .into()
 }
 
 /// A protocol parameter map (a request's, a tensor's or a response's `parameters`) from

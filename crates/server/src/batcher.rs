@@ -329,6 +329,19 @@ impl<R: Cancellable> BatchState<R> {
             .formations()
             .into_iter()
             .find(|f| f.full || now.saturating_duration_since(f.oldest) >= delay)?;
+        self.take_formation(pick)
+    }
+
+    /// The first batch in queue order if it is full, for an executor that is still busy: a
+    /// full batch cannot grow by waiting, so it may be handed over ahead of time (and no batch
+    /// jumps the queue, since only the first is taken). Evicts stale requests first.
+    pub fn next_full_batch(&mut self, now: Instant) -> Option<Batch<R>> {
+        self.evict(now);
+        let pick = self.formations().into_iter().next().filter(|f| f.full)?;
+        self.take_formation(pick)
+    }
+
+    fn take_formation(&mut self, pick: Forming) -> Option<Batch<R>> {
         let taken = self.remove_where(|i, _| pick.members.binary_search(&i).is_ok());
         let mut entries = taken.into_iter();
         let first = entries.next()?;

@@ -135,8 +135,10 @@ impl Executor {
                 (Vec::with_capacity(w.batch.requests.len()), Duration::ZERO)
             }
         };
+        // Queue time runs until this executor starts the batch: a batch handed over ahead of
+        // time waited in the channel too.
         for q in w.batch.requests {
-            self.admit(q, w.dispatched, &model.name, &mut admitted);
+            self.admit(q, started.max(w.dispatched), &model.name, &mut admitted);
         }
         if admitted.is_empty() {
             return None;
@@ -316,20 +318,7 @@ impl Executor {
     fn decode_all(&mut self, req: &ValidRequest) -> Result<(), ServerError> {
         for (input, buf) in req.inputs.iter().zip(self.bufs.iter_mut()) {
             match &input.data {
-                InputData::RawF32(bytes) => {
-                    // One memcpy when the bytes happen to be f32-aligned on a little-endian
-                    // host (usual for a fresh allocation), else element by element.
-                    match bytemuck::try_cast_slice::<u8, f32>(bytes) {
-                        Ok(values) if cfg!(target_endian = "little") => {
-                            buf.extend_from_slice(values)
-                        }
-                        _ => buf.extend(
-                            bytes
-                                .chunks_exact(4)
-                                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-                        ),
-                    }
-                }
+                InputData::RawF32(bytes) => append_le_f32(buf, bytes),
                 InputData::Encoded(t) => {
                     let codec = |source| ServerError::Codec {
                         input: input.name.clone(),
@@ -347,5 +336,43 @@ impl Executor {
             }
         }
         Ok(())
+    }
+}
+
+/// Appends little-endian FP32 `bytes` (a whole number of values, as validated) to `buf`: one
+/// memcpy on a little-endian host whatever the bytes' alignment (they are slices of a received
+/// message, so often unaligned), else value by value.
+fn append_le_f32(buf: &mut Vec<f32>, bytes: &[u8]) {
+    let start = buf.len();
+    let n = bytes.len() / 4;
+    if cfg!(target_endian = "little") {
+        if let Ok(values) = bytemuck::try_cast_slice::<u8, f32>(bytes) {
+            buf.extend_from_slice(values);
+            return;
+        }
+        buf.resize(start + n, 0.0);
+        bytemuck::cast_slice_mut::<f32, u8>(&mut buf[start..]).copy_from_slice(&bytes[..n * 4]);
+    } else {
+        buf.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::append_le_f32;
+
+    #[test]
+    fn raw_values_append_from_any_alignment() {
+        let values = [1.5f32, -2.25, 3.0e-7, f32::MAX];
+        let mut bytes = vec![0u8];
+        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        // Offset 1: never 4-aligned.
+        let mut buf = vec![9.0f32];
+        append_le_f32(&mut buf, &bytes[1..]);
+        assert_eq!(buf, [9.0, 1.5, -2.25, 3.0e-7, f32::MAX]);
     }
 }

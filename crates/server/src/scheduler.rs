@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::admission::{
     BatchTimes, expected_leave_rows, misses_deadline, predict_finish, predict_start,
 };
-use crate::batcher::{BatchKey, BatchLimits, BatchState, Queued};
+use crate::batcher::{Batch, BatchKey, BatchLimits, BatchState, Queued};
 use crate::error::{SchedError, ServerError};
 use crate::jobs::{Done, Job, Reply, Work, micros};
 use crate::monitor::Monitor;
@@ -99,6 +99,7 @@ pub(crate) fn spawn(
         times: BatchTimes::new(config.stale_after),
         keys: HashMap::new(),
         running: HashMap::new(),
+        staged: std::collections::VecDeque::new(),
         seq: 0,
     };
     let join = tokio::spawn(actor.run(rx, done));
@@ -123,7 +124,19 @@ struct Actor {
     /// Batches running now, by `seq`: when they started, and their predicted time (errs long,
     /// for admission) and expected time (for the backlog in the load report).
     running: HashMap<u64, Running>,
+    /// Full batches handed over while every executor was busy, in the order they were sent:
+    /// the next executor to finish takes the first at once, without a round trip through this
+    /// actor (see [`Actor::stage_full_batches`]).
+    staged: std::collections::VecDeque<Staged>,
     seq: u64,
+}
+
+/// A batch handed over ahead of time, not yet running.
+#[derive(Debug, Clone, Copy)]
+struct Staged {
+    seq: u64,
+    predicted: Option<Duration>,
+    expected: Option<Duration>,
 }
 
 /// A batch on an executor.
@@ -208,8 +221,22 @@ impl Actor {
 
     /// An executor finished a batch: it is idle again, and the batch's time is measured.
     fn finished(&mut self, d: Done) {
-        self.idle += 1;
         self.running.remove(&d.seq);
+        // The executor that finished took the first staged batch, if any, as it went idle.
+        match self.staged.pop_front() {
+            Some(s) => {
+                self.running.insert(
+                    s.seq,
+                    Running {
+                        started: Instant::now(),
+                        predicted: s.predicted,
+                        expected: s.expected,
+                    },
+                );
+                self.monitor.busy.fetch_add(1, Ordering::Relaxed);
+            }
+            None => self.idle += 1,
+        }
         if let Some(ran) = d.ran {
             let now = Instant::now();
             let (rows, profiled) = (ran.rows, ran.profiled_us);
@@ -239,11 +266,14 @@ impl Actor {
     /// How long from `now` until the batch holding a new request of `key` and `rows` rows would
     /// end; `None` when some batch on the way has no prediction.
     fn predict(&self, key: &BatchKey, rows: usize, now: Instant) -> Option<Duration> {
-        let ahead = self
-            .state
-            .batches_ahead(key, rows)
-            .iter()
-            .map(|(k, r)| self.batch_time(k, *r, now))
+        let staged = self.staged.iter().map(|s| s.predicted);
+        let ahead = staged
+            .chain(
+                self.state
+                    .batches_ahead(key, rows)
+                    .iter()
+                    .map(|(k, r)| self.batch_time(k, *r, now)),
+            )
             .collect::<Option<Vec<Duration>>>()?;
         let running: Vec<Duration> = self
             .running
@@ -261,10 +291,14 @@ impl Actor {
         let queued = self.state.batches_queued();
         let usual = |k: &BatchKey| self.keys.get(k).and_then(|i| i.usual_rows);
         let rows = expected_leave_rows(&queued, usual, self.state.limits().max_batch_rows);
-        let ahead = queued
-            .iter()
-            .zip(rows)
-            .map(|((k, _), r)| self.expected_batch_time(k, r, now))
+        let staged = self.staged.iter().map(|s| s.expected);
+        let ahead = staged
+            .chain(
+                queued
+                    .iter()
+                    .zip(rows)
+                    .map(|((k, _), r)| self.expected_batch_time(k, r, now)),
+            )
             .collect::<Option<Vec<Duration>>>()?;
         let running: Vec<Duration> = self
             .running
@@ -360,18 +394,9 @@ impl Actor {
                 expected: self.expected_batch_time(&batch.key, batch.rows, now),
             };
             self.running.insert(self.seq, running);
-            if let Err(std::sync::mpsc::SendError(w)) = self.work.send(Work {
-                seq: self.seq,
-                earlier,
-                batch,
-                dispatched: now,
-            }) {
-                let early = w.earlier.into_iter().flat_map(|e| e.requests);
-                for q in early.chain(w.batch.requests) {
-                    let _ = q.payload.reply.send(Err(ServerError::ShuttingDown));
-                }
-            }
+            self.hand_over(earlier, batch, now);
         }
+        self.stage_full_batches(now);
         self.answer_dropped();
         self.monitor
             .queue_len
@@ -388,6 +413,45 @@ impl Actor {
             .collect();
         self.monitor.set_forming(forming);
         self.monitor.set_backlog(now, self.backlog(now));
+    }
+
+    /// With every executor busy, hands over full batches (at most one per executor) ahead of
+    /// time, so that an executor that finishes starts the next batch at once instead of
+    /// waiting for this actor to hear of it and dispatch: on a saturated server that round trip
+    /// is idle executor time on every batch. Only a full batch at the head of the queue goes
+    /// (it cannot grow by waiting, and nothing jumps the queue); not with staircases, whose
+    /// merging looks at the queue when an executor is free.
+    fn stage_full_batches(&mut self, now: Instant) {
+        while !self.staircase && self.idle == 0 && self.staged.len() < self.executors {
+            let Some(batch) = self.state.next_full_batch(now) else {
+                break;
+            };
+            self.seq += 1;
+            if let Some(k) = self.keys.get_mut(&batch.key) {
+                k.left_with(batch.rows);
+            }
+            self.staged.push_back(Staged {
+                seq: self.seq,
+                predicted: self.batch_time(&batch.key, batch.rows, now),
+                expected: self.expected_batch_time(&batch.key, batch.rows, now),
+            });
+            self.hand_over(Vec::new(), batch, now);
+        }
+    }
+
+    /// Sends batch `self.seq` to the executors; at shutdown answers its requests instead.
+    fn hand_over(&mut self, earlier: Vec<crate::jobs::Early>, batch: Batch<Job>, now: Instant) {
+        if let Err(std::sync::mpsc::SendError(w)) = self.work.send(Work {
+            seq: self.seq,
+            earlier,
+            batch,
+            dispatched: now,
+        }) {
+            let early = w.earlier.into_iter().flat_map(|e| e.requests);
+            for q in early.chain(w.batch.requests) {
+                let _ = q.payload.reply.send(Err(ServerError::ShuttingDown));
+            }
+        }
     }
 
     fn answer_dropped(&mut self) {

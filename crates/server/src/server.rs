@@ -353,7 +353,11 @@ impl Server {
             .await;
 
         let (stop, stop_rx) = oneshot::channel::<()>();
-        let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+        let mut builder = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .initial_stream_window_size(Some(4 << 20))
+            .initial_connection_window_size(Some(16 << 20))
+            .max_frame_size(Some(256 << 10));
         match tls {
             Some(tls) => {
                 builder = builder

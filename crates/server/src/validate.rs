@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use loadpart_codec::{DecodeLimits, EncodedTensor, PARAM_PREFIX, TensorHeader, validate};
 use loadpart_cuts::{CutId, NodeSet};
+use loadpart_proto::Bytes;
 use loadpart_proto::inference::infer_parameter::ParameterChoice;
 use loadpart_proto::inference::{InferParameter, ModelInferRequest};
 use loadpart_runtime::{PartRunner, PartSpec};
@@ -67,8 +68,9 @@ impl Entry {
 /// One input's bytes, checked: decoding them cannot fail on size.
 #[derive(Debug)]
 pub enum InputData {
-    /// Little-endian FP32 of exactly the input's element count.
-    RawF32(Vec<u8>),
+    /// Little-endian FP32 of exactly the input's element count: a slice of the received
+    /// message, not a copy.
+    RawF32(Bytes),
     /// An encoded cut tensor whose header and payload passed [`validate`].
     Encoded(EncodedTensor),
 }
@@ -239,7 +241,7 @@ type Parsed = (Entry, Vec<ValidInput>, Vec<String>);
 /// A plain request: every model input once, FP32, the model's per-sample shape.
 fn plain_inputs(
     req: &ModelInferRequest,
-    raw: Vec<Vec<u8>>,
+    raw: Vec<Bytes>,
     model: &ServedModel,
     limits: &DecodeLimits,
 ) -> Result<Parsed, ServerError> {
@@ -323,7 +325,11 @@ fn plain_inputs(
                         values.len()
                     )));
                 }
-                values.iter().flat_map(|v| v.to_le_bytes()).collect()
+                values
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect::<Vec<u8>>()
+                    .into()
             }
         };
         out.push(ValidInput {
@@ -363,7 +369,7 @@ fn requested_outputs<'a>(
 /// A partitioned request: identity, cut, checksum, then every encoded tensor.
 fn partitioned_inputs(
     req: &ModelInferRequest,
-    raw: Vec<Vec<u8>>,
+    raw: Vec<Bytes>,
     model: &ServedModel,
     limits: &DecodeLimits,
 ) -> Result<Parsed, ServerError> {
@@ -451,7 +457,11 @@ fn partitioned_inputs(
         out.push(ValidInput {
             name: name.clone(),
             shape,
-            data: InputData::Encoded(EncodedTensor { header, payload }),
+            data: InputData::Encoded(EncodedTensor {
+                header,
+                // Compressed cut tensors are small; the codec's decoder takes a Vec.
+                payload: Vec::from(payload),
+            }),
         });
     }
     let outputs = if wanted.is_empty() {

@@ -217,6 +217,24 @@ fn an_older_key_past_its_delay_goes_before_a_full_later_key() {
 }
 
 #[test]
+fn only_a_full_batch_at_the_head_of_the_queue_is_handed_over_early() {
+    let t0 = Instant::now();
+    let mut s = state(2, Duration::ZERO, 16);
+    s.push(key("a"), req(1, 1, t0)).unwrap();
+    // Not full: it could still grow, so it waits for an idle executor.
+    assert!(s.next_full_batch(t0).is_none());
+    s.push(key("b"), req(2, 1, t0)).unwrap();
+    s.push(key("b"), req(3, 1, t0)).unwrap();
+    // b is full but a is first: nothing jumps the queue.
+    assert!(s.next_full_batch(t0).is_none());
+    s.push(key("a"), req(4, 1, t0)).unwrap();
+    assert_eq!(ids(&s.next_full_batch(t0).unwrap()), vec![1, 4]);
+    assert_eq!(ids(&s.next_full_batch(t0).unwrap()), vec![2, 3]);
+    assert!(s.next_full_batch(t0).is_none());
+    assert!(s.is_empty());
+}
+
+#[test]
 fn the_queue_is_bounded_and_a_rejection_returns_the_payload() {
     let t0 = Instant::now();
     let mut s = state(8, ms(5), 2);

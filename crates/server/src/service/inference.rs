@@ -218,7 +218,7 @@ fn infer_response(
     let mut outputs = Vec::with_capacity(reply.outputs.len());
     let mut raw = Vec::with_capacity(reply.outputs.len());
     for (name, t) in reply.outputs {
-        let bytes = le_bytes(t.as_f32().unwrap_or(&[]));
+        let bytes = loadpart_proto::le_f32_bytes(t.as_f32().unwrap_or(&[]));
         outputs.push(InferOutputTensor {
             name,
             datatype: "FP32".into(),
@@ -236,19 +236,6 @@ fn infer_response(
         outputs,
         raw_output_contents: raw,
     }
-}
-
-/// `values` as little-endian bytes: one memcpy on a little-endian host (outputs of a MiB are
-/// common, and a per-element conversion costs a noticeable share of a round trip).
-fn le_bytes(values: &[f32]) -> Vec<u8> {
-    if cfg!(target_endian = "little") {
-        return bytemuck::cast_slice::<f32, u8>(values).to_vec();
-    }
-    let mut out = vec![0u8; values.len() * 4];
-    for (dst, v) in out.chunks_exact_mut(4).zip(values) {
-        dst.copy_from_slice(&v.to_le_bytes());
-    }
-    out
 }
 
 /// Response parameters: this request's server timings (`loadpart_queue_us`,

@@ -90,11 +90,13 @@ async fn bad_requests_are_refused_and_the_server_keeps_serving() {
         "cut checksum mismatch",
     ));
     let mut r = good_part.clone();
-    let last = r.raw_input_contents[0].len() - 1;
-    r.raw_input_contents[0][last] ^= 0x5a;
+    let mut corrupt = r.raw_input_contents[0].to_vec();
+    *corrupt.last_mut().unwrap() ^= 0x5a;
+    r.raw_input_contents[0] = corrupt.into();
     cases.push(("corrupt payload", r, Code::InvalidArgument, "checksum"));
     let mut r = good_part.clone();
-    r.raw_input_contents[0].pop();
+    let n = r.raw_input_contents[0].len();
+    r.raw_input_contents[0].truncate(n - 1);
     cases.push(("truncated payload", r, Code::InvalidArgument, "input"));
     let mut r = good_part.clone();
     r.inputs.truncate(1);

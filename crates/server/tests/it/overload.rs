@@ -57,7 +57,7 @@ async fn four_times_capacity_for_twenty_seconds() {
     let cut = loadpart_cuts::CutId::parse("r4").unwrap();
     let x = inputs(&m, 1, 1);
     let request = partitioned_request(&m, &cut, &x, loadpart_codec::Precision::U8Auto);
-    let payload: usize = request.raw_input_contents.iter().map(Vec::len).sum();
+    let payload: usize = request.raw_input_contents.iter().map(|b| b.len()).sum();
     // Several connections, as from several devices.
     let mut clients = Vec::new();
     for _ in 0..4 {
