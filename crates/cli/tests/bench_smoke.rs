@@ -169,3 +169,79 @@ fn secure_cell(dir: &Path) {
         "a request was refused for its token: {lines:?}"
     );
 }
+
+/// `bench serving` and `bench client-overhead` end to end on a tiny generated model, briefly:
+/// both sides measured, the server's reported timings read, the client's overhead computed. The
+/// figures mean nothing at this size; this keeps the benches working.
+#[test]
+fn the_serving_and_client_overhead_benches_run() {
+    let dir = std::env::temp_dir().join(format!("loadpart-bench-overhead-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = loadpart(
+        &dir,
+        &[
+            "bench",
+            "serving",
+            "--model",
+            "zoo:chain",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0.2",
+            "--rounds",
+            "1",
+            "--concurrency",
+            "1,4",
+            "--batch",
+            "1,2",
+            "--json",
+        ],
+    );
+    let r = first_json(&out, '{');
+    let levels = |k: &str| r[k].as_array().unwrap().clone();
+    assert_eq!(levels("in_process").len(), 2, "{r}");
+    assert_eq!(levels("served").len(), 2, "{r}");
+    for l in levels("in_process").iter().chain(&levels("served")) {
+        assert!(l["inferences_per_s"].as_f64().unwrap() > 0.0, "{l}");
+        assert!(l["p50_ms"].as_f64().unwrap() > 0.0, "{l}");
+    }
+    for l in levels("served") {
+        assert!(l["server"]["batch_rows"].as_f64().unwrap() >= 1.0, "{l}");
+    }
+    assert!(r["p50_gap_ms"].as_f64().is_some(), "{r}");
+    assert_eq!(r["served_ratio"].as_array().unwrap().len(), 2);
+
+    let out = loadpart(
+        &dir,
+        &[
+            "bench",
+            "client-overhead",
+            "--models",
+            "zoo:chain",
+            "--requests",
+            "10",
+            "--json",
+        ],
+    );
+    let rows = first_json(&out, '[').as_array().unwrap().clone();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let mid = rows.iter().find(|r| r["variant"] == "mid cut").unwrap();
+    assert_eq!(mid["requests"], 10);
+    assert!(mid["offloaded"].as_u64().unwrap() >= 1, "{mid}");
+    let overhead = mid["overhead_mean_ms"].as_f64().unwrap();
+    assert!(overhead.is_finite() && overhead >= 0.0, "{mid}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The first JSON value in `out` that starts with `open` (the command's stdout comes first; its
+/// log follows).
+fn first_json(out: &str, open: char) -> serde_json::Value {
+    let start = out
+        .find(open)
+        .unwrap_or_else(|| panic!("no JSON in:\n{out}"));
+    serde_json::Deserializer::from_str(&out[start..])
+        .into_iter::<serde_json::Value>()
+        .next()
+        .expect("a JSON value")
+        .unwrap()
+}

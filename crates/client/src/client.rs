@@ -336,6 +336,8 @@ impl Client {
             policy: &policy_name,
             deadline,
             start,
+            // Every policy's cut is sent as the planner prices it at the current estimate.
+            compress: Some(planner.compression_plan(&decision.cut, &estimate)),
         };
         let mut o = s.offload(&decision, &cut, inputs, &asked).await?;
         o.estimate = estimate;

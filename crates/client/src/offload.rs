@@ -84,6 +84,7 @@ impl Shared {
             policy: &policy,
             deadline,
             start,
+            compress: None,
         };
         let mut o = self.offload(&decision, &canonical, inputs, &asked).await?;
         o.estimate = estimate;
@@ -109,7 +110,13 @@ impl Shared {
         let encoded = if raw_plain {
             wire::raw_tensors(sent)?
         } else {
-            self.with_encoder(|enc| wire::encode_tensors(enc, sent))?
+            let compress = |name: &str| {
+                asked
+                    .compress
+                    .as_ref()
+                    .is_none_or(|plan| plan.iter().find(|(n, _)| n == name).is_none_or(|(_, c)| *c))
+            };
+            self.with_encoder(|enc| wire::encode_tensors_as(enc, sent, &compress))?
         };
         let mut measured = Measured {
             device_us: us(head.took),
@@ -400,6 +407,9 @@ pub(crate) struct Asked<'a> {
     pub policy: &'a str,
     pub deadline: Duration,
     pub start: Instant,
+    /// Per sent tensor, whether to compress it, as the planner priced the cut; `None`
+    /// compresses every tensor (a forced cut without a plan).
+    pub compress: Option<Vec<(String, bool)>>,
 }
 
 /// What the head left for the call.

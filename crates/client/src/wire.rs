@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use loadpart_codec::{Encoder, ParamValue};
+use loadpart_codec::{Compression, Encoder, ParamValue};
 use loadpart_cuts::CutId;
 use loadpart_proto::inference::model_infer_request::{
     InferInputTensor, InferRequestedOutputTensor,
@@ -37,9 +37,36 @@ pub fn encode_tensors(
     encoder: &mut Encoder,
     sent: &[(String, Tensor)],
 ) -> Result<EncodedCut, ClientError> {
+    encode_tensors_as(encoder, sent, &|_| true)
+}
+
+/// Encodes `sent` with `encoder`, compressing only the tensors `compress` names (the others go
+/// with the encoder's quantization and no compressor), as the planner priced them.
+pub fn encode_tensors_as(
+    encoder: &mut Encoder,
+    sent: &[(String, Tensor)],
+    compress: &dyn Fn(&str) -> bool,
+) -> Result<EncodedCut, ClientError> {
+    let configured = encoder.options().compression;
+    let result = encode_each(encoder, sent, configured, compress);
+    encoder.set_compression(configured)?;
+    result
+}
+
+fn encode_each(
+    encoder: &mut Encoder,
+    sent: &[(String, Tensor)],
+    configured: Compression,
+    compress: &dyn Fn(&str) -> bool,
+) -> Result<EncodedCut, ClientError> {
     let start = std::time::Instant::now();
     let mut out = EncodedCut::default();
     for (name, t) in sent {
+        encoder.set_compression(if compress(name) {
+            configured
+        } else {
+            Compression::None
+        })?;
         let data = t
             .as_f32()
             .ok_or_else(|| ClientError::BadInput(format!("cut tensor {name:?} is not float32")))?;
@@ -464,6 +491,40 @@ mod tests {
         assert_eq!(
             pushback_from_status(&tonic::Status::resource_exhausted("queue full")),
             None
+        );
+    }
+
+    #[test]
+    fn tensors_go_compressed_or_plain_as_planned() {
+        use loadpart_codec::Codec;
+        let mut enc = Encoder::new(EncodeOptions::default()).unwrap();
+        let smooth: Vec<f32> = (0..4096).map(|i| ((i / 64) as f32).sin()).collect();
+        let t = |n: &str| {
+            (
+                n.to_string(),
+                Tensor::f32(vec![1, 4096], smooth.clone()).unwrap(),
+            )
+        };
+        let sent = vec![t("a"), t("b")];
+        let e = encode_tensors_as(&mut enc, &sent, &|name| name == "a").unwrap();
+        let codec = |i: usize| {
+            loadpart_codec::TensorHeader::from_params(
+                loadpart_proto::from_proto_params(&e.inputs[i].parameters)
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v)),
+                &loadpart_codec::DecodeLimits::default(),
+            )
+            .unwrap()
+            .codec
+        };
+        assert_eq!(codec(0), Codec::Zstd);
+        assert_eq!(codec(1), Codec::None);
+        assert_eq!(e.raw[1].len(), 4096, "quantized, not compressed");
+        // The encoder keeps its own setting for the next request.
+        assert_eq!(
+            enc.options().compression,
+            EncodeOptions::default().compression
         );
     }
 }

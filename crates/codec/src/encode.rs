@@ -73,6 +73,18 @@ impl Encoder {
         Ok(())
     }
 
+    /// Changes the compressor (keeping its contexts), e.g. to send one tensor uncompressed
+    /// where compressing it would cost more time than it saves on the link.
+    pub fn set_compression(&mut self, compression: Compression) -> Result<(), CodecError> {
+        let opts = EncodeOptions {
+            compression,
+            ..self.opts
+        };
+        opts.validate()?;
+        self.opts = opts;
+        Ok(())
+    }
+
     /// Stage times of the last successful [`Self::encode`].
     pub fn timings(&self) -> EncodeTimings {
         self.timings

@@ -197,6 +197,20 @@ impl Planner {
         self.tables.evaluate(&self.dag, head, &self.rates(e))
     }
 
+    /// Per tensor `cut` sends (by name, in [`Cut::sent_tensors`] order), whether the cost the
+    /// planner predicts compresses it under `e`: on a link fast enough, or with a device slow
+    /// enough, sending the quantized bytes as they are beats spending the device's time on
+    /// compressing them. A client encodes accordingly, so that what it does is what was priced.
+    pub fn compression_plan(&self, cut: &Cut, e: &Estimate) -> Vec<(String, bool)> {
+        let r = self.rates(e);
+        cut.sent_tensors(&self.dag)
+            .map(|t| {
+                let compress = self.tables.tensors[t.0 as usize].compresses(&r);
+                (self.dag.tensor(t).name.clone(), compress)
+            })
+            .collect()
+    }
+
     /// Every listed candidate with its predicted latency, in candidate order (for reports and
     /// plots; not the per-request path).
     pub fn evaluate_candidates(&self, e: &Estimate) -> Vec<CandidateCost<'_>> {

@@ -36,24 +36,27 @@ impl TensorStatic {
     /// The cheaper of sending it plain or compressed at these rates: compression is used only
     /// where the transfer time it saves exceeds the time it adds.
     pub fn cost(&self, r: &Rates) -> TensorCost {
-        let plain = TensorCost {
-            encode: r.dev_scale * self.encode_us,
-            upload: self.wire_bytes * r.up_us_per_byte,
-            decode: self.decode_us,
-        };
-        if !self.can_compress {
-            return plain;
-        }
-        let packed = TensorCost {
-            encode: r.dev_scale * (self.encode_us + self.compress_us),
-            upload: self.compressed_bytes * r.up_us_per_byte,
-            decode: self.decode_us + self.decompress_us,
-        };
-        if packed.total() < plain.total() {
-            packed
+        if self.compresses(r) {
+            TensorCost {
+                encode: r.dev_scale * (self.encode_us + self.compress_us),
+                upload: self.compressed_bytes * r.up_us_per_byte,
+                decode: self.decode_us + self.decompress_us,
+            }
         } else {
-            plain
+            TensorCost {
+                encode: r.dev_scale * self.encode_us,
+                upload: self.wire_bytes * r.up_us_per_byte,
+                decode: self.decode_us,
+            }
         }
+    }
+
+    /// Whether [`TensorStatic::cost`] compresses this tensor at these rates: what the device
+    /// must do for the cost to hold.
+    pub fn compresses(&self, r: &Rates) -> bool {
+        self.can_compress
+            && r.dev_scale * self.compress_us + self.decompress_us
+                < (self.wire_bytes - self.compressed_bytes) * r.up_us_per_byte
     }
 }
 
