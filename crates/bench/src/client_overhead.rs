@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use loadpart_client::{Client, ClientConfig, InferOptions, InferOutcome, Measured};
-use loadpart_engine::LoadOptions;
 use loadpart_graph::{Prepared, load_model, randomize_for_checks};
-use loadpart_runtime::{ModelRuntime, PartCache};
 use serde::Serialize;
 
 use crate::loadgen::quantile;
@@ -161,15 +159,7 @@ async fn measure(
         loadpart_engine::EngineKind::Ort,
     )?);
     let profile = crate::profiles::device_profile(engine.clone(), prepared.clone()).await?;
-    let runtime = Arc::new(ModelRuntime::new(
-        engine,
-        prepared.clone(),
-        Arc::new(PartCache::new(2 << 30)),
-        LoadOptions {
-            intra_threads: 1,
-            ..LoadOptions::default()
-        },
-    ));
+    let runtime = crate::remote_model::device_runtime(engine, prepared.clone(), 2 << 30);
     let mut config = ClientConfig::new(url, "model".to_string());
     config.device_slowdown = args.device_slowdown;
     let client = Client::connect(config, runtime, profile, None).await?;

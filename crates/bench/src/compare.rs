@@ -2,15 +2,13 @@
 //! request, through the same client on the same link and server.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use loadpart_client::{Client, ClientConfig, InferOptions, InferOutcome};
 use loadpart_cuts::CutId;
-use loadpart_engine::LoadOptions;
 use loadpart_plan::PolicyKind;
-use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache};
+use loadpart_runtime::NamedTensors;
 use serde::Serialize;
 
 use crate::outln;
@@ -100,15 +98,7 @@ async fn compare(args: CompareArgs) -> Result<std::process::ExitCode> {
     ensure!(args.rounds >= 1, "--rounds must be at least 1");
     let (prepared, engine) = args.remote.load()?;
     let profile = crate::profiles::device_profile(engine.clone(), prepared.clone()).await?;
-    let runtime = Arc::new(ModelRuntime::new(
-        engine,
-        prepared.clone(),
-        Arc::new(PartCache::new(2 << 30)),
-        LoadOptions {
-            intra_threads: 1,
-            ..LoadOptions::default()
-        },
-    ));
+    let runtime = crate::remote_model::device_runtime(engine, prepared.clone(), 2 << 30);
     let mut config = ClientConfig::new(&args.remote.server, args.remote.server_name());
     config.device_slowdown = args.device_slowdown;
     config.emulate_from_profile = args.device_from_profile;

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use loadpart_engine::LoadOptions;
 use loadpart_engine::engine_or_tract;
 use loadpart_engine::{Engine, EngineKind};
 use loadpart_graph::load_model;
 use loadpart_graph::{Prepared, Shapes, randomize_for_checks};
-use loadpart_runtime::{NamedTensors, Tensor};
+use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache, Tensor};
 
 /// The server and the model, as a device names them.
 #[derive(Debug, Clone, clap::Args)]
@@ -96,6 +97,24 @@ impl RemoteModelArgs {
             .clone()
             .unwrap_or_else(|| loadpart_graph::model_name(&self.model))
     }
+}
+
+/// The runtime an emulated device runs its heads and fallbacks on: one intra-op thread (a
+/// device is one core; the slowdown emulates the rest), parts cached up to `cache_bytes`.
+pub fn device_runtime(
+    engine: Arc<dyn Engine>,
+    prepared: Arc<Prepared>,
+    cache_bytes: usize,
+) -> Arc<ModelRuntime> {
+    Arc::new(ModelRuntime::new(
+        engine,
+        prepared,
+        Arc::new(PartCache::new(cache_bytes)),
+        LoadOptions {
+            intra_threads: 1,
+            ..LoadOptions::default()
+        },
+    ))
 }
 
 /// Seeded noise in [-1, 1) for every model input at batch 1 (xorshift: it does not compress,

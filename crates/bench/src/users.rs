@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use loadpart_client::{Client, ClientConfig, InferOptions};
-use loadpart_engine::{Engine, EngineKind, LoadOptions};
+use loadpart_engine::{Engine, EngineKind};
 use loadpart_graph::load_model;
 use loadpart_graph::{Prepared, randomize_for_checks};
 use loadpart_linkem::{LinkShape, Relay};
 use loadpart_plan::{PolicyKind, ProfileRole};
-use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache};
+use loadpart_runtime::{ModelRuntime, NamedTensors};
 use loadpart_server::{ModelSpec, ServerConfig};
 
 use crate::embedded::ServerThread;
@@ -148,15 +148,7 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
     )
     .await?;
     let device_profile = crate::profiles::device_profile(engine.clone(), prepared.clone()).await?;
-    let runtime = Arc::new(ModelRuntime::new(
-        engine.clone(),
-        prepared.clone(),
-        Arc::new(PartCache::new(1 << 30)),
-        LoadOptions {
-            intra_threads: 1,
-            ..LoadOptions::default()
-        },
-    ));
+    let runtime = crate::remote_model::device_runtime(engine.clone(), prepared.clone(), 1 << 30);
     let inputs: Vec<NamedTensors> = (0..4)
         .map(|s| noise_inputs(&prepared, 500 + s))
         .collect::<Result<_>>()?;

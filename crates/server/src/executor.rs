@@ -138,7 +138,7 @@ impl Executor {
         // Queue time runs until this executor starts the batch: a batch handed over ahead of
         // time waited in the channel too.
         for q in w.batch.requests {
-            self.admit(q, started.max(w.dispatched), &model.name, &mut admitted);
+            self.admit(q, started, &model.name, &mut admitted);
         }
         if admitted.is_empty() {
             return None;

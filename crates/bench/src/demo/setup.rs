@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use loadpart_client::{Access, Client, ClientConfig, Remote};
-use loadpart_engine::{Engine, LoadOptions, engine_or_tract};
+use loadpart_engine::{Engine, engine_or_tract};
 use loadpart_exec::ProfileEffort;
 use loadpart_graph::{Prepared, load_model};
 use loadpart_linkem::{LinkShape, Relay};
 use loadpart_plan::ProfileRole;
-use loadpart_runtime::{ModelRuntime, PartCache};
+use loadpart_runtime::ModelRuntime;
 use loadpart_server::{ModelSpec, ServerConfig, TlsFiles};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -130,15 +130,11 @@ impl Devices {
                 .await?,
             );
         }
-        let runtime = Arc::new(ModelRuntime::new(
+        let runtime = crate::remote_model::device_runtime(
             model.engine.clone(),
             model.prepared.clone(),
-            Arc::new(PartCache::new(1 << 30)),
-            LoadOptions {
-                intra_threads: 1,
-                ..LoadOptions::default()
-            },
-        ));
+            1 << 30,
+        );
         let mut clients = Vec::new();
         for (i, relay) in relays.iter().enumerate() {
             let mut config = ClientConfig::new(format!("http://{}", relay.addr()), &server.model);

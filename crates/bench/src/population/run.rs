@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use loadpart_client::{Client, ClientConfig, Remote, RunMemo};
-use loadpart_engine::{Engine, LoadOptions};
+use loadpart_engine::Engine;
 use loadpart_graph::Prepared;
 use loadpart_linkem::{LinkShape, Relay};
 use loadpart_plan::{Estimate, ModelProfile, PolicyKind, ProfileRole};
 use loadpart_proto::loadpart::LoadRequest;
-use loadpart_runtime::{ModelRuntime, PartCache};
 use loadpart_server::{ModelSpec, ServerConfig, WarmCuts};
 
 use super::config::{Population, Run};
@@ -87,15 +86,8 @@ pub async fn run(sh: &Shared, run: &Run) -> Result<Vec<Line>> {
 
 async fn devices_run(sh: &Shared, run: &Run, server: &ServerThread) -> Result<Vec<Line>> {
     let p = &sh.population;
-    let runtime = Arc::new(ModelRuntime::new(
-        sh.engine.clone(),
-        sh.prepared.clone(),
-        Arc::new(PartCache::new(1 << 30)),
-        LoadOptions {
-            intra_threads: 1,
-            ..LoadOptions::default()
-        },
-    ));
+    let runtime =
+        crate::remote_model::device_runtime(sh.engine.clone(), sh.prepared.clone(), 1 << 30);
     let input = noise_inputs(&sh.prepared, 900)?;
     let delay = Duration::from_secs_f64(p.one_way_delay_ms * 1e-3);
     let mut relays = Vec::new();

@@ -26,8 +26,14 @@ pub fn whole_model_request(model: &str, inputs: &NamedTensors) -> Result<ModelIn
     let mut raw = Vec::new();
     for (name, t) in inputs {
         let (datatype, bytes) = match &t.data {
-            TensorData::F32(v) => ("FP32", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            TensorData::I64(v) => ("INT64", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            TensorData::F32(v) => ("FP32", loadpart_proto::le_f32_bytes(v)),
+            TensorData::I64(v) => (
+                "INT64",
+                v.iter()
+                    .flat_map(|x| x.to_le_bytes())
+                    .collect::<Vec<u8>>()
+                    .into(),
+            ),
         };
         tensors.push(InferInputTensor {
             name: name.clone(),

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use loadpart_client::{Client, ClientConfig, Remote};
-use loadpart_engine::{Engine, LoadOptions};
+use loadpart_engine::Engine;
 use loadpart_graph::load_model;
 use loadpart_graph::{Prepared, randomize_for_checks};
 use loadpart_plan::ProfileRole;
-use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache, views};
+use loadpart_runtime::{NamedTensors, views};
 use loadpart_server::{ModelSpec, ServerConfig};
 
 use super::background::{self, Background};
@@ -131,15 +131,8 @@ async fn run_on_server(
     todo: Vec<super::config::Cell>,
 ) -> Result<()> {
     let sweep = ctx.sweep;
-    let runtime = Arc::new(ModelRuntime::new(
-        ctx.engine.clone(),
-        prepared.clone(),
-        Arc::new(PartCache::new(2 << 30)),
-        LoadOptions {
-            intra_threads: 1,
-            ..LoadOptions::default()
-        },
-    ));
+    let runtime =
+        crate::remote_model::device_runtime(ctx.engine.clone(), prepared.clone(), 2 << 30);
     let device_profile =
         crate::profiles::device_profile(ctx.engine.clone(), prepared.clone()).await?;
     let link = Link::start(ctx.link, server.addr, todo[0].mbit).await?;
