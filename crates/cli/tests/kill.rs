@@ -145,7 +145,8 @@ fn killing_and_restarting_the_server_loses_no_request() {
                 .filter(|(n, _)| sent_names.contains(n))
                 .collect();
             let mut enc = Encoder::new(EncodeOptions::default()).unwrap();
-            let q = loadpart_client::wire::quantized_copy(&mut enc, &sent).unwrap();
+            let same = |_: &str| loadpart_plan::TensorEncoding::Compressed;
+            let q = loadpart_client::wire::quantized_copy(&mut enc, &sent, &same).unwrap();
             let tail = device_rt
                 .tail(&cut_id)
                 .unwrap()

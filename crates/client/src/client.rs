@@ -337,7 +337,7 @@ impl Client {
             deadline,
             start,
             // Every policy's cut is sent as the planner prices it at the current estimate.
-            compress: Some(planner.compression_plan(&decision.cut, &estimate)),
+            encodings: Some(planner.encoding_plan(&decision.cut, &estimate)),
         };
         let mut o = s.offload(&decision, &cut, inputs, &asked).await?;
         o.estimate = estimate;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loadpart_cuts::CutId;
-use loadpart_plan::{Breakdown, CutPosition, Decision, Estimate};
+use loadpart_plan::{Breakdown, CutPosition, Decision, Estimate, TensorEncoding};
 use loadpart_proto::inference::ModelInferResponse;
 use loadpart_runtime::{NamedTensors, Tensor};
 use tonic::Code;
@@ -84,7 +84,7 @@ impl Shared {
             policy: &policy,
             deadline,
             start,
-            compress: None,
+            encodings: None,
         };
         let mut o = self.offload(&decision, &canonical, inputs, &asked).await?;
         o.estimate = estimate;
@@ -110,13 +110,7 @@ impl Shared {
         let encoded = if raw_plain {
             wire::raw_tensors(sent)?
         } else {
-            let compress = |name: &str| {
-                asked
-                    .compress
-                    .as_ref()
-                    .is_none_or(|plan| plan.iter().find(|(n, _)| n == name).is_none_or(|(_, c)| *c))
-            };
-            self.with_encoder(|enc| wire::encode_tensors_as(enc, sent, &compress))?
+            self.with_encoder(|enc| wire::encode_tensors_as(enc, sent, &|n| asked.encoding(n)))?
         };
         let mut measured = Measured {
             device_us: us(head.took),
@@ -163,7 +157,7 @@ impl Shared {
         measured.rpc_us = us(call.took);
         let fb_start = Instant::now();
         let outputs = self
-            .fall_back(decision, cut, inputs, head.sent, head.kept)
+            .fall_back(decision, cut, inputs, head.sent, head.kept, asked)
             .await?;
         measured.fallback_us = us(fb_start.elapsed());
         measured.total_us = us(start.elapsed());
@@ -385,11 +379,13 @@ impl Shared {
         inputs: Arc<NamedTensors>,
         sent: Option<NamedTensors>,
         kept: NamedTensors,
+        asked: &Asked<'_>,
     ) -> Result<NamedTensors, ClientError> {
         let Some(sent) = sent else {
             return Ok(self.run_full(inputs).await?.0);
         };
-        let sent = self.with_encoder(|enc| wire::quantized_copy(enc, &sent))?;
+        let sent =
+            self.with_encoder(|enc| wire::quantized_copy(enc, &sent, &|n| asked.encoding(n)))?;
         let c = cut.clone();
         let tail = self.device.part(move |rt| rt.tail(&c)).await?;
         let target =
@@ -407,9 +403,19 @@ pub(crate) struct Asked<'a> {
     pub policy: &'a str,
     pub deadline: Duration,
     pub start: Instant,
-    /// Per sent tensor, whether to compress it, as the planner priced the cut; `None`
-    /// compresses every tensor (a forced cut without a plan).
-    pub compress: Option<Vec<(String, bool)>>,
+    /// Per sent tensor, its encoding as the planner priced the cut; `None` sends every tensor
+    /// with the configured encoding (a forced cut without a plan).
+    pub encodings: Option<Vec<(String, TensorEncoding)>>,
+}
+
+impl Asked<'_> {
+    /// How the tensor `name` is encoded: as planned, else as configured.
+    fn encoding(&self, name: &str) -> TensorEncoding {
+        self.encodings
+            .as_ref()
+            .and_then(|plan| plan.iter().find(|(n, _)| n == name))
+            .map_or(TensorEncoding::Compressed, |(_, e)| *e)
+    }
 }
 
 /// What the head left for the call.

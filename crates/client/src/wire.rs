@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use loadpart_codec::{Compression, Encoder, ParamValue};
+use loadpart_codec::{Compression, EncodeOptions, Encoder, ParamValue};
 use loadpart_cuts::CutId;
+use loadpart_plan::TensorEncoding;
 use loadpart_proto::inference::model_infer_request::{
     InferInputTensor, InferRequestedOutputTensor,
 };
@@ -32,45 +33,28 @@ pub struct EncodedCut {
     pub encode: Duration,
 }
 
-/// Encodes `sent` (f32 tensors) with `encoder`.
+/// Encodes `sent` (f32 tensors) with `encoder`, each tensor compressed as configured.
 pub fn encode_tensors(
     encoder: &mut Encoder,
     sent: &[(String, Tensor)],
 ) -> Result<EncodedCut, ClientError> {
-    encode_tensors_as(encoder, sent, &|_| true)
+    encode_tensors_as(encoder, sent, &|_| TensorEncoding::Compressed)
 }
 
-/// Encodes `sent` with `encoder`, compressing only the tensors `compress` names (the others go
-/// with the encoder's quantization and no compressor), as the planner priced them.
+/// Encodes `sent` with `encoder`, each tensor as `encoding` names it (as the planner priced
+/// it): uncompressed, with the encoder's own settings, or with a tighter code width and zstd
+/// level. The encoder's settings are as they were afterwards, also on error.
 pub fn encode_tensors_as(
     encoder: &mut Encoder,
     sent: &[(String, Tensor)],
-    compress: &dyn Fn(&str) -> bool,
+    encoding: &dyn Fn(&str) -> TensorEncoding,
 ) -> Result<EncodedCut, ClientError> {
-    let configured = encoder.options().compression;
-    let result = encode_each(encoder, sent, configured, compress);
-    encoder.set_compression(configured)?;
-    result
-}
-
-fn encode_each(
-    encoder: &mut Encoder,
-    sent: &[(String, Tensor)],
-    configured: Compression,
-    compress: &dyn Fn(&str) -> bool,
-) -> Result<EncodedCut, ClientError> {
+    let configured = *encoder.options();
     let start = std::time::Instant::now();
     let mut out = EncodedCut::default();
-    for (name, t) in sent {
-        encoder.set_compression(if compress(name) {
-            configured
-        } else {
-            Compression::None
-        })?;
-        let data = t
-            .as_f32()
-            .ok_or_else(|| ClientError::BadInput(format!("cut tensor {name:?} is not float32")))?;
-        let e = encoder.encode(data, &t.shape)?;
+    let result = sent.iter().try_for_each(|(name, t)| {
+        set_encoding(encoder, &configured, encoding(name))?;
+        let e = encoder.encode(f32_data(name, t)?, &t.shape)?;
         out.bytes += e.payload.len() as u64;
         out.inputs.push(InferInputTensor {
             name: name.clone(),
@@ -80,31 +64,61 @@ fn encode_each(
             contents: None,
         });
         out.raw.push(e.payload.into());
-    }
+        Ok::<_, ClientError>(())
+    });
+    set_encoding(encoder, &configured, TensorEncoding::Compressed)?;
+    result?;
     out.encode = start.elapsed();
     Ok(out)
 }
 
-/// `sent` as the server would see it after encoding and decoding: what a device computes the
-/// tail on when the server fails, so that the result does not depend on which side ran it.
+/// Points `encoder` at `encoding`, where [`TensorEncoding::Compressed`] is `configured`.
+fn set_encoding(
+    encoder: &mut Encoder,
+    configured: &EncodeOptions,
+    encoding: TensorEncoding,
+) -> Result<(), ClientError> {
+    let (compression, bits) = match encoding {
+        TensorEncoding::Uncompressed => (Compression::None, configured.bits),
+        TensorEncoding::Compressed => (configured.compression, configured.bits),
+        TensorEncoding::Tighter { bits, zstd_level } => {
+            (Compression::Zstd { level: zstd_level }, bits)
+        }
+    };
+    encoder.set_compression(compression)?;
+    encoder.set_bits(bits)?;
+    Ok(())
+}
+
+fn f32_data<'a>(name: &str, t: &'a Tensor) -> Result<&'a [f32], ClientError> {
+    t.as_f32()
+        .ok_or_else(|| ClientError::BadInput(format!("cut tensor {name:?} is not float32")))
+}
+
+/// `sent` as the server would see it after encoding (each tensor as `encoding` names it, as
+/// it was sent) and decoding: what a device computes the tail on when the server fails, so
+/// that the result does not depend on which side ran it.
 pub fn quantized_copy(
     encoder: &mut Encoder,
     sent: &[(String, Tensor)],
+    encoding: &dyn Fn(&str) -> TensorEncoding,
 ) -> Result<NamedTensors, ClientError> {
     let limits = loadpart_codec::DecodeLimits::default();
     let mut decoder = loadpart_codec::Decoder::new();
-    sent.iter()
+    let configured = *encoder.options();
+    let result = sent
+        .iter()
         .map(|(name, t)| {
-            let data = t.as_f32().ok_or_else(|| {
-                ClientError::BadInput(format!("cut tensor {name:?} is not float32"))
-            })?;
-            let e = encoder.encode(data, &t.shape)?;
+            set_encoding(encoder, &configured, encoding(name))?;
+            let e = encoder.encode(f32_data(name, t)?, &t.shape)?;
             let values = decoder.decode(&e.validate(&limits)?)?;
             let t = Tensor::f32(t.shape.clone(), values)
                 .map_err(|e| ClientError::BadInput(format!("cut tensor {name:?}: {e}")))?;
             Ok((name.clone(), t))
         })
-        .collect()
+        .collect();
+    set_encoding(encoder, &configured, TensorEncoding::Compressed)?;
+    result
 }
 
 /// Plain FP32 inputs in `raw_input_contents`, as any Open Inference Protocol client sends them
@@ -495,36 +509,61 @@ mod tests {
     }
 
     #[test]
-    fn tensors_go_compressed_or_plain_as_planned() {
-        use loadpart_codec::Codec;
+    fn tensors_go_encoded_as_planned() {
+        use loadpart_codec::{Codec, DecodeLimits, Decoder, EncodedTensor, TensorHeader};
         let mut enc = Encoder::new(EncodeOptions::default()).unwrap();
-        let smooth: Vec<f32> = (0..4096).map(|i| ((i / 64) as f32).sin()).collect();
+        let smooth: Vec<f32> = (0..4096).map(|i| ((i / 64) as f32 * 0.37).sin()).collect();
         let t = |n: &str| {
             (
                 n.to_string(),
                 Tensor::f32(vec![1, 4096], smooth.clone()).unwrap(),
             )
         };
-        let sent = vec![t("a"), t("b")];
-        let e = encode_tensors_as(&mut enc, &sent, &|name| name == "a").unwrap();
-        let codec = |i: usize| {
-            loadpart_codec::TensorHeader::from_params(
+        let sent = vec![t("a"), t("b"), t("c")];
+        let plan = |name: &str| match name {
+            "a" => TensorEncoding::Compressed,
+            "b" => TensorEncoding::Uncompressed,
+            _ => TensorEncoding::Tighter {
+                bits: 4,
+                zstd_level: 9,
+            },
+        };
+        let e = encode_tensors_as(&mut enc, &sent, &plan).unwrap();
+        let limits = DecodeLimits::default();
+        let header = |i: usize| {
+            TensorHeader::from_params(
                 loadpart_proto::from_proto_params(&e.inputs[i].parameters)
                     .unwrap()
                     .iter()
                     .map(|(k, v)| (k.as_str(), v)),
-                &loadpart_codec::DecodeLimits::default(),
+                &limits,
             )
             .unwrap()
-            .codec
         };
-        assert_eq!(codec(0), Codec::Zstd);
-        assert_eq!(codec(1), Codec::None);
+        assert_eq!(header(0).codec, Codec::Zstd);
+        assert_eq!(header(1).codec, Codec::None);
         assert_eq!(e.raw[1].len(), 4096, "quantized, not compressed");
-        // The encoder keeps its own setting for the next request.
-        assert_eq!(
-            enc.options().compression,
-            EncodeOptions::default().compression
+        assert_eq!(header(2).codec, Codec::Zstd);
+        assert!(
+            e.raw[2].len() < e.raw[0].len(),
+            "4-bit codes compress further: {} against {}",
+            e.raw[2].len(),
+            e.raw[0].len()
         );
+        // The encoder keeps its own settings for the next request.
+        assert_eq!(*enc.options(), EncodeOptions::default());
+        // What the server decodes is what the device's fallback computes on.
+        let copy = quantized_copy(&mut enc, &sent, &plan).unwrap();
+        let mut dec = Decoder::new();
+        for (i, (name, fallback)) in copy.iter().enumerate() {
+            let wire = EncodedTensor {
+                header: header(i),
+                payload: e.raw[i].to_vec(),
+            };
+            let served = dec.decode(&wire.validate(&limits).unwrap()).unwrap();
+            assert_eq!(fallback.as_f32().unwrap(), &served[..], "tensor {name}");
+        }
+        assert_ne!(copy[2].1.as_f32(), copy[0].1.as_f32(), "4 bits lose more");
+        assert_eq!(*enc.options(), EncodeOptions::default());
     }
 }

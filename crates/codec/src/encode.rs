@@ -85,6 +85,15 @@ impl Encoder {
         Ok(())
     }
 
+    /// Changes the code width (see [`EncodeOptions::bits`]), e.g. to a coarser grid that the
+    /// planner chose for a slow link.
+    pub fn set_bits(&mut self, bits: u8) -> Result<(), CodecError> {
+        let opts = self.opts.with_bits(bits);
+        opts.validate()?;
+        self.opts = opts;
+        Ok(())
+    }
+
     /// Stage times of the last successful [`Self::encode`].
     pub fn timings(&self) -> EncodeTimings {
         self.timings

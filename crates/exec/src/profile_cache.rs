@@ -29,6 +29,8 @@ pub struct ProfileKey {
     pub spinning: Spinning,
     /// Quick (for a first start) or fine.
     pub effort: ProfileEffort,
+    /// Code widths the planner may send with (see [`ProfileOptions::codec_bits`]).
+    pub codec_bits: Vec<u8>,
 }
 
 impl ProfileKey {
@@ -40,6 +42,7 @@ impl ProfileKey {
             threads: 1,
             spinning: Spinning::Off,
             effort: ProfileEffort::Quick,
+            codec_bits: vec![8],
         }
     }
 }
@@ -129,8 +132,12 @@ impl ProfileCache {
             ProfileEffort::Quick => "",
             ProfileEffort::Fine => "-fine",
         };
+        let mut widths: Vec<u8> = key.codec_bits.iter().copied().filter(|&b| b < 8).collect();
+        widths.sort_unstable();
+        widths.dedup();
+        let bits: String = widths.iter().map(|b| format!("-q{b}")).collect();
         self.dir.join(format!(
-            "{}-{}-{}-{host}-t{}{spin}-b{}{fine}.json",
+            "{}-{}-{}-{host}-t{}{spin}-b{}{fine}{bits}.json",
             key.role.as_str(),
             &id[..id.len().min(16)],
             engine.kind(),
@@ -176,6 +183,7 @@ impl ProfileCache {
         let opts = ProfileOptions {
             batch_sizes: key.batch_sizes.clone(),
             role: key.role,
+            codec_bits: key.codec_bits.clone(),
             load: LoadOptions {
                 intra_threads: key.threads,
                 spinning: key.spinning,

@@ -33,7 +33,7 @@ pub use error::PlanError;
 pub use hysteresis::Hysteresis;
 pub use policy::{Policy, PolicyKind};
 pub use profile::{
-    ModelProfile, NodeCost, ProfileRole, ProfileValidation, TensorCodec, TensorInfo,
+    CodecLevel, ModelProfile, NodeCost, ProfileRole, ProfileValidation, TensorCodec, TensorInfo,
     ThreadSettings, ValidationSample,
 };
 pub use report::{PlanReport, RunnerUp, TIMED_DECISIONS, plan_report};
@@ -42,3 +42,4 @@ pub use solver::{
     BlockSearchKind, CandidateCost, OffloadRisk, PerCut, Planner, PlannerOptions, QueueOutlook,
 };
 pub use sweep::{SweepPoint, geometric_bandwidths, sweep_bandwidth};
+pub use tables::TensorEncoding;

@@ -111,6 +111,28 @@ pub struct TensorCodec {
     pub compress_ns_per_byte: f64,
     /// Decompression time per quantized byte, ns.
     pub decompress_ns_per_byte: f64,
+    /// Tighter encodings than the default (8-bit codes, zstd level 1), measured on the same
+    /// values: fewer bits per code and slower zstd levels, each smaller on the wire and dearer
+    /// in time. Only bit widths whose accuracy the operator accepted are measured (`loadpart
+    /// profile --codec-bits`, chosen with `loadpart check-codec --bits`), so the planner may
+    /// pick any of them by time alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tighter: Vec<CodecLevel>,
+}
+
+/// One tighter encoding of a tensor and what it costs, per quantized byte (one per element).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodecLevel {
+    /// Bits per code (2..=8).
+    pub bits: u8,
+    /// zstd level.
+    pub zstd_level: i32,
+    /// Quantized bytes divided by compressed bytes.
+    pub ratio: f64,
+    /// Compression time per quantized byte, ns.
+    pub compress_ns_per_byte: f64,
+    /// Decompression time per quantized byte, ns.
+    pub decompress_ns_per_byte: f64,
 }
 
 /// Predicted (sum of node times) against measured head and tail times over a sample of cuts.

@@ -14,7 +14,7 @@ mod listed;
 mod mincut;
 
 use crate::conditions::Rates;
-use crate::tables::CostTables;
+use crate::tables::{CostTables, TensorEncoding};
 use crate::{Breakdown, CutPosition, Decision, Estimate, ModelProfile, PlanError};
 use listed::ListedBlock;
 use loadpart_cuts::{BlockCuts, Candidate, Cut, CutSpace, Dag, NodeSet};
@@ -197,16 +197,17 @@ impl Planner {
         self.tables.evaluate(&self.dag, head, &self.rates(e))
     }
 
-    /// Per tensor `cut` sends (by name, in [`Cut::sent_tensors`] order), whether the cost the
-    /// planner predicts compresses it under `e`: on a link fast enough, or with a device slow
-    /// enough, sending the quantized bytes as they are beats spending the device's time on
-    /// compressing them. A client encodes accordingly, so that what it does is what was priced.
-    pub fn compression_plan(&self, cut: &Cut, e: &Estimate) -> Vec<(String, bool)> {
+    /// Per tensor `cut` sends (by name, in [`Cut::sent_tensors`] order), the encoding whose
+    /// cost the planner predicts under `e`: uncompressed on a link fast enough (or with a device
+    /// slow enough) that compressing costs more time than it saves, the default compression in
+    /// between, a tighter one (fewer bits, a slower zstd level) on slow links. A client encodes
+    /// accordingly, so that what it does is what was priced.
+    pub fn encoding_plan(&self, cut: &Cut, e: &Estimate) -> Vec<(String, TensorEncoding)> {
         let r = self.rates(e);
         cut.sent_tensors(&self.dag)
             .map(|t| {
-                let compress = self.tables.tensors[t.0 as usize].compresses(&r);
-                (self.dag.tensor(t).name.clone(), compress)
+                let encoding = self.tables.tensors[t.0 as usize].encoding(&r);
+                (self.dag.tensor(t).name.clone(), encoding)
             })
             .collect()
     }

@@ -224,6 +224,7 @@ pub fn random_profiles(
                 decode_ns_per_byte: rng.uniform(0.05, 1.0),
                 compress_ns_per_byte: rng.uniform(0.5, 8.0),
                 decompress_ns_per_byte: rng.uniform(0.2, 3.0),
+                tighter: Vec::new(),
             });
             TensorInfo {
                 name: t.name.clone(),

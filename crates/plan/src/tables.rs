@@ -6,7 +6,7 @@ use crate::{Breakdown, ModelProfile, PlanError, TensorInfo};
 use loadpart_cuts::{Dag, NodeId, NodeSet, TensorId};
 
 /// Parameter-independent costs of one tensor if it crosses the network, per sample.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct TensorStatic {
     /// Bytes on the wire without compression (quantized, or raw f32 when there is no codec).
     pub wire_bytes: f64,
@@ -14,14 +14,33 @@ pub(crate) struct TensorStatic {
     pub encode_us: f64,
     /// Server dequantization time, µs.
     pub decode_us: f64,
-    /// Whether a measured compression ratio exists.
-    pub can_compress: bool,
-    /// Bytes on the wire when compressed.
-    pub compressed_bytes: f64,
+    /// The measured compressed encodings: the default first, then the tighter ones. Empty when
+    /// the tensor has no codec.
+    pub compressed: Vec<CompressedStatic>,
+}
+
+/// One compressed encoding of a tensor, per sample.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CompressedStatic {
+    pub encoding: TensorEncoding,
+    /// Bytes on the wire.
+    pub bytes: f64,
     /// Device compression time, µs (scaled by the device slowdown).
     pub compress_us: f64,
     /// Server decompression time, µs.
     pub decompress_us: f64,
+}
+
+/// How a cut tensor goes on the wire, as the planner priced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorEncoding {
+    /// Quantized (or raw, without a codec) and not compressed: on fast links and slow devices.
+    Uncompressed,
+    /// The default encoding the profile measured: 8-bit codes and the device's configured
+    /// compressor.
+    Compressed,
+    /// A tighter encoding from the profile: `bits`-bit codes and zstd at `zstd_level`.
+    Tighter { bits: u8, zstd_level: i32 },
 }
 
 /// One tensor's share of a cut's latency, µs.
@@ -33,30 +52,42 @@ pub(crate) struct TensorCost {
 }
 
 impl TensorStatic {
-    /// The cheaper of sending it plain or compressed at these rates: compression is used only
-    /// where the transfer time it saves exceeds the time it adds.
+    /// The cheapest way to send it at these rates: plain, or the compressed encoding whose
+    /// added time is most outweighed by the transfer time it saves.
     pub fn cost(&self, r: &Rates) -> TensorCost {
-        if self.compresses(r) {
-            TensorCost {
-                encode: r.dev_scale * (self.encode_us + self.compress_us),
-                upload: self.compressed_bytes * r.up_us_per_byte,
-                decode: self.decode_us + self.decompress_us,
-            }
-        } else {
-            TensorCost {
+        match self.choice(r) {
+            Some(c) => TensorCost {
+                encode: r.dev_scale * (self.encode_us + c.compress_us),
+                upload: c.bytes * r.up_us_per_byte,
+                decode: self.decode_us + c.decompress_us,
+            },
+            None => TensorCost {
                 encode: r.dev_scale * self.encode_us,
                 upload: self.wire_bytes * r.up_us_per_byte,
                 decode: self.decode_us,
-            }
+            },
         }
     }
 
-    /// Whether [`TensorStatic::cost`] compresses this tensor at these rates: what the device
-    /// must do for the cost to hold.
-    pub fn compresses(&self, r: &Rates) -> bool {
-        self.can_compress
-            && r.dev_scale * self.compress_us + self.decompress_us
-                < (self.wire_bytes - self.compressed_bytes) * r.up_us_per_byte
+    /// The compressed encoding [`TensorStatic::cost`] uses at these rates, `None` when sending
+    /// it uncompressed is fastest: what the device must do for the cost to hold.
+    fn choice(&self, r: &Rates) -> Option<&CompressedStatic> {
+        let plain = self.wire_bytes * r.up_us_per_byte;
+        let time = |c: &CompressedStatic| {
+            r.dev_scale * c.compress_us + c.decompress_us + c.bytes * r.up_us_per_byte
+        };
+        self.compressed
+            .iter()
+            .map(|c| (c, time(c)))
+            .filter(|&(_, t)| t < plain)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(c, _)| c)
+    }
+
+    /// The encoding [`TensorStatic::cost`] prices at these rates.
+    pub fn encoding(&self, r: &Rates) -> TensorEncoding {
+        self.choice(r)
+            .map_or(TensorEncoding::Uncompressed, |c| c.encoding)
     }
 }
 
@@ -163,14 +194,65 @@ fn tensor_static(dev: &TensorInfo, server: Option<&TensorInfo>) -> Result<Tensor
         ));
     }
     let q = (dev.elements_per_sample + c.header_bytes) as f64;
+    let mut compressed = vec![CompressedStatic {
+        encoding: TensorEncoding::Compressed,
+        bytes: q / c.ratio,
+        compress_us: c.compress_ns_per_byte * q * 1e-3,
+        decompress_us: sc.decompress_ns_per_byte * q * 1e-3,
+    }];
+    for level in &c.tighter {
+        let nums = [
+            level.ratio,
+            level.compress_ns_per_byte,
+            level.decompress_ns_per_byte,
+        ];
+        if nums.iter().any(|x| !x.is_finite() || *x < 0.0)
+            || level.ratio == 0.0
+            || !(2..=8).contains(&level.bits)
+        {
+            return Err(bad(
+                "device",
+                dev,
+                format!(
+                    "a tighter codec level needs 2..=8 bits and finite costs with a ratio > 0, \
+                     got {} bits, {nums:?}",
+                    level.bits
+                ),
+            ));
+        }
+        // The server measures the same levels where it profiled them; otherwise its
+        // decompression is the device's scaled by the two hosts' default-level ratio (zstd
+        // decompresses at about the same speed at any level).
+        let server_decompress = sc
+            .tighter
+            .iter()
+            .find(|s| s.bits == level.bits && s.zstd_level == level.zstd_level)
+            .map_or_else(
+                || {
+                    let host = if c.decompress_ns_per_byte > 0.0 {
+                        sc.decompress_ns_per_byte / c.decompress_ns_per_byte
+                    } else {
+                        1.0
+                    };
+                    level.decompress_ns_per_byte * host
+                },
+                |s| s.decompress_ns_per_byte,
+            );
+        compressed.push(CompressedStatic {
+            encoding: TensorEncoding::Tighter {
+                bits: level.bits,
+                zstd_level: level.zstd_level,
+            },
+            bytes: q / level.ratio,
+            compress_us: level.compress_ns_per_byte * q * 1e-3,
+            decompress_us: server_decompress * q * 1e-3,
+        });
+    }
     Ok(TensorStatic {
         wire_bytes: q,
         encode_us: c.encode_ns_per_byte * raw * 1e-3,
         decode_us: sc.decode_ns_per_byte * raw * 1e-3,
-        can_compress: true,
-        compressed_bytes: q / c.ratio,
-        compress_us: c.compress_ns_per_byte * q * 1e-3,
-        decompress_us: sc.decompress_ns_per_byte * q * 1e-3,
+        compressed,
     })
 }
 

@@ -119,6 +119,7 @@ pub fn profile(
             threads,
             spinning: loadpart_engine::Spinning::Off,
             effort: ProfileEffort::Quick,
+            codec_bits: vec![8],
         },
         other => {
             return Err(caller_error(format!(

@@ -132,6 +132,7 @@ impl Server {
                 threads,
                 spinning,
                 effort: ProfileEffort::Quick,
+                codec_bits: vec![8],
             };
             let cache = profiles::cache(profile_cache);
             let engine = profiles::engine(engine)?;

@@ -55,6 +55,12 @@ pub struct Args {
     /// The device profile (`loadpart profile --role device`); measured and cached when absent.
     #[arg(long)]
     device_profile: Option<PathBuf>,
+    /// Code widths (bits, 2..=8) the planner may send cut tensors with, besides 8: the device
+    /// profile measures each, and on slow links the tightest encoding that pays is sent. Fewer
+    /// bits cost accuracy: list only widths `loadpart check-codec --bits B` showed to keep
+    /// top-1 agreement for this model.
+    #[arg(long, value_delimiter = ',', default_value = "8")]
+    codec_bits: Vec<u8>,
     /// Run this many inferences (a progress bar, then a summary).
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -104,10 +110,12 @@ fn read_inputs(args: &Args, prepared: &Prepared) -> Result<NamedTensors> {
         .collect()
 }
 
-/// The profile in `file`, or this device's measured (and cached) with `threads`.
+/// The profile in `file`, or this device's measured (and cached) with `threads`, its codec
+/// measured at `codec_bits`.
 fn device_profile(
     file: Option<&std::path::Path>,
     threads: usize,
+    codec_bits: &[u8],
     engine: &dyn loadpart_engine::Engine,
     p: &Prepared,
 ) -> Result<ModelProfile> {
@@ -122,6 +130,7 @@ fn device_profile(
         threads,
         spinning: loadpart_engine::Spinning::Off,
         effort: loadpart_exec::ProfileEffort::Quick,
+        codec_bits: codec_bits.to_vec(),
     };
     let (profile, path, fresh) = cached_profile(engine, p, &key)?;
     if fresh {
@@ -137,8 +146,9 @@ async fn infer(args: Args) -> Result<ExitCode> {
         let p = prepared.clone();
         let e = engine.clone();
         let (file, threads) = (args.device_profile.clone(), args.threads);
+        let bits = args.codec_bits.clone();
         tokio::task::spawn_blocking(move || {
-            device_profile(file.as_deref(), threads, e.as_ref(), &p)
+            device_profile(file.as_deref(), threads, &bits, e.as_ref(), &p)
         })
         .await??
     };

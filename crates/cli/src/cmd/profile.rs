@@ -50,6 +50,12 @@ pub struct Args {
     /// --randomize-seed` serves it (the profile is then for that model identity).
     #[arg(long)]
     randomize_seed: Option<u64>,
+    /// Code widths (bits, 2..=8, comma separated) the planner may send cut tensors with, besides
+    /// 8: each is measured at two zstd levels, and on slow links the planner picks the encoding
+    /// that makes the upload fastest. Fewer bits cost accuracy: list only widths that `loadpart
+    /// check-codec --bits B` showed to keep top-1 agreement (e.g. ResNet-50 keeps 100% at 5).
+    #[arg(long, value_delimiter = ',', default_value = "8")]
+    codec_bits: Vec<u8>,
     /// Host name recorded in the profile.
     #[arg(long, env = "HOSTNAME", default_value = "localhost")]
     host: String,
@@ -84,6 +90,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         runs: args.runs,
         anchors: args.anchors,
         validate_cuts: args.validate_cuts,
+        codec_bits: args.codec_bits.clone(),
         role,
         load: LoadOptions {
             intra_threads: args.threads,

@@ -24,6 +24,11 @@ pub fn prepared(name: &str) -> Arc<Prepared> {
 
 /// A quick profile of `prepared` for `role` on ONNX Runtime (1 thread).
 pub fn profile(prepared: &Prepared, role: ProfileRole) -> ModelProfile {
+    profile_with_bits(prepared, role, &[8])
+}
+
+/// [`profile`] with the codec measured at these code widths too.
+pub fn profile_with_bits(prepared: &Prepared, role: ProfileRole, bits: &[u8]) -> ModelProfile {
     let engine = loadpart_engine::engine(EngineKind::Ort).unwrap();
     let opts = ProfileOptions {
         batch_sizes: match role {
@@ -34,6 +39,7 @@ pub fn profile(prepared: &Prepared, role: ProfileRole) -> ModelProfile {
         runs: 3,
         anchors: 4,
         validate_cuts: 0,
+        codec_bits: bits.to_vec(),
         role,
         load: LoadOptions {
             intra_threads: 1,

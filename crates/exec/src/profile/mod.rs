@@ -15,6 +15,7 @@
 
 mod calibrate;
 mod codec_costs;
+pub use codec_costs::TIGHTER_ZSTD_LEVELS;
 mod validate;
 
 use std::sync::Arc;
@@ -53,6 +54,11 @@ pub struct ProfileOptions {
     pub load: LoadOptions,
     /// Measure quantization and compression of every activation (real values from one run).
     pub codec: bool,
+    /// Bit widths per code the planner may send (each 2..=8; 8 is always allowed). Fewer bits
+    /// cost accuracy: list only widths that `loadpart check-codec --bits` showed to keep the
+    /// model's top-1 agreement. Each width is measured at the zstd levels in
+    /// [`TIGHTER_ZSTD_LEVELS`], so that the planner can trade bytes for time per bandwidth.
+    pub codec_bits: Vec<u8>,
     /// Which side the profile is for (recorded in it; the planner checks it).
     pub role: ProfileRole,
 }
@@ -127,6 +133,7 @@ impl Default for ProfileOptions {
             max_cuts_per_block: 10_000,
             load: LoadOptions::default(),
             codec: true,
+            codec_bits: vec![8],
             role: ProfileRole::Device,
         }
     }
@@ -140,6 +147,7 @@ pub fn profile_model(
     opts: &ProfileOptions,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<ModelProfile, ExecError> {
+    codec_costs::tighter_ladder(&opts.codec_bits)?;
     if opts.batch_sizes.is_empty()
         || opts.batch_sizes[0] == 0
         || opts.batch_sizes.windows(2).any(|w| w[0] >= w[1])

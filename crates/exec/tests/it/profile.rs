@@ -80,3 +80,41 @@ fn profile_covers_every_stage_and_tensor() {
     };
     assert!(profile_model(engine.as_ref(), &prepared, "test", &bad, &mut |_, _, _| {}).is_err());
 }
+
+#[test]
+fn allowed_code_widths_are_measured_as_tighter_levels() {
+    let _serial = crate::exclusive();
+    let engine = loadpart_engine::engine(EngineKind::Ort).unwrap();
+    let prepared = Prepared::new(&zoo::generate("chain").unwrap()).unwrap();
+    let opts = ProfileOptions {
+        runs: 1,
+        warmup: 0,
+        anchors: 0,
+        validate_cuts: 0,
+        codec_bits: vec![5, 8],
+        ..Default::default()
+    };
+    let p = profile_model(engine.as_ref(), &prepared, "test", &opts, &mut |_, _, _| {}).unwrap();
+    let mut largest = None::<(u64, &loadpart_plan::TensorCodec)>;
+    for t in &p.tensors {
+        let c = t.codec.as_ref().unwrap();
+        let levels: Vec<(u8, i32)> = c.tighter.iter().map(|l| (l.bits, l.zstd_level)).collect();
+        assert_eq!(levels, [(8, 9), (5, 1), (5, 9)], "{}", t.name);
+        if largest.is_none_or(|(n, _)| t.elements_per_sample > n) {
+            largest = Some((t.elements_per_sample, c));
+        }
+    }
+    // On a real activation, 5-bit codes compress further than 8-bit ones.
+    let (_, c) = largest.unwrap();
+    assert!(c.tighter[1].ratio > c.ratio, "{c:?}");
+    // A width the codec cannot send is a caller error, before any timing.
+    let bad = ProfileOptions {
+        codec_bits: vec![9],
+        ..opts
+    };
+    let err = profile_model(engine.as_ref(), &prepared, "test", &bad, &mut |_, _, _| {});
+    assert!(
+        matches!(err, Err(loadpart_exec::ExecError::CodecBits(9))),
+        "{err:?}"
+    );
+}

@@ -1,8 +1,10 @@
 //! How decisions move with the conditions.
 
-use crate::fixtures::planner;
+use crate::fixtures::{planner, planner_with_tighter};
 use loadpart_plan::synth;
-use loadpart_plan::{Conditions, Estimate, PolicyKind, geometric_bandwidths, sweep_bandwidth};
+use loadpart_plan::{
+    Conditions, Estimate, PolicyKind, TensorEncoding, geometric_bandwidths, sweep_bandwidth,
+};
 
 fn base() -> Estimate {
     Estimate {
@@ -197,11 +199,12 @@ fn roles_are_checked_and_tail_times_are_public() {
 }
 
 #[test]
-fn compression_is_planned_on_slow_links_and_dropped_on_fast_ones() {
-    // Fixture codec: ratio 3, 2 ns per byte to compress and 1 to decompress. On a device 4x
-    // slower, compressing a byte costs 9 ns and saves 2/3 of its transfer: it pays below about
-    // 74 MB/s (590 Mbit/s).
-    let p = planner(synth::resnet50_like(), true);
+fn encodings_are_planned_per_bandwidth() {
+    // Fixture codec: ratio 3, 2 ns per byte to compress and 1 to decompress; a tighter level
+    // at ratio 4.5 costs 20 and 1.2. On a device 4x slower, per quantized byte: plain costs the
+    // transfer t; the default 9 + t/3; the tighter 81.2 + t/4.5. So at 5 Mbit/s (t = 1600 ns)
+    // the tighter level pays, at 100 Mbit/s (t = 80) the default, at 1 Gbit/s (t = 8) nothing.
+    let p = planner_with_tighter(synth::resnet50_like());
     let cut = p
         .candidates()
         .map(|c| c.cut.clone())
@@ -211,13 +214,35 @@ fn compression_is_planned_on_slow_links_and_dropped_on_fast_ones() {
         device_slowdown: 4.0,
         ..Estimate::idle(mbit * 125_000.0)
     };
-    let slow = p.compression_plan(&cut, &at(5.0));
-    let fast = p.compression_plan(&cut, &at(1000.0));
-    assert!(!slow.is_empty());
-    assert!(slow.iter().all(|(_, c)| *c), "5 Mbit/s: {slow:?}");
-    assert!(fast.iter().all(|(_, c)| !*c), "1 Gbit/s: {fast:?}");
-    // The prediction prices what the plan says: no compression time at 1 Gbit/s.
-    let plain = p.predict(&cut.head, &at(1000.0));
-    let packed = p.predict(&cut.head, &at(5.0));
-    assert!(plain.encode < packed.encode, "{plain:?} {packed:?}");
+    let tight = TensorEncoding::Tighter {
+        bits: 6,
+        zstd_level: 9,
+    };
+    for (mbit, want) in [
+        (5.0, tight),
+        (100.0, TensorEncoding::Compressed),
+        (1000.0, TensorEncoding::Uncompressed),
+    ] {
+        let plan = p.encoding_plan(&cut, &at(mbit));
+        assert!(!plan.is_empty());
+        assert!(
+            plan.iter().all(|(_, e)| *e == want),
+            "{mbit} Mbit/s: {plan:?}"
+        );
+    }
+    // The prediction prices what the plan says: less upload for more encoding time as the
+    // link slows, and no compression time at 1 Gbit/s.
+    let bytes = |mbit: f64| {
+        let b = p.predict(&cut.head, &at(mbit));
+        (b.upload * mbit / 8.0, b.encode)
+    };
+    let (slow_bytes, slow_encode) = bytes(5.0);
+    let (mid_bytes, mid_encode) = bytes(100.0);
+    let (fast_bytes, fast_encode) = bytes(1000.0);
+    assert!(slow_bytes < mid_bytes && mid_bytes < fast_bytes);
+    assert!(slow_encode > mid_encode && mid_encode > fast_encode);
+    // Without tighter levels the slow link gets the default compression.
+    let plain = planner(synth::resnet50_like(), true);
+    let plan = plain.encoding_plan(&cut, &at(5.0));
+    assert!(plan.iter().all(|(_, e)| *e == TensorEncoding::Compressed));
 }

@@ -2,7 +2,9 @@
 //! activations shrink steadily with depth, tensors are sent raw (no codec) unless asked.
 
 use loadpart_cuts::Dag;
-use loadpart_plan::{ModelProfile, NodeCost, Planner, PlannerOptions, TensorCodec, TensorInfo};
+use loadpart_plan::{
+    CodecLevel, ModelProfile, NodeCost, Planner, PlannerOptions, TensorCodec, TensorInfo,
+};
 use std::sync::Arc;
 
 pub fn profiles(dag: &Dag, codec: bool) -> (ModelProfile, ModelProfile) {
@@ -36,6 +38,7 @@ pub fn profiles(dag: &Dag, codec: bool) -> (ModelProfile, ModelProfile) {
                     decode_ns_per_byte: 0.2,
                     compress_ns_per_byte: 2.0,
                     decompress_ns_per_byte: 1.0,
+                    tighter: Vec::new(),
                 }),
             }
         })
@@ -59,5 +62,24 @@ pub fn profiles(dag: &Dag, codec: bool) -> (ModelProfile, ModelProfile) {
 
 pub fn planner(dag: Dag, codec: bool) -> Arc<Planner> {
     let (d, s) = profiles(&dag, codec);
+    Arc::new(Planner::new(dag, &d, &s, PlannerOptions::default()).unwrap())
+}
+
+/// [`planner`] with the codec and, for every tensor, one tighter level as a 6-bit zstd-9
+/// encoding measures: ratio 4.5 over uint8 (against 3), 20 ns per byte to compress (10x the
+/// default), 1.2 to decompress.
+pub fn planner_with_tighter(dag: Dag) -> Arc<Planner> {
+    let (mut d, mut s) = profiles(&dag, true);
+    for t in d.tensors.iter_mut().chain(s.tensors.iter_mut()) {
+        if let Some(c) = t.codec.as_mut() {
+            c.tighter.push(CodecLevel {
+                bits: 6,
+                zstd_level: 9,
+                ratio: 4.5,
+                compress_ns_per_byte: 20.0,
+                decompress_ns_per_byte: 1.2,
+            });
+        }
+    }
     Arc::new(Planner::new(dag, &d, &s, PlannerOptions::default()).unwrap())
 }
