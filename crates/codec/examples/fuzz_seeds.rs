@@ -19,18 +19,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("f16", Precision::F16),
         ("f32", Precision::F32),
     ];
+    // zstd-delta: uint8 feature maps as row differences (ignored for f16 and f32).
     let compressions = [
-        ("none", Compression::None),
-        ("zstd", Compression::Zstd { level: 1 }),
-        ("lz4", Compression::Lz4),
+        ("none", Compression::None, false),
+        ("zstd", Compression::Zstd { level: 1 }, false),
+        ("zstd_delta", Compression::Zstd { level: 1 }, true),
+        ("lz4", Compression::Lz4, false),
     ];
     for (pn, precision) in precisions {
-        for (cn, compression) in compressions {
+        for (cn, compression, delta) in compressions {
             let opts = EncodeOptions {
                 precision,
                 compression,
                 min_ratio: 1.0,
                 bits: 8,
+                delta,
             };
             let e = encode(&data, &shape, &opts)?;
             for mode in [0u8, 1] {

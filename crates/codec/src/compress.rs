@@ -84,7 +84,7 @@ impl Decompressor {
                 out.copy_from_slice(input);
                 input.len()
             }
-            Codec::Zstd => {
+            Codec::Zstd | Codec::ZstdDelta => {
                 // Our encoder records the content size; a frame that says otherwise is rejected
                 // before decoding starts.
                 match zstd::zstd_safe::get_frame_content_size(input) {

@@ -83,6 +83,9 @@ impl Decoder {
             let buf = &mut self.scratch[..raw_len];
             self.decompressor
                 .decompress_into(h.codec, t.payload(), buf)?;
+            if h.codec == Codec::ZstdDelta {
+                crate::delta::decode(buf, row_len(t.shape()));
+            }
             buf
         };
         let t1 = Instant::now();
@@ -115,6 +118,11 @@ impl Decoder {
         self.decode_into(t, &mut out)?;
         Ok(out)
     }
+}
+
+/// Codes per row of the last axis, the unit of delta coding (1 for a scalar).
+fn row_len(shape: &[usize]) -> usize {
+    shape.last().copied().unwrap_or(1)
 }
 
 /// A decoded tensor: logical shape and row-major values.

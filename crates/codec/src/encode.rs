@@ -175,6 +175,15 @@ impl Encoder {
         }
         let t1 = Instant::now();
 
+        let row = shape.last().copied().unwrap_or(1);
+        let delta = self.opts.delta
+            && dtype == crate::Dtype::U8
+            && matches!(self.opts.compression, Compression::Zstd { .. })
+            && crate::delta::applies(shape)
+            && crate::delta::pays(&elems, row);
+        if delta {
+            crate::delta::encode(&mut elems, row);
+        }
         let input: &[u8] = if direct {
             bytemuck::cast_slice(data)
         } else {
@@ -188,10 +197,18 @@ impl Encoder {
         if codec != Codec::None && !pays {
             codec = Codec::None;
         }
+        if delta {
+            if codec == Codec::None {
+                // Sent as plain codes after all.
+                crate::delta::decode(&mut elems, row);
+            } else {
+                codec = Codec::ZstdDelta;
+            }
+        }
         if codec == Codec::None {
             if direct {
                 payload.clear();
-                payload.extend_from_slice(input);
+                payload.extend_from_slice(bytemuck::cast_slice(data));
             } else {
                 // Hand the element bytes over instead of copying them.
                 std::mem::swap(&mut payload, &mut elems);

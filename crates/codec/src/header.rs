@@ -7,7 +7,7 @@
 //! | 4       | magic `LPTN`                                                 |
 //! | 1       | version (1)                                                  |
 //! | 1       | dtype: 1 uint8, 2 float16, 3 float32                          |
-//! | 1       | codec: 0 none, 1 zstd, 2 lz4                                 |
+//! | 1       | codec: 0 none, 1 zstd, 2 lz4, 3 zstd of row-delta uint8 codes |
 //! | 1       | granularity: 0 (not uint8), 1 per row, 2 per channel         |
 //! | 1       | rank r (<= 16)                                               |
 //! | 8 r     | dims, u64 each                                               |

@@ -17,6 +17,7 @@
 mod batch;
 mod compress;
 mod decode;
+mod delta;
 mod encode;
 mod error;
 mod header;

@@ -10,7 +10,7 @@
 //! | `loadpart_version`         | int64  | 1                                                |
 //! | `loadpart_dtype`           | string | `uint8`, `float16`, `float32`                     |
 //! | `loadpart_shape`           | string | dims joined by `,` (empty for a scalar)          |
-//! | `loadpart_codec`           | string | `none`, `zstd`, `lz4`                             |
+//! | `loadpart_codec`           | string | `none`, `zstd`, `lz4`, `zstd_delta`               |
 //! | `loadpart_raw_bytes`       | int64  | payload bytes before compression                 |
 //! | `loadpart_encoded_bytes`   | int64  | payload bytes as sent                            |
 //! | `loadpart_checksum`        | int64  | CRC-32, as in the binary form                    |

@@ -158,6 +158,11 @@ pub fn validate<'a>(
             actual: payload.len() as u64,
         });
     }
+    if header.codec == crate::Codec::ZstdDelta && header.dtype != Dtype::U8 {
+        return Err(CodecError::Inconsistent(
+            "zstd_delta payload whose elements are not uint8",
+        ));
+    }
     if header.codec == crate::Codec::None && header.encoded_len != header.raw_len {
         return Err(CodecError::Inconsistent(
             "uncompressed payload whose encoded and raw lengths differ",

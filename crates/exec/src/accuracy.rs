@@ -5,6 +5,8 @@
 //! samples at a time. uint8 groups are per sample (or per sample and channel), so batching the
 //! check gives the same values as encoding each sample alone.
 
+use std::collections::BTreeMap;
+
 use loadpart_codec::{CodecError, DecodeLimits, Decoder, Encoder};
 use loadpart_engine::{Engine, LoadOptions, Tensor};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::index::sample};
@@ -57,6 +59,8 @@ pub struct CutAgreement {
     /// Largest reference top-1 margin (top1 - top2, divided by the sample's output range) among
     /// the samples that disagree: small values mean the disagreements were near-ties.
     pub worst_disagreement_margin: Option<f64>,
+    /// Agreement of the centered top-1 (see [`AgreementReport::centered_agreement_pct`]).
+    pub centered_agreement_pct: Option<f64>,
 }
 
 /// The result of [`codec_agreement`]. JSON field names are a stable interface.
@@ -64,6 +68,8 @@ pub struct CutAgreement {
 pub struct AgreementReport {
     pub engine: String,
     pub codec: EncodeOptions,
+    /// Tensors encoded otherwise (see [`AgreementOptions::per_tensor`]).
+    pub per_tensor: BTreeMap<String, EncodeOptions>,
     pub input_kind: InputKind,
     /// The output whose per-sample argmax is the top-1 class (the model's first output).
     pub output: String,
@@ -85,6 +91,72 @@ pub struct AgreementReport {
     pub input_dependent: bool,
     /// Median reference top-1 margin (top1 - top2 over the sample's output range).
     pub median_margin: f64,
+    /// Top-1 agreement after subtracting, from every sample's output, the whole model's mean
+    /// output over all inputs. Networks with random weights often give every input the same
+    /// class (a large input-independent offset): their plain agreement is then vacuous, while
+    /// the centered class still depends on the input and so tests the codec. `None` for
+    /// outputs over [`CENTERED_MAX_ELEMENTS`] per sample.
+    pub centered_agreement_pct: Option<f64>,
+    /// Distinct centered top-1 classes of the whole model over the inputs.
+    pub centered_reference_classes: Option<usize>,
+}
+
+/// Most output elements per sample for which [`AgreementReport::centered_agreement_pct`] is
+/// computed (every sample's output is kept until the mean is known).
+pub const CENTERED_MAX_ELEMENTS: usize = 1 << 16;
+
+/// Outputs kept for the centered comparison: the reference's and each cut's, per sample.
+struct CenteredRows {
+    reference: Vec<Vec<f32>>,
+    per_cut: Vec<Vec<Vec<f32>>>,
+}
+
+impl CenteredRows {
+    fn push(rows: &mut Vec<Vec<f32>>, t: &Tensor) {
+        if let Some(data) = t.as_f32() {
+            let n = t.shape.first().copied().unwrap_or(1).max(1);
+            rows.extend(data.chunks(data.len() / n).map(<[f32]>::to_vec));
+        }
+    }
+
+    /// Per cut the agreement percent of the centered top-1, and the number of distinct
+    /// centered reference classes.
+    fn agreement(&self) -> (Vec<f64>, usize) {
+        let Some(first) = self.reference.first() else {
+            return (vec![0.0; self.per_cut.len()], 0);
+        };
+        let mut mean = vec![0f64; first.len()];
+        for r in &self.reference {
+            for (m, &v) in mean.iter_mut().zip(r) {
+                *m += f64::from(v);
+            }
+        }
+        let n = self.reference.len() as f64;
+        mean.iter_mut().for_each(|m| *m /= n);
+        let top = |row: &[f32]| {
+            row.iter()
+                .zip(&mean)
+                .map(|(&v, m)| f64::from(v) - m)
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(0, |(i, _)| i)
+        };
+        let want: Vec<usize> = self.reference.iter().map(|r| top(r)).collect();
+        let classes = want.iter().collect::<std::collections::HashSet<_>>().len();
+        let pcts = self
+            .per_cut
+            .iter()
+            .map(|rows| {
+                let agree = rows
+                    .iter()
+                    .zip(&want)
+                    .filter(|(r, w)| top(r) == **w)
+                    .count();
+                pct(agree, rows.len())
+            })
+            .collect();
+        (pcts, classes)
+    }
 }
 
 /// Top-1 index and margin of each sample of a `[N, ...]` output. The argmax runs over all of a
@@ -160,6 +232,9 @@ pub struct AgreementOptions {
     pub inputs: usize,
     /// The codec the cut tensors go through.
     pub codec: EncodeOptions,
+    /// Tensors encoded otherwise than with `codec`, by name: e.g. as a planner priced each
+    /// at some bandwidth.
+    pub per_tensor: BTreeMap<String, EncodeOptions>,
     pub seed: u64,
     pub input_kind: InputKind,
     pub load: LoadOptions,
@@ -170,6 +245,7 @@ impl Default for AgreementOptions {
         Self {
             inputs: 200,
             codec: EncodeOptions::default(),
+            per_tensor: BTreeMap::new(),
             seed: 7,
             input_kind: InputKind::Smooth,
             load: LoadOptions::default(),
@@ -222,6 +298,10 @@ pub fn codec_agreement_with(
         .map(|c| Split::load(engine, prepared, c, load))
         .collect::<Result<_, _>>()?;
     let mut encoder = Encoder::new(opts.codec).map_err(codec_err("options"))?;
+    let mut own: BTreeMap<&str, Encoder> = BTreeMap::new();
+    for (name, o) in &opts.per_tensor {
+        own.insert(name, Encoder::new(*o).map_err(codec_err(name))?);
+    }
     let mut decoder = Decoder::new();
     let limits = DecodeLimits::default();
 
@@ -238,8 +318,13 @@ pub fn codec_agreement_with(
             max_abs_err: 0.0,
             max_rel_err: 0.0,
             worst_disagreement_margin: None,
+            centered_agreement_pct: None,
         })
         .collect();
+    let mut centered: Option<CenteredRows> = Some(CenteredRows {
+        reference: Vec::new(),
+        per_cut: vec![Vec::new(); cuts.len()],
+    });
     let mut wire_totals = vec![0u64; cuts.len()];
     let mut f32_totals = vec![0u64; cuts.len()];
     let mut ref_classes: Vec<usize> = Vec::with_capacity(inputs);
@@ -262,6 +347,13 @@ pub fn codec_agreement_with(
             return Err(ExecError::NotBatched(output.clone()));
         }
         ref_classes.extend(ref_top.iter().map(|t| t.0));
+        let ref_out = reference.iter().find(|(name, _)| *name == output);
+        if ref_out.is_some_and(|(_, t)| t.len() / n > CENTERED_MAX_ELEMENTS) {
+            centered = None;
+        }
+        if let (Some(c), Some((_, t))) = (centered.as_mut(), ref_out) {
+            CenteredRows::push(&mut c.reference, t);
+        }
         margins.extend(ref_top.iter().map(|t| t.1));
         for (k, runner) in runners.iter().enumerate() {
             let head = runner.run_head(&x)?.outputs;
@@ -272,7 +364,8 @@ pub fn codec_agreement_with(
                     received.push((name, t));
                     continue;
                 };
-                let encoded = encoder.encode(data, &t.shape).map_err(codec_err(&name))?;
+                let enc = own.get_mut(name.as_str()).unwrap_or(&mut encoder);
+                let encoded = enc.encode(data, &t.shape).map_err(codec_err(&name))?;
                 wire_totals[k] += encoded.wire_len() as u64;
                 f32_totals[k] += 4 * data.len() as u64;
                 let valid = encoded.validate(&limits).map_err(codec_err(&name))?;
@@ -284,11 +377,11 @@ pub fn codec_agreement_with(
             }
             let got = runner.merge(&head, runner.run_tail(&received)?.outputs)?;
             let (abs, rel) = compare_outputs(&reference, &got)?;
-            let got_top = got
-                .iter()
-                .find(|(name, _)| *name == output)
-                .map(|(_, t)| top1(t))
-                .unwrap_or_default();
+            let got_out = got.iter().find(|(name, _)| *name == output);
+            let got_top = got_out.map(|(_, t)| top1(t)).unwrap_or_default();
+            if let (Some(c), Some((_, t))) = (centered.as_mut(), got_out) {
+                CenteredRows::push(&mut c.per_cut[k], t);
+            }
             let c = &mut per_cut[k];
             c.max_abs_err = c.max_abs_err.max(abs);
             c.max_rel_err = c.max_rel_err.max(rel);
@@ -315,6 +408,12 @@ pub fn codec_agreement_with(
         };
         c.agreement_pct = pct(c.agree, c.inputs);
     }
+    let centered = centered.map(|c| c.agreement());
+    if let Some((pcts, _)) = &centered {
+        for (c, p) in per_cut.iter_mut().zip(pcts) {
+            c.centered_agreement_pct = Some(*p);
+        }
+    }
     let agree = per_cut.iter().map(|c| c.agree).sum();
     let compared = per_cut.iter().map(|c| c.inputs).sum();
     let mut counts = std::collections::HashMap::new();
@@ -326,6 +425,7 @@ pub fn codec_agreement_with(
     Ok(AgreementReport {
         engine: engine.kind().to_string(),
         codec: opts.codec,
+        per_tensor: opts.per_tensor.clone(),
         input_kind,
         output,
         inputs,
@@ -338,6 +438,10 @@ pub fn codec_agreement_with(
         majority_class_pct: pct(majority, ref_classes.len()),
         input_dependent: counts.len() > 1,
         median_margin: margins.get(margins.len() / 2).copied().unwrap_or(0.0),
+        centered_agreement_pct: centered
+            .as_ref()
+            .map(|(p, _)| p.iter().sum::<f64>() / p.len().max(1) as f64),
+        centered_reference_classes: centered.map(|(_, k)| k),
     })
 }
 

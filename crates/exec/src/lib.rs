@@ -17,9 +17,9 @@ mod profile_cache;
 mod split;
 
 pub use accuracy::{
-    AGREEMENT_BATCH, AgreementOptions, AgreementReport, Compression, CutAgreement, EncodeOptions,
-    FullOffload, Granularity, InputKind, Precision, codec_agreement, codec_agreement_with,
-    sample_cuts,
+    AGREEMENT_BATCH, AgreementOptions, AgreementReport, CENTERED_MAX_ELEMENTS, Compression,
+    CutAgreement, EncodeOptions, FullOffload, Granularity, InputKind, Precision, codec_agreement,
+    codec_agreement_with, sample_cuts,
 };
 pub use check::{
     CheckOptions, CheckReport, CutFailure, check_split, check_split_batches, compare_outputs,

@@ -16,6 +16,11 @@ use loadpart_plan::{ModelProfile, ProfileRole};
 
 use crate::{ExecError, ProfileEffort, ProfileOptions, profile_model};
 
+/// Revision of what the profile's codec costs measure, in cache file names: a profile measured
+/// before a change of the default encoding (2: feature maps delta coded) prices bytes that
+/// are no longer sent, so it is measured again.
+const CODEC_REVISION: u32 = 2;
+
 /// What a profile is measured for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileKey {
@@ -137,7 +142,7 @@ impl ProfileCache {
         widths.dedup();
         let bits: String = widths.iter().map(|b| format!("-q{b}")).collect();
         self.dir.join(format!(
-            "{}-{}-{}-{host}-t{}{spin}-b{}{fine}{bits}.json",
+            "{}-{}-{}-{host}-t{}{spin}-b{}{fine}{bits}-c{CODEC_REVISION}.json",
             key.role.as_str(),
             &id[..id.len().min(16)],
             engine.kind(),
@@ -290,7 +295,7 @@ mod tests {
             m.path.to_string_lossy().contains("device-")
                 && m.path
                     .to_string_lossy()
-                    .contains("-tract-test_host-t1-b1.json"),
+                    .contains("-tract-test_host-t1-b1-c2.json"),
             "{}",
             m.path.display()
         );

@@ -42,4 +42,4 @@ pub use solver::{
     BlockSearchKind, CandidateCost, OffloadRisk, PerCut, Planner, PlannerOptions, QueueOutlook,
 };
 pub use sweep::{SweepPoint, geometric_bandwidths, sweep_bandwidth};
-pub use tables::TensorEncoding;
+pub use tables::{TensorEncoding, priced_encoding};

@@ -256,6 +256,17 @@ fn tensor_static(dev: &TensorInfo, server: Option<&TensorInfo>) -> Result<Tensor
     })
 }
 
+/// The encoding the planner prices for one tensor with these measured codec costs (`server`:
+/// the server profile's entry for it, if any) under `e`: what [`crate::Planner::encoding_plan`]
+/// sends, for tools that check an encoding's accuracy without a whole plan.
+pub fn priced_encoding(
+    device: &TensorInfo,
+    server: Option<&TensorInfo>,
+    e: &crate::Estimate,
+) -> Result<TensorEncoding, PlanError> {
+    Ok(tensor_static(device, server)?.encoding(&Rates::new(e, &[1.0])))
+}
+
 impl CostTables {
     /// Resolves the profiles against `dag`. Every node needs a time in both profiles, and every
     /// tensor that can cross the network (read by a node, or a model output) needs a size in the

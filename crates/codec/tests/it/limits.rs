@@ -12,6 +12,7 @@ fn f32_opts() -> EncodeOptions {
         compression: loadpart_codec::Compression::None,
         min_ratio: 1.0,
         bits: 8,
+        delta: false,
     }
 }
 

@@ -31,6 +31,10 @@ pub fn all_modes() -> Vec<EncodeOptions> {
             if matches!(precision, Precision::U8(_) | Precision::U8Auto) {
                 v.push(base.with_bits(6));
                 v.push(base.with_bits(2));
+                if matches!(compression, Compression::Zstd { .. }) {
+                    v.push(base.with_delta(true));
+                    v.push(base.with_bits(6).with_delta(true));
+                }
             }
         }
     }

@@ -43,7 +43,7 @@ proptest! {
     }
 
     #[test]
-    fn uint8_error_is_at_most_half_a_step((shape, data) in tensor(), mode in 0usize..3, c in 0usize..9) {
+    fn uint8_error_is_at_most_half_a_step((shape, data) in tensor(), mode in 0usize..3, c in 0usize..11) {
         let precision = [
             Precision::U8(Granularity::PerRow),
             Precision::U8(Granularity::PerChannel),
@@ -91,7 +91,7 @@ proptest! {
     }
 
     #[test]
-    fn params_form_round_trips((shape, data) in tensor(), m in 0usize..33) {
+    fn params_form_round_trips((shape, data) in tensor(), m in 0usize..39) {
         let opts = all_modes()[m];
         let data: Vec<f32> = data.into_iter().map(|x| x.clamp(-1e30, 1e30)).collect();
         let data: Vec<f32> = if opts.precision == Precision::F16 {
@@ -229,4 +229,59 @@ fn non_finite_and_out_of_range_inputs_are_typed_errors() {
     let err = encode(&[1.0, 2.0], &[3], &EncodeOptions::default()).unwrap_err();
     assert_eq!(err.label(), "shape_mismatch");
     assert!(err.to_string().contains("3 elements but 2"), "{err}");
+}
+
+#[test]
+fn delta_coding_sends_the_same_codes_in_fewer_bytes() {
+    // Smooth feature maps, as CNN activations of natural images are: along each row a random
+    // walk of small steps (seeded), so that neighbours are close and nothing repeats.
+    let shape = [2usize, 16, 28, 28];
+    let mut state = 0x2545_f491u32;
+    let mut level = 0.0f32;
+    let smooth: Vec<f32> = (0..shape.iter().product::<usize>())
+        .map(|i| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let step = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            level = if i % 28 == 0 {
+                step * 4.0
+            } else {
+                level + 0.1 * step
+            };
+            level.max(0.0)
+        })
+        .collect();
+    let limits = DecodeLimits::default();
+    let plain = EncodeOptions::default().with_delta(false);
+    for bits in [8, 5] {
+        let a = encode(&smooth, &shape, &plain.with_bits(bits)).unwrap();
+        let b = encode(&smooth, &shape, &plain.with_bits(bits).with_delta(true)).unwrap();
+        assert_eq!(
+            (a.header.codec, b.header.codec),
+            (Codec::Zstd, Codec::ZstdDelta)
+        );
+        assert!(
+            b.payload.len() < a.payload.len(),
+            "{bits} bits: {} against {}",
+            b.payload.len(),
+            a.payload.len()
+        );
+        let da = decode_blob(&a.to_bytes(), &limits).unwrap();
+        let db = decode_blob(&b.to_bytes(), &limits).unwrap();
+        assert_eq!(da, db, "{bits} bits: lossless on the codes");
+    }
+    // Noise-like activations keep their codes: differences would not pay.
+    let noisy = synthetic_activations(&shape, 5);
+    let n = encode(&noisy, &shape, &EncodeOptions::default()).unwrap();
+    assert_eq!(n.header.codec, Codec::Zstd);
+    // Rank-2 tensors have no spatial rows: sent as plain zstd.
+    let flat = encode(&smooth, &[2, 16 * 28 * 28], &EncodeOptions::default()).unwrap();
+    assert_eq!(flat.header.codec, Codec::Zstd);
+    // A delta payload claiming float elements is refused before decoding.
+    let mut f = encode(&smooth, &shape, &plain).unwrap();
+    f.header.dtype = loadpart_codec::Dtype::F32;
+    f.header.raw_len *= 4;
+    f.header.codec = Codec::ZstdDelta;
+    f.header.seal(&f.payload);
+    let err = f.validate(&limits).unwrap_err();
+    assert_eq!(err.label(), "inconsistent_header", "{err}");
 }

@@ -64,6 +64,7 @@ fn measure_ignores_min_ratio_and_handles_incompressible_and_empty() {
         compression: Compression::None,
         min_ratio: 1.0,
         bits: 8,
+        delta: false,
     };
     let s = measure(&data, &shape, &raw, 1).unwrap();
     assert_eq!((s.codec, s.compression_ratio), (Codec::None, 1.0));

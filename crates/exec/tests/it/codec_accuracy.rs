@@ -39,6 +39,11 @@ fn uint8_cut_tensors_keep_top1_on_generated_inception() {
         "{:?}",
         r.cuts
     );
+    // The centered class (output minus its mean over the inputs) varies at least as much.
+    let centered = r.centered_agreement_pct.unwrap();
+    assert!(centered > 90.0, "centered agreement {centered:.1}%");
+    assert!(r.centered_reference_classes.unwrap() > 1);
+    assert!(r.cuts.iter().all(|c| c.centered_agreement_pct.is_some()));
 }
 
 #[test]
@@ -59,5 +64,6 @@ fn lossless_codec_agrees_exactly() {
     };
     let r = codec_agreement(engine.as_ref(), &prepared, &cuts, &opts).unwrap();
     assert_eq!(r.agree, r.compared);
+    assert_eq!(r.centered_agreement_pct, Some(100.0));
     assert!(r.cuts.iter().all(|c| c.max_rel_err <= 1e-4), "{:?}", r.cuts);
 }

@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(written.len(), 1);
         assert!(
             written[0].0.starts_with("server-")
-                && written[0].0.ends_with("-tract-test_host-t1-b1_2.json"),
+                && written[0].0.ends_with("-tract-test_host-t1-b1_2-c2.json"),
             "{written:?}"
         );
         // A second start finds it and measures nothing: the file is untouched.
