@@ -144,6 +144,7 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
             spinning: loadpart_engine::Spinning::Off,
             effort: loadpart_exec::ProfileEffort::Quick,
             codec_bits: vec![8],
+            codec_floors: None,
         },
         pinned.then_some(0),
     )

@@ -333,9 +333,14 @@ pub fn codec_agreement_with(
     let batches = inputs.div_ceil(AGREEMENT_BATCH);
     for b in 0..batches {
         let n = AGREEMENT_BATCH.min(inputs - b * AGREEMENT_BATCH);
-        let mut x = random_inputs(model, n, seed.wrapping_add(b as u64))?;
+        // Batch seeds spread apart, so that two seeds never share a batch of inputs (seed + b
+        // would: seed 8's first batch is seed 7's second).
+        let batch_seed = seed
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(b as u64);
+        let mut x = random_inputs(model, n, batch_seed)?;
         if input_kind == InputKind::Smooth {
-            smooth(&mut x, seed.wrapping_add(b as u64));
+            smooth(&mut x, batch_seed);
         }
         let reference = full.run(&views(&x))?.outputs;
         let ref_top = reference

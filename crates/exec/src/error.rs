@@ -38,6 +38,9 @@ pub enum ExecError {
     /// An output that is not a `[batch, ...]` float tensor where one is needed (top-1 classes).
     #[error("output '{0}' is not a [batch, ...] float tensor")]
     NotBatched(String),
+    /// A code-width floors file that cannot be used.
+    #[error("codec floors {path}: {detail}")]
+    Floors { path: String, detail: String },
     /// A code width the codec cannot send.
     #[error("codec bits {0}: expected widths in 2..=8")]
     CodecBits(u8),
@@ -60,9 +63,10 @@ impl Classify for ExecError {
             ExecError::ShapeMismatch { .. } | ExecError::DtypeMismatch { .. } => {
                 ErrorKind::Internal
             }
-            ExecError::BatchSizes { .. } | ExecError::Count { .. } | ExecError::CodecBits(_) => {
-                ErrorKind::Caller
-            }
+            ExecError::BatchSizes { .. }
+            | ExecError::Count { .. }
+            | ExecError::CodecBits(_)
+            | ExecError::Floors { .. } => ErrorKind::Caller,
             ExecError::Empty(_) | ExecError::NotBatched(_) => ErrorKind::Model,
         }
     }
@@ -79,6 +83,7 @@ impl Classify for ExecError {
             ExecError::BatchSizes { .. } => "bad_batch_sizes",
             ExecError::Count { .. } => "bad_count",
             ExecError::CodecBits(_) => "bad_codec_bits",
+            ExecError::Floors { .. } => "bad_codec_floors",
             ExecError::Empty(_) => "empty_model",
             ExecError::NotBatched(_) => "not_batched",
         }

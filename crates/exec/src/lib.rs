@@ -29,7 +29,7 @@ pub use inputs::{NamedTensors, random_inputs, reference_input};
 pub use inspect::{BlockReport, CutReport, ModelReport, inspect};
 pub use loadpart_graph::{Prepared, randomize_for_checks};
 pub use loadpart_runtime::views;
-pub use profile::{ProfileEffort, ProfileOptions, TIGHTER_ZSTD_LEVELS, profile_model};
+pub use profile::{CodecFloors, ProfileEffort, ProfileOptions, TIGHTER_ZSTD_LEVELS, profile_model};
 pub use profile_cache::{
     Lookup, Measured, ProfileCache, ProfileKey, default_dir, host_name, server_batch_sizes,
 };

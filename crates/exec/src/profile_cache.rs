@@ -14,7 +14,7 @@ use loadpart_engine::{Engine, LoadOptions, Spinning};
 use loadpart_graph::Prepared;
 use loadpart_plan::{ModelProfile, ProfileRole};
 
-use crate::{ExecError, ProfileEffort, ProfileOptions, profile_model};
+use crate::{CodecFloors, ExecError, ProfileEffort, ProfileOptions, profile_model};
 
 /// Revision of what the profile's codec costs measure, in cache file names: a profile measured
 /// before a change of the default encoding (2: feature maps delta coded) prices bytes that
@@ -36,6 +36,8 @@ pub struct ProfileKey {
     pub effort: ProfileEffort,
     /// Code widths the planner may send with (see [`ProfileOptions::codec_bits`]).
     pub codec_bits: Vec<u8>,
+    /// Per-tensor code-width floors (see [`ProfileOptions::codec_floors`]).
+    pub codec_floors: Option<CodecFloors>,
 }
 
 impl ProfileKey {
@@ -48,6 +50,7 @@ impl ProfileKey {
             spinning: Spinning::Off,
             effort: ProfileEffort::Quick,
             codec_bits: vec![8],
+            codec_floors: None,
         }
     }
 }
@@ -140,7 +143,10 @@ impl ProfileCache {
         let mut widths: Vec<u8> = key.codec_bits.iter().copied().filter(|&b| b < 8).collect();
         widths.sort_unstable();
         widths.dedup();
-        let bits: String = widths.iter().map(|b| format!("-q{b}")).collect();
+        let mut bits: String = widths.iter().map(|b| format!("-q{b}")).collect();
+        if let Some(f) = &key.codec_floors {
+            bits.push_str(&format!("-f{}", f.tag()));
+        }
         self.dir.join(format!(
             "{}-{}-{}-{host}-t{}{spin}-b{}{fine}{bits}-c{CODEC_REVISION}.json",
             key.role.as_str(),
@@ -189,6 +195,7 @@ impl ProfileCache {
             batch_sizes: key.batch_sizes.clone(),
             role: key.role,
             codec_bits: key.codec_bits.clone(),
+            codec_floors: key.codec_floors.clone(),
             load: LoadOptions {
                 intra_threads: key.threads,
                 spinning: key.spinning,

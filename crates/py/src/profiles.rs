@@ -120,6 +120,7 @@ pub fn profile(
             spinning: loadpart_engine::Spinning::Off,
             effort: ProfileEffort::Quick,
             codec_bits: vec![8],
+            codec_floors: None,
         },
         other => {
             return Err(caller_error(format!(

@@ -133,6 +133,7 @@ impl Server {
                 spinning,
                 effort: ProfileEffort::Quick,
                 codec_bits: vec![8],
+                codec_floors: None,
             };
             let cache = profiles::cache(profile_cache);
             let engine = profiles::engine(engine)?;

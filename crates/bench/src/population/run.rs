@@ -76,6 +76,7 @@ pub async fn run(sh: &Shared, run: &Run) -> Result<Vec<Line>> {
             spinning: loadpart_engine::Spinning::Off,
             effort: loadpart_exec::ProfileEffort::Quick,
             codec_bits: vec![8],
+            codec_floors: None,
         },
         sh.pinned.then_some(0),
     )

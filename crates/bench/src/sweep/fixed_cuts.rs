@@ -56,6 +56,7 @@ pub fn run(args: FixedCutsArgs) -> Result<ExitCode> {
                 spinning: loadpart_engine::Spinning::Off,
                 effort: ProfileEffort::Quick,
                 codec_bits: vec![8],
+                codec_floors: None,
             },
         )?;
         let dag = prepared.stages.dag().clone();

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use loadpart_bench::outln;
 use loadpart_bench::progress::Progress;
 use loadpart_engine::LoadOptions;
@@ -16,6 +16,7 @@ use loadpart_exec::{
 use crate::model_args::ModelArgs;
 use planned::PlannedAt;
 
+mod floors;
 mod planned;
 use crate::source::prepare_for_checks;
 
@@ -112,6 +113,22 @@ pub struct Args {
     /// --codec-bits`).
     #[arg(long, value_delimiter = ',', default_value = "8")]
     codec_bits: Vec<u8>,
+    /// With --planned-at: per-tensor code-width floors (from --choose-bits ... --floors-out).
+    #[arg(long)]
+    codec_floors: Option<std::path::PathBuf>,
+    /// Find per cut the fewest bits per code (of these widths, e.g. 8,7,6,5,4) that keep
+    /// --min-agreement, plain and centered, and each sent tensor's floor (the largest among
+    /// the cuts that send it); write them with --floors-out for `profile`/`infer
+    /// --codec-floors`. Check the floors on other inputs with --planned-at and --input-seed.
+    #[arg(long, value_delimiter = ',')]
+    choose_bits: Vec<u8>,
+    /// With --choose-bits: where to write the floors (JSON).
+    #[arg(long)]
+    floors_out: Option<std::path::PathBuf>,
+    /// Seed of the random inputs (default: --seed), e.g. to check floors chosen on one input
+    /// set against another with the same weights and cuts.
+    #[arg(long)]
+    input_seed: Option<u64>,
     /// With --planned-at: how many times slower than this machine the device is (its encoding
     /// time counts against the transfer time it saves). Experiments emulate phones at 4.
     #[arg(long, default_value_t = 4.0)]
@@ -184,11 +201,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ..Default::default()
     };
     let bar = Progress::new(!args.json && std::io::stderr().is_terminal());
+    let floors = args
+        .codec_floors
+        .as_deref()
+        .map(loadpart_exec::CodecFloors::load)
+        .transpose()?;
     let per_tensor = match args.planned_at {
         Some(bytes_per_s) => {
             let plan = PlannedAt {
                 bytes_per_s,
                 codec_bits: &args.codec_bits,
+                codec_floors: floors.as_ref(),
                 device_slowdown: args.device_slowdown,
                 threads: args.threads,
             };
@@ -200,13 +223,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
         inputs: args.inputs,
         codec,
         per_tensor,
-        seed: args.seed,
+        seed: args.input_seed.unwrap_or(args.seed),
         input_kind: match args.input_kind {
             InputArg::Smooth => InputKind::Smooth,
             InputArg::Uniform => InputKind::Uniform,
         },
         load,
     };
+    if !args.choose_bits.is_empty() {
+        let search = floors::Search {
+            widths: &args.choose_bits,
+            min_agreement: args.min_agreement,
+        };
+        let found = search.run(engine.as_ref(), &prepared, &cuts, &opts, &bar)?;
+        if let Some(path) = &args.floors_out {
+            std::fs::write(path, serde_json::to_string_pretty(&found)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+            outln!("wrote {} ({} tensors)", path.display(), found.tensors.len());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let report = codec_agreement_with(engine.as_ref(), &prepared, &cuts, &opts, &mut |d, t| {
         bar.update("checking batches", d, t)
     })?;

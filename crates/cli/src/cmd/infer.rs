@@ -13,6 +13,7 @@ use loadpart_bench::remote_model::RemoteModelArgs;
 use loadpart_client::{Client, ClientConfig, InferOptions, InferOutcome};
 use loadpart_cuts::CutId;
 use loadpart_engine::LoadOptions;
+use loadpart_exec::CodecFloors;
 use loadpart_graph::{Prepared, Shapes};
 use loadpart_plan::{ModelProfile, PolicyKind, ProfileRole};
 use loadpart_runtime::{ModelRuntime, NamedTensors, PartCache};
@@ -61,6 +62,11 @@ pub struct Args {
     /// top-1 agreement for this model.
     #[arg(long, value_delimiter = ',', default_value = "8")]
     codec_bits: Vec<u8>,
+    /// Per-tensor code-width floors from `loadpart check-codec --choose-bits ... --floors-out
+    /// FILE`: each listed tensor may go as coarse as its own measured floor (late feature maps
+    /// usually need more bits than early ones).
+    #[arg(long)]
+    codec_floors: Option<PathBuf>,
     /// Run this many inferences (a progress bar, then a summary).
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -111,11 +117,12 @@ fn read_inputs(args: &Args, prepared: &Prepared) -> Result<NamedTensors> {
 }
 
 /// The profile in `file`, or this device's measured (and cached) with `threads`, its codec
-/// measured at `codec_bits`.
+/// measured at `codec_bits` and each tensor's floor.
 fn device_profile(
     file: Option<&std::path::Path>,
     threads: usize,
     codec_bits: &[u8],
+    codec_floors: Option<&CodecFloors>,
     engine: &dyn loadpart_engine::Engine,
     p: &Prepared,
 ) -> Result<ModelProfile> {
@@ -131,6 +138,7 @@ fn device_profile(
         spinning: loadpart_engine::Spinning::Off,
         effort: loadpart_exec::ProfileEffort::Quick,
         codec_bits: codec_bits.to_vec(),
+        codec_floors: codec_floors.cloned(),
     };
     let (profile, path, fresh) = cached_profile(engine, p, &key)?;
     if fresh {
@@ -147,8 +155,20 @@ async fn infer(args: Args) -> Result<ExitCode> {
         let e = engine.clone();
         let (file, threads) = (args.device_profile.clone(), args.threads);
         let bits = args.codec_bits.clone();
+        let floors = args
+            .codec_floors
+            .as_deref()
+            .map(CodecFloors::load)
+            .transpose()?;
         tokio::task::spawn_blocking(move || {
-            device_profile(file.as_deref(), threads, &bits, e.as_ref(), &p)
+            device_profile(
+                file.as_deref(),
+                threads,
+                &bits,
+                floors.as_ref(),
+                e.as_ref(),
+                &p,
+            )
         })
         .await??
     };

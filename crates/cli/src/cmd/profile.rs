@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use loadpart_bench::outln;
 use loadpart_bench::progress::Progress;
 use loadpart_engine::{LoadOptions, Spinning};
-use loadpart_exec::{ProfileOptions, profile_model};
+use loadpart_exec::{CodecFloors, ProfileOptions, profile_model};
 use loadpart_graph::Prepared;
 use loadpart_plan::ProfileRole;
 
@@ -56,6 +56,10 @@ pub struct Args {
     /// check-codec --bits B` showed to keep top-1 agreement (e.g. ResNet-50 keeps 100% at 5).
     #[arg(long, value_delimiter = ',', default_value = "8")]
     codec_bits: Vec<u8>,
+    /// Per-tensor code-width floors (`loadpart check-codec --choose-bits ... --floors-out
+    /// FILE`): a listed tensor is measured at its own floor instead of --codec-bits.
+    #[arg(long)]
+    codec_floors: Option<std::path::PathBuf>,
     /// Host name recorded in the profile.
     #[arg(long, env = "HOSTNAME", default_value = "localhost")]
     host: String,
@@ -91,6 +95,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         anchors: args.anchors,
         validate_cuts: args.validate_cuts,
         codec_bits: args.codec_bits.clone(),
+        codec_floors: args
+            .codec_floors
+            .as_deref()
+            .map(CodecFloors::load)
+            .transpose()?,
         role,
         load: LoadOptions {
             intra_threads: args.threads,

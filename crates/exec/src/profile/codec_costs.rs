@@ -49,6 +49,11 @@ pub(super) fn codec_costs(
     }
     let encode = EncodeOptions::default();
     let ladder = tighter_ladder(&opts.codec_bits)?;
+    // A tensor with a floor is measured at its floor instead of the model-wide widths.
+    let ladder_of = |name: &str| match opts.codec_floors.as_ref() {
+        Some(f) if f.tensors.contains_key(name) => tighter_ladder(&[f.floor(name)]),
+        _ => Ok(ladder.clone()),
+    };
     let mut out = HashMap::new();
     let total = values.len();
     for (i, (name, t)) in values.iter().enumerate() {
@@ -59,6 +64,7 @@ pub(super) fn codec_costs(
             };
             let s = measure(data, &t.shape, &encode, 3).map_err(codec_err)?;
             let per = |ns: u64, bytes: u64| ns as f64 / bytes.max(1) as f64;
+            let ladder = ladder_of(name)?;
             let mut tighter = Vec::with_capacity(ladder.len());
             for &(bits, level) in &ladder {
                 let options = EncodeOptions {

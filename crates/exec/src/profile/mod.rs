@@ -15,7 +15,9 @@
 
 mod calibrate;
 mod codec_costs;
+mod floors;
 pub use codec_costs::TIGHTER_ZSTD_LEVELS;
+pub use floors::CodecFloors;
 mod validate;
 
 use std::sync::Arc;
@@ -59,6 +61,9 @@ pub struct ProfileOptions {
     /// model's top-1 agreement. Each width is measured at the zstd levels in
     /// [`TIGHTER_ZSTD_LEVELS`], so that the planner can trade bytes for time per bandwidth.
     pub codec_bits: Vec<u8>,
+    /// Per tensor, the fewest bits its codes may have: a listed tensor is measured at its
+    /// floor (and 8) instead of at `codec_bits`.
+    pub codec_floors: Option<CodecFloors>,
     /// Which side the profile is for (recorded in it; the planner checks it).
     pub role: ProfileRole,
 }
@@ -134,6 +139,7 @@ impl Default for ProfileOptions {
             load: LoadOptions::default(),
             codec: true,
             codec_bits: vec![8],
+            codec_floors: None,
             role: ProfileRole::Device,
         }
     }

@@ -8,13 +8,16 @@ use anyhow::{Context, Result};
 use loadpart_bench::progress::Progress;
 use loadpart_cuts::CutId;
 use loadpart_engine::{Engine, LoadOptions};
-use loadpart_exec::{Compression, EncodeOptions, Prepared, ProfileOptions, profile_model};
+use loadpart_exec::{
+    CodecFloors, Compression, EncodeOptions, Prepared, ProfileOptions, profile_model,
+};
 use loadpart_plan::{Estimate, TensorEncoding, priced_encoding};
 
 /// The conditions the encodings are priced for.
 pub struct PlannedAt<'a> {
     pub bytes_per_s: f64,
     pub codec_bits: &'a [u8],
+    pub codec_floors: Option<&'a CodecFloors>,
     pub device_slowdown: f64,
     pub threads: usize,
 }
@@ -38,6 +41,7 @@ impl PlannedAt<'_> {
             anchors: 0,
             validate_cuts: 0,
             codec_bits: self.codec_bits.to_vec(),
+            codec_floors: self.codec_floors.cloned(),
             load: LoadOptions {
                 intra_threads: self.threads,
                 ..LoadOptions::default()

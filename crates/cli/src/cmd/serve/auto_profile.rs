@@ -62,6 +62,7 @@ pub fn ensure(spec: &mut ModelSpec, key: &ServerKey, cache: &ProfileCache) -> Re
             spinning: key.spinning,
             effort: key.effort,
             codec_bits: vec![8],
+            codec_floors: None,
         },
     )?;
     if measured {
