@@ -53,7 +53,8 @@ pub struct Args {
     /// Code widths (bits, 2..=8, comma separated) the planner may send cut tensors with, besides
     /// 8: each is measured at two zstd levels, and on slow links the planner picks the encoding
     /// that makes the upload fastest. Fewer bits cost accuracy: list only widths that `loadpart
-    /// check-codec --bits B` showed to keep top-1 agreement (e.g. ResNet-50 keeps 100% at 5).
+    /// check-codec --bits B` showed to keep top-1 agreement, or give per-tensor floors with
+    /// --codec-floors.
     #[arg(long, value_delimiter = ',', default_value = "8")]
     codec_bits: Vec<u8>,
     /// Per-tensor code-width floors (`loadpart check-codec --choose-bits ... --floors-out
