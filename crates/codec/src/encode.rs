@@ -26,6 +26,9 @@ pub struct Encoder {
     opts: EncodeOptions,
     compressor: Compressor,
     scratch: Vec<u8>,
+    /// Row differences of the codes, when delta coded (the codes stay in `scratch` in case
+    /// compression does not pay).
+    deltas: Vec<u8>,
     timings: EncodeTimings,
 }
 
@@ -52,6 +55,7 @@ impl Encoder {
             opts,
             compressor: Compressor::default(),
             scratch: Vec::new(),
+            deltas: Vec::new(),
             timings: EncodeTimings::default(),
         })
     }
@@ -182,10 +186,12 @@ impl Encoder {
             && crate::delta::applies(shape)
             && crate::delta::pays(&elems, row);
         if delta {
-            crate::delta::encode(&mut elems, row);
+            crate::delta::encode_into(&elems, row, &mut self.deltas);
         }
         let input: &[u8] = if direct {
             bytemuck::cast_slice(data)
+        } else if delta {
+            &self.deltas
         } else {
             &elems
         };
@@ -197,13 +203,8 @@ impl Encoder {
         if codec != Codec::None && !pays {
             codec = Codec::None;
         }
-        if delta {
-            if codec == Codec::None {
-                // Sent as plain codes after all.
-                crate::delta::decode(&mut elems, row);
-            } else {
-                codec = Codec::ZstdDelta;
-            }
+        if delta && codec != Codec::None {
+            codec = Codec::ZstdDelta;
         }
         if codec == Codec::None {
             if direct {
