@@ -143,8 +143,7 @@ async fn users(args: UsersArgs, pinned: bool) -> Result<ExitCode> {
             threads: 1,
             spinning: loadpart_engine::Spinning::Off,
             effort: loadpart_exec::ProfileEffort::Quick,
-            codec_bits: vec![8],
-            codec_floors: None,
+            ..ProfileKey::device()
         },
         pinned.then_some(0),
     )

@@ -5,8 +5,9 @@
 //!
 //! Feature maps are spatially smooth (neighbouring pixels of a channel have close values), so
 //! the differences cluster around 0 and zstd's entropy coder shrinks them further than the
-//! codes themselves: 15-30% fewer bytes on the activations of SqueezeNet, ResNet-50,
-//! Inception, DenseNet and ShuffleNet at 5-8 bits. Lossless: decoding restores the codes
+//! codes themselves: the median FP32/wire ratio of SqueezeNet, ResNet-50, Inception,
+//! DenseNet and ShuffleNet cuts rises 8-28% at 8 bits (`check-codec` with and without
+//! `--no-delta`). Lossless: decoding restores the codes
 //! exactly.
 
 /// Whether a uint8 tensor of `shape` is delta coded: rank 3 or more (`[N, C, ..., W]`, the

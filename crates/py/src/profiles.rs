@@ -119,8 +119,7 @@ pub fn profile(
             threads,
             spinning: loadpart_engine::Spinning::Off,
             effort: ProfileEffort::Quick,
-            codec_bits: vec![8],
-            codec_floors: None,
+            ..ProfileKey::device()
         },
         other => {
             return Err(caller_error(format!(

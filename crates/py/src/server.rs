@@ -132,8 +132,7 @@ impl Server {
                 threads,
                 spinning,
                 effort: ProfileEffort::Quick,
-                codec_bits: vec![8],
-                codec_floors: None,
+                ..ProfileKey::device()
             };
             let cache = profiles::cache(profile_cache);
             let engine = profiles::engine(engine)?;

@@ -53,8 +53,7 @@ pub async fn start_server(args: &Args, model: &Model, pinned: bool) -> Result<Se
         // As the embedded server runs (ServerConfig's default).
         spinning: loadpart_engine::Spinning::Off,
         effort: ProfileEffort::Quick,
-        codec_bits: vec![8],
-        codec_floors: None,
+        ..ProfileKey::device()
     };
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse()?,

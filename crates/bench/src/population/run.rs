@@ -75,8 +75,7 @@ pub async fn run(sh: &Shared, run: &Run) -> Result<Vec<Line>> {
             threads: p.server_threads,
             spinning: loadpart_engine::Spinning::Off,
             effort: loadpart_exec::ProfileEffort::Quick,
-            codec_bits: vec![8],
-            codec_floors: None,
+            ..ProfileKey::device()
         },
         sh.pinned.then_some(0),
     )

@@ -55,8 +55,7 @@ pub fn run(args: FixedCutsArgs) -> Result<ExitCode> {
                 threads: sweep.server_threads,
                 spinning: loadpart_engine::Spinning::Off,
                 effort: ProfileEffort::Quick,
-                codec_bits: vec![8],
-                codec_floors: None,
+                ..ProfileKey::device()
             },
         )?;
         let dag = prepared.stages.dag().clone();

@@ -98,8 +98,7 @@ pub async fn run_model(ctx: &mut RunCtx<'_>, model: &str, results: &mut Results)
         threads: sweep.server_threads,
         spinning: loadpart_engine::Spinning::Off,
         effort: loadpart_exec::ProfileEffort::Quick,
-        codec_bits: vec![8],
-        codec_floors: None,
+        ..ProfileKey::device()
     };
     let server = ServerThread::start(
         config,

@@ -44,6 +44,22 @@ impl CodecFloors {
         Ok(floors)
     }
 
+    /// Floors measured on another model (another identity) are refused: its tensors' names
+    /// may match while their tolerance does not.
+    pub fn check_model(&self, identity: &str) -> Result<(), ExecError> {
+        if self.model_hash.is_empty() || self.model_hash == identity {
+            return Ok(());
+        }
+        Err(ExecError::Floors {
+            path: "codec floors".into(),
+            detail: format!(
+                "measured on model {}, not on this one ({identity}); choose them again with \
+                 `loadpart check-codec --choose-bits`",
+                self.model_hash
+            ),
+        })
+    }
+
     /// The fewest bits of `tensor`'s codes: its floor, 8 when it has none.
     pub fn floor(&self, tensor: &str) -> u8 {
         self.tensors.get(tensor).copied().unwrap_or(8)
@@ -86,6 +102,22 @@ mod tests {
         std::fs::write(&p, "{").unwrap();
         assert!(CodecFloors::load(&p).is_err());
         std::fs::write(&p, r#"{"tensors": {"x": 5}}"#).unwrap();
-        assert_eq!(CodecFloors::load(&p).unwrap().floor("x"), 5);
+        let f = CodecFloors::load(&p).unwrap();
+        assert_eq!(f.floor("x"), 5);
+        assert!(
+            f.check_model("any").is_ok(),
+            "no identity recorded: not checked"
+        );
+        let g = CodecFloors {
+            model_hash: "abc".into(),
+            ..f
+        };
+        assert!(g.check_model("abc").is_ok());
+        assert!(
+            g.check_model("xyz")
+                .unwrap_err()
+                .to_string()
+                .contains("xyz")
+        );
     }
 }

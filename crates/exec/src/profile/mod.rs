@@ -154,6 +154,9 @@ pub fn profile_model(
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<ModelProfile, ExecError> {
     codec_costs::tighter_ladder(&opts.codec_bits)?;
+    if let Some(f) = &opts.codec_floors {
+        f.check_model(prepared.identity())?;
+    }
     if opts.batch_sizes.is_empty()
         || opts.batch_sizes[0] == 0
         || opts.batch_sizes.windows(2).any(|w| w[0] >= w[1])

@@ -61,8 +61,7 @@ pub fn ensure(spec: &mut ModelSpec, key: &ServerKey, cache: &ProfileCache) -> Re
             threads: key.threads,
             spinning: key.spinning,
             effort: key.effort,
-            codec_bits: vec![8],
-            codec_floors: None,
+            ..ProfileKey::device()
         },
     )?;
     if measured {
